@@ -1,0 +1,288 @@
+/*
+ * tsl_echo.c - tsl-echo, the reference echo server.
+ *
+ * Echoes every complete message back to its sender, re-framed in the
+ * server's framing, so the reply is byte-for-byte the frame that was
+ * received.  With --events it prints one JSON object per line on stdout
+ * (the contract in docs/conformance.md).  Signals are taken by sigwait()
+ * on the main thread, with SIGINT and SIGTERM blocked in every thread, so
+ * the stop runs in ordinary thread context rather than in a handler.
+ *
+ * Threads: main (parses, starts, waits for a signal, stops); the server's
+ * acceptor and receiver run the callbacks.  `out_lock` keeps event lines
+ * whole.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tsl.h"
+
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static int events;
+static tsl_framing_t framing;
+
+static void
+event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+event(const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!events)
+        return;
+    pthread_mutex_lock(&out_lock);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fputc('\n', stdout);
+    fflush(stdout);
+    pthread_mutex_unlock(&out_lock);
+}
+
+static void
+on_connected(tsl_server_t *srv, tsl_client_t *c, void *ud)
+{
+    (void)srv;
+    (void)ud;
+    event("{\"event\":\"connected\",\"id\":%llu,\"client\":\"%s:%u\"}",
+          (unsigned long long)tsl_client_id(c), tsl_client_ip(c),
+          tsl_client_port(c));
+}
+
+static void
+on_disconnected(tsl_server_t *srv, tsl_client_t *c, tsl_reason_t why,
+                void *ud)
+{
+    (void)srv;
+    (void)ud;
+    event("{\"event\":\"disconnected\",\"id\":%llu,\"client\":\"%s:%u\","
+          "\"reason\":\"%s\"}",
+          (unsigned long long)tsl_client_id(c), tsl_client_ip(c),
+          tsl_client_port(c), tsl_reason_name(why));
+}
+
+static void
+on_rejected(tsl_server_t *srv, const char *ip, uint16_t port,
+            tsl_reject_t why, void *ud)
+{
+    (void)srv;
+    (void)ud;
+    event("{\"event\":\"rejected\",\"client\":\"%s:%u\",\"reason\":\"%s\"}",
+          ip, port, tsl_reject_name(why));
+}
+
+/* Rebuilds the frame of msg: header or delimiter the framer removed. */
+static size_t
+reframe(const uint8_t *msg, size_t len, uint8_t *out)
+{
+    size_t w = framing.hdr_width, i, total;
+
+    if (framing.kind == TSL_FRAMING_DELIMITER) {
+        memcpy(out, msg, len);
+        memcpy(out + len, framing.delim, framing.delim_len);
+        return len + framing.delim_len;
+    }
+    if (framing.kind != TSL_FRAMING_VARIABLE || !framing.strip_header) {
+        memcpy(out, msg, len);
+        return len;
+    }
+    total = framing.len_exclusive ? len : len + w;
+    for (i = 0; i < w; i++) {
+        size_t k = framing.big_endian ? w - 1 - i : i;
+        out[k] = (uint8_t)(total >> (8 * i));
+    }
+    memcpy(out + w, msg, len);
+    return len + w;
+}
+
+static void
+on_message(tsl_server_t *srv, tsl_client_t *c, const uint8_t *msg,
+           size_t len, void *ud)
+{
+    uint8_t stackbuf[4096], *buf = stackbuf;
+    size_t n;
+
+    (void)srv;
+    (void)ud;
+    event("{\"event\":\"message\",\"id\":%llu,\"len\":%zu}",
+          (unsigned long long)tsl_client_id(c), len);
+    if (len + TSL_DELIM_MAX > sizeof(stackbuf)) {
+        buf = malloc(len + TSL_DELIM_MAX);
+        if (buf == NULL) {
+            tsl_client_disconnect(c);
+            return;
+        }
+    }
+    n = reframe(msg, len, buf);
+    tsl_client_send(c, buf, n); /* on failure the client is being closed */
+    if (buf != stackbuf)
+        free(buf);
+}
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tsl-echo [--listen ADDR:PORT] [--framing SPEC] "
+            "[--max-clients N]\n"
+            "                [--threaded] [--ka-hold-ms N] "
+            "[--backend select] [--events]\n"
+            "  --listen ADDR:PORT  IPv4 address and port (default "
+            "127.0.0.1:40000; port 0 picks one)\n"
+            "  --framing SPEC      none | fixed:N | variable[:opts] | "
+            "delimiter:HEX[,max=N] (default variable)\n"
+            "  --max-clients N     refuse connections beyond N (0: no "
+            "limit)\n"
+            "  --events            print JSON events on stdout\n");
+}
+
+static int
+bad(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "tsl-echo: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    usage(stderr);
+    return 2;
+}
+
+static int
+parse_listen(const char *s, char *ip, size_t iplen, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    struct in_addr a;
+    char *end;
+    long p;
+
+    if (colon == NULL || (size_t)(colon - s) >= iplen || colon == s)
+        return -1;
+    memcpy(ip, s, (size_t)(colon - s));
+    ip[colon - s] = '\0';
+    if (inet_pton(AF_INET, ip, &a) != 1)
+        return -1;
+    errno = 0;
+    p = strtol(colon + 1, &end, 10);
+    if (errno || *end != '\0' || end == colon + 1 || p < 0 || p > 65535)
+        return -1;
+    *port = (uint16_t)p;
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"framing", required_argument, NULL, 'f'},
+        {"max-clients", required_argument, NULL, 'm'},
+        {"threaded", no_argument, NULL, 't'},
+        {"ka-hold-ms", required_argument, NULL, 'k'},
+        {"backend", required_argument, NULL, 'b'},
+        {"events", no_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    tsl_callbacks_t cbs = {on_connected, on_disconnected, on_message,
+                           on_rejected};
+    char ip[INET_ADDRSTRLEN] = "127.0.0.1", err[160], json[2048];
+    uint16_t port = 40000;
+    unsigned long max_clients = 0;
+    tsl_server_t *srv;
+    sigset_t set;
+    char *end;
+    int o, r, sig;
+
+    tsl_framing_default(&framing, TSL_FRAMING_VARIABLE);
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'l':
+            if (parse_listen(optarg, ip, sizeof(ip), &port) < 0)
+                return bad("--listen: expected IPv4:PORT, got '%s'", optarg);
+            break;
+        case 'f':
+            if (tsl_framing_parse(optarg, &framing, err, sizeof(err)) < 0)
+                return bad("--framing: %s", err);
+            break;
+        case 'm':
+            errno = 0;
+            max_clients = strtoul(optarg, &end, 10);
+            if (errno || *end != '\0' || end == optarg || optarg[0] == '-' ||
+                max_clients > UINT32_MAX)
+                return bad("--max-clients: expected 0..4294967295, got '%s'",
+                           optarg);
+            break;
+        case 't':
+            return bad("--threaded: %s", "not yet supported");
+        case 'k':
+            return bad("--ka-hold-ms: %s", "not yet supported");
+        case 'b':
+            if (strcmp(optarg, "select") != 0)
+                return bad("--backend: '%s' is not supported (expected "
+                           "select)", optarg);
+            break;
+        case 'e':
+            events = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            return bad("unknown or incomplete option '%s'",
+                       argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return bad("unexpected argument '%s'", argv[optind]);
+
+    /* Block the stop signals before any thread exists, so that every
+     * thread inherits the mask and only sigwait() below receives them. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    r = tsl_server_create(&srv, "echo", ip, port);
+    if (r == 0)
+        r = tsl_server_set_framing(srv, &framing);
+    if (r == 0)
+        r = tsl_server_set_callbacks(srv, &cbs, NULL);
+    if (r == 0)
+        r = tsl_server_set_max_clients(srv, (uint32_t)max_clients);
+    if (r < 0) {
+        fprintf(stderr, "tsl-echo: %s\n", tsl_strerror(r));
+        return 1;
+    }
+    r = tsl_server_start(srv);
+    if (r < 0) {
+        fprintf(stderr, "tsl-echo: cannot listen on %s:%u: %s\n", ip, port,
+                tsl_strerror(r));
+        tsl_server_destroy(srv);
+        return 1;
+    }
+    event("{\"event\":\"listening\",\"addr\":\"%s\",\"port\":%u}",
+          tsl_server_ip(srv), tsl_server_port(srv));
+    if (!events)
+        fprintf(stderr, "tsl-echo: listening on %s:%u\n", tsl_server_ip(srv),
+                tsl_server_port(srv));
+    do
+        r = sigwait(&set, &sig);
+    while (r == EINTR);
+    tsl_server_stop(srv);
+    if (tsl_server_stats_json(srv, json, sizeof(json)) < (int)sizeof(json))
+        event("{\"event\":\"stats\",%s", json + 1);
+    event("{\"event\":\"stopped\"}");
+    tsl_server_destroy(srv);
+    return 0;
+}

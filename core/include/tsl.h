@@ -1,0 +1,326 @@
+/*
+ * tsl.h - tcpserverlib public API.
+ *
+ * A library for multi-threaded TCP servers after the Controller / CAS /
+ * DBMS / DRS design: a controller (tsl_server_t) owns an acceptor thread,
+ * a client database and a receive thread that multiplexes all clients with
+ * select().  Applications are told of connections, disconnections (with a
+ * reason), messages and rejected connections through callbacks.
+ *
+ * Conventions.
+ * - Every function returning int returns >= 0 on success and a negative
+ *   TSL_E... code (a negated errno value) on failure.
+ * - Handles are opaque.  A tsl_client_t pointer passed to a callback is
+ *   borrowed for the duration of the callback; keep it longer with
+ *   tsl_client_ref() and release it with tsl_client_unref().
+ * - Callbacks for one client never run concurrently and arrive in order:
+ *   connected first, then messages, then disconnected exactly once.
+ */
+#ifndef TSL_H
+#define TSL_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tsl_server tsl_server_t;
+typedef struct tsl_client tsl_client_t;
+
+/* Error codes: X(NAME, value, text).  Values are negated errno numbers. */
+#define TSL_ERRNO_MAP(X)                                                      \
+    X(INVAL, -EINVAL, "invalid argument")                                     \
+    X(NOMEM, -ENOMEM, "out of memory")                                        \
+    X(BUSY, -EBUSY, "operation not allowed in the current server state")      \
+    X(NOTCONN, -ENOTCONN, "client is not connected")                          \
+    X(NOBUFS, -ENOBUFS, "client output limit reached")                        \
+    X(EXIST, -EEXIST, "already exists")                                       \
+    X(NOENT, -ENOENT, "no such entry")                                        \
+    X(NOTSUP, -ENOTSUP, "not supported")                                      \
+    X(PROTO, -EPROTO, "protocol error")                                       \
+    X(ADDRINUSE, -EADDRINUSE, "address already in use")                       \
+    X(ADDRNOTAVAIL, -EADDRNOTAVAIL, "address not available")                  \
+    X(ACCES, -EACCES, "permission denied")                                    \
+    X(MFILE, -EMFILE, "too many open files")                                  \
+    X(NFILE, -ENFILE, "too many open files in system")                        \
+    X(PIPE, -EPIPE, "broken pipe")                                            \
+    X(CONNRESET, -ECONNRESET, "connection reset by peer")                     \
+    X(AGAIN, -EAGAIN, "resource temporarily unavailable")                     \
+    X(SHUTDOWN, -ESHUTDOWN, "server is shutting down")
+
+enum {
+#define TSL_X(name, val, text) TSL_E##name = (val),
+    TSL_ERRNO_MAP(TSL_X)
+#undef TSL_X
+};
+
+/* Returns a static text for a TSL_E... code; never NULL. */
+const char *tsl_strerror(int code);
+
+/* Why a client was disconnected: X(NAME, text). */
+#define TSL_REASON_MAP(X)                                                     \
+    X(PEER_CLOSED, "peer-closed")                                             \
+    X(PEER_RESET, "peer-reset")                                               \
+    X(FORCED, "forced")                                                       \
+    X(KA_EXPIRED, "ka-expired")                                               \
+    X(PROTOCOL_ERROR, "protocol-error")                                       \
+    X(SLOW_CONSUMER, "slow-consumer")                                         \
+    X(SHUTDOWN, "shutdown")
+
+typedef enum tsl_reason {
+#define TSL_X(name, text) TSL_REASON_##name,
+    TSL_REASON_MAP(TSL_X)
+#undef TSL_X
+    TSL_REASON_COUNT
+} tsl_reason_t;
+
+/* Why a connection was refused: X(NAME, text). */
+#define TSL_REJECT_MAP(X)                                                     \
+    X(MAX_CLIENTS, "max-clients")                                             \
+    X(BLACKLISTED, "blacklisted")                                             \
+    X(NOT_ACCEPTING, "not-accepting")                                         \
+    X(FD_EXHAUSTED, "fd-exhausted")                                           \
+    X(FD_TOO_LARGE, "fd-too-large")                                           \
+    X(NO_MEMORY, "no-memory")
+
+typedef enum tsl_reject {
+#define TSL_X(name, text) TSL_REJECT_##name,
+    TSL_REJECT_MAP(TSL_X)
+#undef TSL_X
+    TSL_REJECT_COUNT
+} tsl_reject_t;
+
+/* Text forms ("peer-closed", "max-clients"); "unknown" when out of range. */
+const char *tsl_reason_name(tsl_reason_t reason);
+const char *tsl_reject_name(tsl_reject_t reject);
+
+/*
+ * Server state flags, as in the course.  They are not mutually exclusive.
+ * INITIALIZED and RUNNING are read-only; the others can be set and cleared
+ * at any time with tsl_server_set_flags() / tsl_server_clear_flags().
+ */
+enum {
+    TSL_SERVER_INITIALIZED = 1,
+    TSL_SERVER_RUNNING = 2,
+    TSL_SERVER_NOT_ACCEPTING = 4,   /* accept and refuse new connections */
+    TSL_SERVER_NOT_LISTENING = 8,   /* stop reading from clients */
+    TSL_SERVER_MULTI_THREADED = 16  /* a thread per new client */
+};
+
+/* ---- Message demarcation ---------------------------------------------- */
+
+typedef enum tsl_framing_kind {
+    TSL_FRAMING_NONE,      /* bytes go to the application as they arrive */
+    TSL_FRAMING_FIXED,     /* messages of exactly fixed_size bytes */
+    TSL_FRAMING_VARIABLE,  /* length header; see docs/wire-format.md */
+    TSL_FRAMING_DELIMITER  /* messages end with delim */
+} tsl_framing_kind_t;
+
+#define TSL_DELIM_MAX 8
+
+typedef struct tsl_framing {
+    tsl_framing_kind_t kind;
+    uint32_t fixed_size;       /* FIXED: 1..65535 */
+    uint8_t hdr_width;         /* VARIABLE: 1, 2 or 4 */
+    uint8_t big_endian;        /* VARIABLE: header byte order */
+    uint8_t len_exclusive;     /* VARIABLE: length excludes the header */
+    uint8_t strip_header;      /* VARIABLE: deliver the payload only */
+    uint32_t max_frame;        /* VARIABLE: largest total frame (header
+                                  included); DELIMITER: largest message
+                                  (delimiter excluded) */
+    uint8_t delim[TSL_DELIM_MAX];
+    uint8_t delim_len;         /* DELIMITER: 1..TSL_DELIM_MAX */
+} tsl_framing_t;
+
+/*
+ * Fills *out with the defaults of `kind`.  VARIABLE defaults to the course's
+ * format: 2-byte little-endian total length, header delivered, maximum 65535.
+ */
+void tsl_framing_default(tsl_framing_t *out, tsl_framing_kind_t kind);
+
+/*
+ * Parses a framing spec ("none", "fixed:N", "variable[:opt,...]",
+ * "delimiter:HEX[,max=N]"; see docs/wire-format.md) into *out.  On failure
+ * returns TSL_EINVAL and writes a one-line reason into err (if errlen > 0).
+ * Pure; any thread.
+ */
+int tsl_framing_parse(const char *spec, tsl_framing_t *out, char *err,
+                      size_t errlen);
+
+/* Checks a framing configuration; 0 or TSL_EINVAL. */
+int tsl_framing_validate(const tsl_framing_t *f);
+
+/* ---- Callbacks -------------------------------------------------------- */
+
+typedef void tsl_connected_cb(tsl_server_t *srv, tsl_client_t *c, void *ud);
+typedef void tsl_disconnected_cb(tsl_server_t *srv, tsl_client_t *c,
+                                 tsl_reason_t reason, void *ud);
+/* msg is valid only during the call; it is not NUL-terminated. */
+typedef void tsl_message_cb(tsl_server_t *srv, tsl_client_t *c,
+                            const uint8_t *msg, size_t len, void *ud);
+typedef void tsl_rejected_cb(tsl_server_t *srv, const char *ip,
+                             uint16_t port, tsl_reject_t why, void *ud);
+
+typedef struct tsl_callbacks {
+    tsl_connected_cb *connected;       /* on the acceptor thread */
+    tsl_disconnected_cb *disconnected; /* on the thread serving the client */
+    tsl_message_cb *message;           /* on the thread serving the client */
+    tsl_rejected_cb *rejected;         /* on the acceptor thread */
+} tsl_callbacks_t;
+
+/* ---- Statistics ------------------------------------------------------- */
+
+typedef struct tsl_server_stats {
+    uint64_t accepted;
+    uint64_t rejected[TSL_REJECT_COUNT];
+    uint64_t disconnected[TSL_REASON_COUNT];
+    uint64_t accept_errors;      /* ECONNABORTED and the like */
+    uint64_t current_clients;
+    uint64_t peak_clients;
+    uint64_t bytes_in, bytes_out;
+    uint64_t msgs_in, msgs_out;
+    uint64_t keepalives_in;
+    uint64_t protocol_errors;
+} tsl_server_stats_t;
+
+typedef struct tsl_client_stats {
+    uint64_t id;
+    uint64_t bytes_in, bytes_out;
+    uint64_t msgs_in, msgs_out;
+    uint64_t keepalives_in, keepalives_out;
+    uint64_t protocol_errors;
+    uint64_t out_queued;         /* bytes waiting to be sent now */
+    uint64_t out_queued_peak;
+    int64_t connect_time_ms;     /* CLOCK_REALTIME, ms since the epoch */
+    int64_t last_recv_ms, last_send_ms; /* same clock; 0 if never */
+    int threaded;                /* 0: multiplexed, 1: dedicated thread */
+    uint32_t migrations;
+} tsl_client_stats_t;
+
+/* ---- Controller ------------------------------------------------------- */
+
+/*
+ * Creates a server named `name` that will listen on ip:port (IPv4 dotted
+ * quad; port 0 picks a free port at start).  The server is INITIALIZED, not
+ * running.  *out is owned by the caller until tsl_server_destroy().
+ * Returns 0, TSL_EINVAL (bad name or address) or TSL_ENOMEM.
+ */
+int tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
+                      uint16_t port);
+
+/*
+ * Stops the server if it runs, then frees it.  Every reference the
+ * application holds on its clients must have been released.  Not from a
+ * callback of this server.  Returns 0 or TSL_EBUSY (called from a callback).
+ */
+int tsl_server_destroy(tsl_server_t *srv);
+
+/* Callbacks and their user data; only while stopped.  0 or TSL_EBUSY. */
+int tsl_server_set_callbacks(tsl_server_t *srv, const tsl_callbacks_t *cbs,
+                             void *ud);
+
+/* Framing for clients accepted from now on; only while stopped. */
+int tsl_server_set_framing(tsl_server_t *srv, const tsl_framing_t *f);
+
+/*
+ * Output bounds per client, in bytes: above `high` the server stops reading
+ * from the client, below `low` it resumes; a send that would queue more
+ * than `hard` bytes, or output that makes no progress for stall_ms, ends
+ * the client with reason slow-consumer.  0 < low <= high < hard.
+ * Only while stopped.
+ */
+int tsl_server_set_output_limits(tsl_server_t *srv, size_t low, size_t high,
+                                 size_t hard, uint32_t stall_ms);
+
+/* 0 means no limit.  Any time, any thread; applies to new connections. */
+int tsl_server_set_max_clients(tsl_server_t *srv, uint32_t max);
+uint32_t tsl_server_max_clients(tsl_server_t *srv);
+
+/* IPv4 black-list.  Any time, any thread; applies to new connections.
+ * add: 0, TSL_EINVAL or TSL_EEXIST; remove: 0 or TSL_ENOENT. */
+int tsl_server_blacklist_add(tsl_server_t *srv, const char *ip);
+int tsl_server_blacklist_remove(tsl_server_t *srv, const char *ip);
+
+/*
+ * Starts the acceptor and receive threads and listens.  Returns 0,
+ * TSL_EBUSY (already running or stopping), or a bind/listen error such as
+ * TSL_EADDRINUSE.  A stopped server may be started again.  Not from a
+ * callback of this server.
+ */
+int tsl_server_start(tsl_server_t *srv);
+
+/*
+ * Graceful stop: stops accepting, disconnects every client with reason
+ * shutdown (after a best-effort flush of its queued output), closes every
+ * descriptor and joins every thread.  Any thread.  From a callback of this
+ * server it cannot wait for its own thread: it starts the stop and returns
+ * at once; the next start, stop or destroy from outside waits for it.
+ * Returns 0 (also when not running).
+ */
+int tsl_server_stop(tsl_server_t *srv);
+
+/* Sets or clears TSL_SERVER_NOT_ACCEPTING / NOT_LISTENING /
+ * MULTI_THREADED.  Any time, any thread.  0, TSL_EINVAL or TSL_ENOTSUP. */
+int tsl_server_set_flags(tsl_server_t *srv, unsigned flags);
+int tsl_server_clear_flags(tsl_server_t *srv, unsigned flags);
+unsigned tsl_server_flags(tsl_server_t *srv);
+
+const char *tsl_server_name(tsl_server_t *srv);
+/* The address text and the port actually bound (after start). */
+const char *tsl_server_ip(tsl_server_t *srv);
+uint16_t tsl_server_port(tsl_server_t *srv);
+
+size_t tsl_server_client_count(tsl_server_t *srv);
+
+/* Looks up a connected client; returns a new reference (release it with
+ * tsl_client_unref()) or NULL. */
+tsl_client_t *tsl_server_find_client(tsl_server_t *srv, uint64_t id);
+tsl_client_t *tsl_server_find_client_addr(tsl_server_t *srv, const char *ip,
+                                          uint16_t port);
+
+/* Calls fn for every connected client, under the client database lock:
+ * fn must not call back into this server. */
+void tsl_server_foreach_client(tsl_server_t *srv,
+                               void (*fn)(tsl_client_t *c, void *arg),
+                               void *arg);
+
+void tsl_server_stats(tsl_server_t *srv, tsl_server_stats_t *out);
+/* Writes the stats as one JSON object; returns the length it needs
+ * (snprintf-like) or a negative code. */
+int tsl_server_stats_json(tsl_server_t *srv, char *buf, size_t len);
+
+/* ---- Clients ---------------------------------------------------------- */
+
+void tsl_client_ref(tsl_client_t *c);
+void tsl_client_unref(tsl_client_t *c);
+
+uint64_t tsl_client_id(const tsl_client_t *c);
+const char *tsl_client_ip(const tsl_client_t *c);   /* peer address text */
+uint16_t tsl_client_port(const tsl_client_t *c);    /* peer port */
+tsl_server_t *tsl_client_server(const tsl_client_t *c);
+
+/*
+ * Queues len bytes for the client, whole or not at all.  Any thread,
+ * including callbacks.  Never raises SIGPIPE.  Returns 0, TSL_ENOTCONN (the
+ * client is gone or going), or TSL_ENOBUFS (the hard output limit would be
+ * passed: the client is then disconnected with reason slow-consumer).
+ */
+int tsl_client_send(tsl_client_t *c, const void *buf, size_t len);
+
+/*
+ * Forces a disconnect (reason forced).  Any thread, including callbacks;
+ * the disconnected callback follows on the serving thread.  Returns 0 or
+ * TSL_ENOTCONN if the client is already going.
+ */
+int tsl_client_disconnect(tsl_client_t *c);
+
+/* A consistent snapshot of one client's counters. */
+void tsl_client_stats(tsl_client_t *c, tsl_client_stats_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TSL_H */

@@ -1,0 +1,213 @@
+/*
+ * tsl_acceptor.c - the connection acceptor thread (the course's CAS).
+ *
+ * Owns the listening socket and a spare descriptor.  It sleeps in poll()
+ * on the listening socket and its wakeup pipe, accepts in batches, asks
+ * the controller whether each connection is admitted (flags, black-list,
+ * max clients, descriptor range), builds the client, puts it in the
+ * database and hands it to the controller, which runs the connected
+ * callback on this thread and passes the client to its serving thread.
+ *
+ * Descriptor exhaustion: on EMFILE/ENFILE the connection stays in the
+ * kernel backlog and poll() would report it again at once - the course's
+ * 100% CPU loop.  We give up the spare descriptor, accept the connection,
+ * close it (a counted fd-exhausted rejection: the peer sees a clean close
+ * instead of hanging) and take the spare back.  If even that fails the
+ * acceptor stops watching the listening socket for PAUSE_MS.
+ *
+ * Stopping: the controller sets `stop` and signals the pipe; nothing is
+ * ever cancelled.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+#include "tsl_internal.h"
+#include "tsl_sys.h"
+
+#define ACCEPT_BATCH 64
+#define PAUSE_MS 100
+
+enum { ACC_OK, ACC_PAUSE };
+
+static void
+acc_new(struct tsl_acceptor *a, int fd, const struct sockaddr_in *peer)
+{
+    struct tsl_server *srv = a->srv;
+    struct tsl_client *c;
+    int why, one = 1;
+
+    why = tsl__server_admit(srv, peer, fd);
+    if (why >= 0) {
+        tsl__sys->close(fd);
+        tsl__server_count_reject(srv, (tsl_reject_t)why, peer);
+        return;
+    }
+    /* Messages go out as soon as they are sent; echo latency matters more
+     * than the few extra segments. */
+    tsl__sys->setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c = tsl__client_create(srv, fd, peer);
+    if (c == NULL) {
+        tsl__sys->close(fd);
+        tsl__server_count_reject(srv, TSL_REJECT_NO_MEMORY, peer);
+        return;
+    }
+    tsl__server_new_client(srv, c);
+}
+
+static int
+acc_accept(struct tsl_acceptor *a, struct sockaddr_in *peer)
+{
+    socklen_t len = sizeof(*peer);
+
+    memset(peer, 0, sizeof(*peer));
+    return tsl__sys->accept4(a->lfd, (struct sockaddr *)peer, &len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+/* Out of descriptors: shed one pending connection with the spare. */
+static int
+acc_shed(struct tsl_acceptor *a)
+{
+    struct sockaddr_in peer;
+    int fd;
+
+    if (a->spare_fd < 0)
+        a->spare_fd = tsl__sys->open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (a->spare_fd < 0)
+        return ACC_PAUSE;
+    tsl__sys->close(a->spare_fd);
+    a->spare_fd = -1;
+    fd = acc_accept(a, &peer);
+    if (fd >= 0) {
+        tsl__sys->close(fd);
+        tsl__server_count_reject(a->srv, TSL_REJECT_FD_EXHAUSTED, &peer);
+    }
+    a->spare_fd = tsl__sys->open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return fd >= 0 && a->spare_fd >= 0 ? ACC_OK : ACC_PAUSE;
+}
+
+static int
+acc_batch(struct tsl_acceptor *a)
+{
+    struct sockaddr_in peer;
+    int i, fd;
+
+    for (i = 0; i < ACCEPT_BATCH && !atomic_load(&a->stop); i++) {
+        fd = acc_accept(a, &peer);
+        if (fd >= 0) {
+            acc_new(a, fd, &peer);
+            continue;
+        }
+        switch (errno) {
+        case EINTR:
+            continue;
+        case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+        case EWOULDBLOCK:
+#endif
+            return ACC_OK;
+        case EMFILE:
+        case ENFILE:
+            return acc_shed(a);
+        case ECONNABORTED:
+        case EPROTO:
+        case EPERM:
+            /* The connection died in the backlog; the next one may be fine. */
+            TSL__CTR_ADD(a->srv->ctr.accept_errors, 1);
+            continue;
+        default:
+            /* ENOBUFS, ENOMEM and the unforeseen: back off. */
+            TSL__CTR_ADD(a->srv->ctr.accept_errors, 1);
+            return ACC_PAUSE;
+        }
+    }
+    return ACC_OK;
+}
+
+static void *
+acc_main(void *arg)
+{
+    struct tsl_acceptor *a = arg;
+    struct pollfd pf[2];
+    int64_t paused_until = 0, now;
+    int timeout, nfds, r;
+
+    tsl__tls_server = a->srv;
+    for (;;) {
+        pf[0].fd = a->wk.rfd;
+        pf[0].events = POLLIN;
+        pf[1].fd = a->lfd;
+        pf[1].events = POLLIN;
+        pf[0].revents = pf[1].revents = 0;
+        nfds = 2;
+        timeout = -1;
+        if (paused_until != 0) {
+            now = tsl__now_ms();
+            if (now < paused_until) {
+                nfds = 1;
+                timeout = (int)(paused_until - now);
+            } else {
+                paused_until = 0;
+            }
+        }
+        r = tsl__sys->poll(pf, (nfds_t)nfds, timeout);
+        if (r < 0 && errno != EINTR)
+            paused_until = tsl__now_ms() + PAUSE_MS;
+        if (r <= 0)
+            continue;
+        if (pf[0].revents)
+            tsl__wakeup_drain(&a->wk);
+        if (atomic_load(&a->stop))
+            break;
+        if (nfds == 2 && pf[1].revents && acc_batch(a) == ACC_PAUSE)
+            paused_until = tsl__now_ms() + PAUSE_MS;
+    }
+    tsl__tls_server = NULL;
+    return NULL;
+}
+
+int
+tsl__acceptor_start(struct tsl_acceptor *a, struct tsl_server *srv, int lfd)
+{
+    int r;
+
+    memset(a, 0, sizeof(*a));
+    a->srv = srv;
+    a->lfd = lfd;
+    atomic_init(&a->stop, false);
+    a->spare_fd = tsl__sys->open("/dev/null", O_RDONLY | O_CLOEXEC);
+    r = tsl__wakeup_open(&a->wk);
+    if (r < 0)
+        goto fail;
+    r = -pthread_create(&a->thread, NULL, acc_main, a);
+    if (r < 0) {
+        tsl__wakeup_close(&a->wk);
+        goto fail;
+    }
+    a->running = true;
+    return 0;
+fail:
+    if (a->spare_fd >= 0)
+        tsl__sys->close(a->spare_fd);
+    a->spare_fd = -1;
+    return r;
+}
+
+void
+tsl__acceptor_stop(struct tsl_acceptor *a)
+{
+    if (!a->running)
+        return;
+    atomic_store(&a->stop, true);
+    tsl__wakeup_signal(&a->wk);
+    pthread_join(a->thread, NULL);
+    a->running = false;
+    tsl__wakeup_close(&a->wk);
+    tsl__sys->close(a->lfd);
+    if (a->spare_fd >= 0)
+        tsl__sys->close(a->spare_fd);
+    a->lfd = a->spare_fd = -1;
+}

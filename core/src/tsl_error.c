@@ -1,0 +1,84 @@
+/*
+ * tsl_error.c - text forms of error codes, disconnect reasons and reject
+ * reasons, all generated from the X-macro tables in tsl.h so that names and
+ * strings cannot drift apart.  Also the internal assertion and clocks.
+ * Pure; any thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "tsl_internal.h"
+
+const char *
+tsl_strerror(int code)
+{
+    switch (code) {
+#define TSL_X(name, val, text) \
+    case (val):                \
+        return text;
+        TSL_ERRNO_MAP(TSL_X)
+#undef TSL_X
+    case 0:
+        return "success";
+    default:
+        return "unknown error";
+    }
+}
+
+static const char *const reason_names[] = {
+#define TSL_X(name, text) text,
+    TSL_REASON_MAP(TSL_X)
+#undef TSL_X
+};
+
+static const char *const reject_names[] = {
+#define TSL_X(name, text) text,
+    TSL_REJECT_MAP(TSL_X)
+#undef TSL_X
+};
+
+const char *
+tsl_reason_name(tsl_reason_t reason)
+{
+    if ((unsigned)reason >= TSL_REASON_COUNT)
+        return "unknown";
+    return reason_names[reason];
+}
+
+const char *
+tsl_reject_name(tsl_reject_t reject)
+{
+    if ((unsigned)reject >= TSL_REJECT_COUNT)
+        return "unknown";
+    return reject_names[reject];
+}
+
+void
+tsl__assert_fail(const char *what, const char *file, int line)
+{
+    fprintf(stderr, "tcpserverlib: internal assertion failed: %s (%s:%d)\n",
+            what, file, line);
+    abort();
+}
+
+static int64_t
+clock_ms(clockid_t id)
+{
+    struct timespec ts;
+
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+tsl__now_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
+}
+
+int64_t
+tsl__wall_ms(void)
+{
+    return clock_ms(CLOCK_REALTIME);
+}

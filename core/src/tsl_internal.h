@@ -1,0 +1,245 @@
+/*
+ * tsl_internal.h - structures and tsl__ functions shared by the modules.
+ *
+ * Ownership, in one place (docs/architecture.md has the long form):
+ * - struct tsl_server: its configuration is written only while stopped,
+ *   under ctl_lock, except max_clients and the black-list (cfg_lock) and
+ *   the flags (atomic).  Counters are atomics.
+ * - struct tsl_client: the fields above `owner-only` are shared and guarded
+ *   by client->lock; db links by the database lock; q_next by the hand-off
+ *   queue lock; the owner-only fields belong to the one thread serving the
+ *   client at the moment (the receiver), which is the only thread that ever
+ *   reads the socket, runs the framer, or finishes the client.
+ *
+ * Lock order (never take a lock to the left while holding one to the
+ * right): ctl_lock -> client->lock -> queue lock.  The database lock and
+ * cfg_lock are leaves: nothing else is taken while they are held.  No lock
+ * is held while a user callback runs.
+ */
+#ifndef TSL_INTERNAL_H
+#define TSL_INTERNAL_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tsl.h"
+#include "tsl_cbuf.h"
+#include "tsl_framer.h"
+
+#define TSL_ASSERT(x) ((x) ? (void)0 : tsl__assert_fail(#x, __FILE__, __LINE__))
+_Noreturn void tsl__assert_fail(const char *what, const char *file, int line);
+
+int64_t tsl__now_ms(void);   /* CLOCK_MONOTONIC */
+int64_t tsl__wall_ms(void);  /* CLOCK_REALTIME */
+
+/* ---- wakeup: self-pipe plus an intrusive hand-off queue of clients ---- */
+
+struct tsl_wakeup {
+    int rfd, wfd;
+    atomic_int signalled;     /* a byte is (or will be) in the pipe */
+    pthread_mutex_t lock;     /* guards the queue and `closed` */
+    struct tsl_client *head, *tail;
+    bool closed;
+};
+
+int tsl__wakeup_open(struct tsl_wakeup *w);
+void tsl__wakeup_close(struct tsl_wakeup *w);
+void tsl__wakeup_signal(struct tsl_wakeup *w);
+void tsl__wakeup_drain(struct tsl_wakeup *w);
+/* Appends c (its q_next must be unused); TSL_ESHUTDOWN if closed. */
+int tsl__wakeup_push(struct tsl_wakeup *w, struct tsl_client *c);
+/* Detaches and returns the whole queue; with `shut`, also closes it. */
+struct tsl_client *tsl__wakeup_take(struct tsl_wakeup *w, bool shut);
+
+/* ---- a thread that serves clients ---- */
+
+struct tsl_owner {
+    /* Hands c (with one reference, already taken) to the owner's queue;
+     * TSL_ESHUTDOWN if the owner no longer takes clients. */
+    int (*enqueue)(struct tsl_owner *o, struct tsl_client *c);
+};
+
+/* Attention flags a client carries to its owner (client->pending). */
+#define TSL__P_ADOPT 1u  /* become this client's owner */
+#define TSL__P_CLOSE 2u  /* close_reason is set: finish the client */
+#define TSL__P_WRITE 4u  /* output is queued: watch for writability */
+
+struct tsl_outq {
+    uint8_t *buf;
+    size_t cap, head, len;
+};
+
+struct tsl_client {
+    atomic_uint refs;
+    uint64_t id;
+    struct tsl_server *srv;
+    char ip[INET_ADDRSTRLEN];
+    uint16_t port;
+
+    pthread_mutex_t lock;
+    int fd;                  /* -1 once closed */
+    atomic_bool closing;     /* close_reason is set; no more sends */
+    tsl_reason_t close_reason;
+    unsigned pending;        /* TSL__P_* not yet seen by the owner */
+    bool queued;             /* in the owner's hand-off queue */
+    struct tsl_owner *owner; /* NULL before adoption and after finish */
+    struct tsl_outq out;
+    int64_t out_since_ms;    /* output waiting without progress since */
+    tsl_client_stats_t st;
+
+    struct tsl_client *db_prev, *db_next; /* database lock */
+    bool in_db;                           /* database lock */
+    struct tsl_client *q_next;            /* queue lock */
+
+    /* owner-only */
+    struct tsl_cbuf in;
+    struct tsl_framer framer;
+    size_t slot;
+    bool want_write;
+    bool paused;
+    bool eof;
+};
+
+struct tsl_client *tsl__client_create(struct tsl_server *srv, int fd,
+                                      const struct sockaddr_in *peer);
+/* Sets the close reason if none is set yet and tells the owner.
+ * Caller holds c->lock.  Returns false if a reason was already set. */
+bool tsl__client_request_close_locked(struct tsl_client *c, tsl_reason_t r);
+/* Tells the owner about `flag`.  Caller holds c->lock. */
+void tsl__client_poke_locked(struct tsl_client *c, unsigned flag);
+/* Owner: writes queued output.  Returns bytes still queued. */
+size_t tsl__client_flush(struct tsl_client *c, int64_t now);
+/* Owner: closes the socket, removes the client from the database, runs
+ * the disconnected callback and drops the owner's reference. */
+void tsl__client_finish(struct tsl_client *c, tsl_reason_t reason);
+/* Makes o the owner and queues c to it with TSL__P_ADOPT; on failure
+ * (TSL_ESHUTDOWN) the caller still owns c and must finish it. */
+int tsl__client_handoff(struct tsl_client *c, struct tsl_owner *o);
+/* Owner, for a client taken from its queue: returns and clears the
+ * pending flags; *closed tells whether the client is already finished. */
+unsigned tsl__client_take_pending(struct tsl_client *c, bool *closed);
+
+/* ---- client database ---- */
+
+struct tsl_clientdb {
+    pthread_mutex_t lock;
+    struct tsl_client *head;
+    size_t count;
+};
+
+void tsl__db_init(struct tsl_clientdb *db);
+void tsl__db_fini(struct tsl_clientdb *db);
+void tsl__db_add(struct tsl_clientdb *db, struct tsl_client *c);
+bool tsl__db_remove(struct tsl_clientdb *db, struct tsl_client *c);
+size_t tsl__db_count(struct tsl_clientdb *db);
+struct tsl_client *tsl__db_find_id(struct tsl_clientdb *db, uint64_t id);
+struct tsl_client *tsl__db_find_addr(struct tsl_clientdb *db,
+                                     const char *ip, uint16_t port);
+void tsl__db_foreach(struct tsl_clientdb *db,
+                     void (*fn)(struct tsl_client *c, void *arg), void *arg);
+
+/* ---- acceptor (CAS) ---- */
+
+struct tsl_acceptor {
+    struct tsl_server *srv;
+    pthread_t thread;
+    bool running;
+    int lfd;
+    int spare_fd;            /* kept open to shed connections on EMFILE */
+    struct tsl_wakeup wk;
+    atomic_bool stop;
+};
+
+int tsl__acceptor_start(struct tsl_acceptor *a, struct tsl_server *srv,
+                        int lfd);
+void tsl__acceptor_stop(struct tsl_acceptor *a);
+
+/* ---- receiver (DRS) ---- */
+
+struct tsl_receiver {
+    struct tsl_owner owner;  /* first: the receiver is an owner */
+    struct tsl_server *srv;
+    pthread_t thread;
+    bool running;
+    struct tsl_wakeup wk;
+    atomic_bool stop;
+    struct tsl_client **clients;
+    size_t n, cap;
+    uint8_t *scratch;        /* messages that wrap around a ring */
+    size_t scratch_cap;
+};
+
+int tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv);
+void tsl__receiver_stop(struct tsl_receiver *rx);
+/* Wakes the receiver to re-read the server flags. */
+void tsl__receiver_kick(struct tsl_receiver *rx);
+
+/* ---- controller ---- */
+
+enum tsl_state {
+    TSL__S_STOPPED,
+    TSL__S_RUNNING,
+    TSL__S_STOPPING
+};
+
+struct tsl_counters {
+    atomic_uint_fast64_t accepted;
+    atomic_uint_fast64_t rejected[TSL_REJECT_COUNT];
+    atomic_uint_fast64_t disconnected[TSL_REASON_COUNT];
+    atomic_uint_fast64_t accept_errors;
+    atomic_uint_fast64_t current, peak;
+    atomic_uint_fast64_t bytes_in, bytes_out, msgs_in, msgs_out;
+    atomic_uint_fast64_t keepalives_in, protocol_errors;
+};
+
+struct tsl_server {
+    char name[64];
+    char ip[INET_ADDRSTRLEN];
+    struct in_addr addr;
+    uint16_t cfg_port;
+    atomic_uint bound_port;
+
+    /* written only while stopped (ctl_lock) */
+    tsl_callbacks_t cb;
+    void *ud;
+    tsl_framing_t framing;
+    size_t out_low, out_high, out_hard;
+    uint32_t stall_ms;
+
+    atomic_uint flags;
+
+    pthread_mutex_t ctl_lock;
+    pthread_mutex_t stop_lock; /* guards state and stopper */
+    enum tsl_state state;
+    pthread_t stopper;
+    bool has_stopper;
+
+    pthread_mutex_t cfg_lock;  /* max_clients and the black-list */
+    uint32_t max_clients;
+    struct in_addr *black;
+    size_t nblack, capblack;
+
+    struct tsl_clientdb db;
+    struct tsl_acceptor acc;
+    struct tsl_receiver rx;
+    struct tsl_counters ctr;
+    atomic_uint_fast64_t next_id;
+};
+
+/* The server whose thread this is (acceptor, receiver, stopper), or NULL. */
+extern _Thread_local struct tsl_server *tsl__tls_server;
+
+/* Acceptor: the admission checks of a new connection; -1 if admitted. */
+int tsl__server_admit(struct tsl_server *srv, const struct sockaddr_in *peer,
+                      int fd);
+void tsl__server_count_reject(struct tsl_server *srv, tsl_reject_t why,
+                              const struct sockaddr_in *peer);
+/* Acceptor: the client is in the database; run connected and hand off. */
+void tsl__server_new_client(struct tsl_server *srv, struct tsl_client *c);
+
+#define TSL__CTR_ADD(ctr, n) atomic_fetch_add_explicit(&(ctr), (n), \
+                                                       memory_order_relaxed)
+#endif

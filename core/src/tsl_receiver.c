@@ -1,0 +1,423 @@
+/*
+ * tsl_receiver.c - the receive thread (the course's DRS).
+ *
+ * One thread per server multiplexes every client it owns with select():
+ * it reads into each client's circular buffer, runs the framer, delivers
+ * messages, flushes queued output when sockets become writable, and
+ * finishes clients (EOF, reset, protocol error, slow consumer, forced
+ * close, shutdown).  It owns the array of its clients and their owner-only
+ * fields; other threads reach it only through its wakeup queue (new
+ * clients, close requests, output waiting) and the server's atomic flags.
+ *
+ * Backpressure: a client whose queued output passes the high watermark is
+ * not read until the queue falls below the low one, so TCP flow control
+ * pushes back on a peer that sends without reading; output that makes no
+ * progress for stall_ms ends the client with slow-consumer.
+ *
+ * Descriptors >= FD_SETSIZE never reach this file: the acceptor refuses
+ * them (FD_SET on them would write out of bounds, as the course's did).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+
+#include "tsl_internal.h"
+#include "tsl_sys.h"
+
+#define RX_SCRATCH_MIN 65536
+
+static int
+rx_enqueue(struct tsl_owner *o, struct tsl_client *c)
+{
+    struct tsl_receiver *rx = (struct tsl_receiver *)o;
+
+    return tsl__wakeup_push(&rx->wk, c);
+}
+
+static int
+rx_add(struct tsl_receiver *rx, struct tsl_client *c)
+{
+    if (rx->n == rx->cap) {
+        size_t cap = rx->cap ? rx->cap * 2 : 64;
+        struct tsl_client **a = realloc(rx->clients, cap * sizeof(*a));
+        if (a == NULL)
+            return TSL_ENOMEM;
+        rx->clients = a;
+        rx->cap = cap;
+    }
+    c->slot = rx->n;
+    rx->clients[rx->n++] = c;
+    return 0;
+}
+
+static void
+rx_finish(struct tsl_receiver *rx, struct tsl_client *c, tsl_reason_t why)
+{
+    size_t i = c->slot;
+
+    TSL_ASSERT(i < rx->n && rx->clients[i] == c);
+    rx->clients[i] = rx->clients[--rx->n];
+    rx->clients[i]->slot = i;
+    tsl__client_finish(c, why);
+}
+
+static size_t
+out_len(struct tsl_client *c)
+{
+    size_t n;
+
+    pthread_mutex_lock(&c->lock);
+    n = c->out.len;
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+/* Takes the hand-off queue: adoptions, close requests, output waiting. */
+static void
+rx_process_queue(struct tsl_receiver *rx)
+{
+    struct tsl_client *c, *next;
+    unsigned f;
+    bool closed;
+
+    for (c = tsl__wakeup_take(&rx->wk, false); c != NULL; c = next) {
+        next = c->q_next;
+        c->q_next = NULL;
+        f = tsl__client_take_pending(c, &closed);
+        if (closed)
+            goto next;
+        if ((f & TSL__P_ADOPT) && rx_add(rx, c) < 0) {
+            /* No room to watch it: it cannot be served at all. */
+            tsl__client_finish(c, TSL_REASON_SLOW_CONSUMER);
+            goto next;
+        }
+        if (f & TSL__P_CLOSE)
+            rx_finish(rx, c, c->close_reason);
+        else if (f & TSL__P_WRITE)
+            c->want_write = true;
+    next:
+        tsl_client_unref(c); /* the queue's reference */
+    }
+}
+
+/* Runs the framer over what is buffered and delivers every whole message.
+ * Returns false if the client was finished. */
+static bool
+rx_deliver(struct tsl_receiver *rx, struct tsl_client *c)
+{
+    struct tsl_server *srv = c->srv;
+    struct tsl_span sp[2];
+    struct tsl_frame fr;
+    const uint8_t *msg;
+    int k;
+
+    for (;;) {
+        tsl__cbuf_spans(&c->in, sp);
+        k = tsl__framer_next(&c->framer, sp, c->in.len, &fr);
+        if (k == TSL_FRAME_NEED_MORE)
+            break;
+        if (k < 0) {
+            pthread_mutex_lock(&c->lock);
+            c->st.protocol_errors++;
+            pthread_mutex_unlock(&c->lock);
+            TSL__CTR_ADD(srv->ctr.protocol_errors, 1);
+            rx_finish(rx, c, TSL_REASON_PROTOCOL_ERROR);
+            return false;
+        }
+        if (k == TSL_FRAME_KEEPALIVE) {
+            pthread_mutex_lock(&c->lock);
+            c->st.keepalives_in++;
+            pthread_mutex_unlock(&c->lock);
+            TSL__CTR_ADD(srv->ctr.keepalives_in, 1);
+            tsl__cbuf_consume(&c->in, fr.total);
+            continue;
+        }
+        /* A message that wraps around the ring is copied to be contiguous. */
+        if (fr.off + fr.len <= sp[0].n) {
+            msg = sp[0].p + fr.off;
+        } else if (fr.off >= sp[0].n) {
+            msg = sp[1].p + (fr.off - sp[0].n);
+        } else {
+            TSL_ASSERT(fr.len <= rx->scratch_cap);
+            tsl__span_copy(sp, fr.off, rx->scratch, fr.len);
+            msg = rx->scratch;
+        }
+        pthread_mutex_lock(&c->lock);
+        c->st.msgs_in++;
+        pthread_mutex_unlock(&c->lock);
+        TSL__CTR_ADD(srv->ctr.msgs_in, 1);
+        if (srv->cb.message != NULL)
+            srv->cb.message(srv, c, msg, fr.len, srv->ud);
+        tsl__cbuf_consume(&c->in, fr.total);
+        /* A close requested from the callback, or a stop, takes effect
+         * before any further message is delivered. */
+        if (atomic_load(&c->closing) || atomic_load(&rx->stop))
+            break;
+    }
+    tsl__cbuf_release(&c->in);
+    return true;
+}
+
+static void
+count_in(struct tsl_client *c, size_t n)
+{
+    pthread_mutex_lock(&c->lock);
+    c->st.bytes_in += n;
+    c->st.last_recv_ms = tsl__wall_ms();
+    pthread_mutex_unlock(&c->lock);
+    TSL__CTR_ADD(c->srv->ctr.bytes_in, n);
+}
+
+/* One read from a readable client.  Returns false if it was finished. */
+static bool
+rx_read(struct tsl_receiver *rx, struct tsl_client *c)
+{
+    struct tsl_server *srv = c->srv;
+    struct iovec iov[2];
+    uint8_t *p[2];
+    size_t n[2];
+    ssize_t r;
+    int k;
+
+    if (c->framer.cfg.kind == TSL_FRAMING_NONE) {
+        do
+            r = tsl__sys->recv(c->fd, rx->scratch, rx->scratch_cap, 0);
+        while (r < 0 && errno == EINTR);
+    } else {
+        k = tsl__cbuf_free_spans(&c->in, p, n);
+        if (k < 0) {
+            rx_finish(rx, c, TSL_REASON_SLOW_CONSUMER);
+            return false;
+        }
+        /* The framer errors out before the ring can fill (docs). */
+        TSL_ASSERT(k > 0);
+        iov[0].iov_base = p[0];
+        iov[0].iov_len = n[0];
+        iov[1].iov_base = p[1];
+        iov[1].iov_len = n[1];
+        do
+            r = tsl__sys->readv(c->fd, iov, k);
+        while (r < 0 && errno == EINTR);
+    }
+    if (r < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            tsl__cbuf_release(&c->in);
+            return true;
+        }
+        rx_finish(rx, c, TSL_REASON_PEER_RESET);
+        return false;
+    }
+    if (r == 0) {
+        tsl__cbuf_release(&c->in);
+        c->eof = true;
+        if (out_len(c) == 0) {
+            rx_finish(rx, c, TSL_REASON_PEER_CLOSED);
+            return false;
+        }
+        c->want_write = true; /* half-close: finish once output drains */
+        return true;
+    }
+    count_in(c, (size_t)r);
+    if (c->framer.cfg.kind == TSL_FRAMING_NONE) {
+        pthread_mutex_lock(&c->lock);
+        c->st.msgs_in++;
+        pthread_mutex_unlock(&c->lock);
+        TSL__CTR_ADD(srv->ctr.msgs_in, 1);
+        if (srv->cb.message != NULL)
+            srv->cb.message(srv, c, rx->scratch, (size_t)r, srv->ud);
+        return true;
+    }
+    tsl__cbuf_commit(&c->in, (size_t)r);
+    return rx_deliver(rx, c);
+}
+
+/* Services one client after select().  Returns false if it was finished. */
+static bool
+rx_service(struct tsl_receiver *rx, struct tsl_client *c, fd_set *rs,
+           fd_set *ws, int64_t now)
+{
+    struct tsl_server *srv = c->srv;
+    size_t left;
+    int64_t since;
+
+    if (c->want_write && FD_ISSET(c->fd, ws)) {
+        left = tsl__client_flush(c, now);
+        if (c->paused && left <= srv->out_low)
+            c->paused = false;
+        if (left == 0 && c->eof) {
+            rx_finish(rx, c, TSL_REASON_PEER_CLOSED);
+            return false;
+        }
+    }
+    if (FD_ISSET(c->fd, rs)) {
+        if (!rx_read(rx, c))
+            return false;
+        if (out_len(c) > srv->out_high)
+            c->paused = true;
+    }
+    if (c->want_write) {
+        pthread_mutex_lock(&c->lock);
+        since = c->out.len > 0 ? c->out_since_ms : now;
+        pthread_mutex_unlock(&c->lock);
+        if (now - since >= (int64_t)srv->stall_ms) {
+            rx_finish(rx, c, TSL_REASON_SLOW_CONSUMER);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Fills the sets; returns the select() timeout in ms (-1: none). */
+static int
+rx_prepare(struct tsl_receiver *rx, fd_set *rs, fd_set *ws, int *maxfd,
+           int64_t now)
+{
+    bool listen = !(atomic_load(&rx->srv->flags) & TSL_SERVER_NOT_LISTENING);
+    int64_t wait = -1, d;
+    size_t i;
+
+    FD_ZERO(rs);
+    FD_ZERO(ws);
+    FD_SET(rx->wk.rfd, rs);
+    *maxfd = rx->wk.rfd;
+    for (i = 0; i < rx->n; i++) {
+        struct tsl_client *c = rx->clients[i];
+        if (listen && !c->paused && !c->eof)
+            FD_SET(c->fd, rs);
+        if (c->want_write) {
+            FD_SET(c->fd, ws);
+            pthread_mutex_lock(&c->lock);
+            d = c->out_since_ms + rx->srv->stall_ms - now;
+            pthread_mutex_unlock(&c->lock);
+            if (d < 0)
+                d = 0;
+            if (wait < 0 || d < wait)
+                wait = d;
+        }
+        if (c->fd > *maxfd)
+            *maxfd = c->fd;
+    }
+    return (int)(wait > 60000 ? 60000 : wait);
+}
+
+/* At shutdown, a client whose close was already requested keeps the
+ * reason it was asked with. */
+static tsl_reason_t
+final_reason(struct tsl_client *c)
+{
+    tsl_reason_t r = TSL_REASON_SHUTDOWN;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->closing)
+        r = c->close_reason;
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+static void *
+rx_main(void *arg)
+{
+    struct tsl_receiver *rx = arg;
+    struct tsl_client *c, *next;
+    struct timeval tv;
+    fd_set rs, ws;
+    int64_t now;
+    int maxfd, ms, r;
+    bool closed;
+    size_t i;
+
+    tsl__tls_server = rx->srv;
+    for (;;) {
+        rx_process_queue(rx);
+        if (atomic_load(&rx->stop))
+            break;
+        ms = rx_prepare(rx, &rs, &ws, &maxfd, tsl__now_ms());
+        tv.tv_sec = ms / 1000;
+        tv.tv_usec = (ms % 1000) * 1000;
+        r = tsl__sys->select(maxfd + 1, &rs, &ws, NULL, ms < 0 ? NULL : &tv);
+        if (r < 0) {
+            /* EINTR; anything else would be a bug in our sets. */
+            TSL_ASSERT(errno == EINTR);
+            continue;
+        }
+        if (FD_ISSET(rx->wk.rfd, &rs))
+            tsl__wakeup_drain(&rx->wk);
+        now = tsl__now_ms();
+        for (i = 0; i < rx->n;) {
+            /* A finished client's slot now holds the last client, which
+             * has not been serviced yet: look at slot i again. */
+            if (rx_service(rx, rx->clients[i], &rs, &ws, now))
+                i++;
+        }
+    }
+
+    /* Shutdown: refuse new hand-offs, then finish everything we hold. */
+    for (c = tsl__wakeup_take(&rx->wk, true); c != NULL; c = next) {
+        next = c->q_next;
+        c->q_next = NULL;
+        if ((tsl__client_take_pending(c, &closed) & TSL__P_ADOPT) && !closed)
+            tsl__client_finish(c, final_reason(c));
+        tsl_client_unref(c);
+    }
+    while (rx->n > 0) {
+        c = rx->clients[rx->n - 1];
+        rx_finish(rx, c, final_reason(c));
+    }
+    tsl__tls_server = NULL;
+    return NULL;
+}
+
+int
+tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv)
+{
+    size_t need = tsl__framer_bufsize(&srv->framing);
+    int r;
+
+    memset(rx, 0, sizeof(*rx));
+    rx->owner.enqueue = rx_enqueue;
+    rx->srv = srv;
+    atomic_init(&rx->stop, false);
+    rx->scratch_cap = need > RX_SCRATCH_MIN ? need : RX_SCRATCH_MIN;
+    rx->scratch = malloc(rx->scratch_cap);
+    if (rx->scratch == NULL)
+        return TSL_ENOMEM;
+    r = tsl__wakeup_open(&rx->wk);
+    if (r < 0)
+        goto fail;
+    r = -pthread_create(&rx->thread, NULL, rx_main, rx);
+    if (r < 0) {
+        tsl__wakeup_close(&rx->wk);
+        goto fail;
+    }
+    rx->running = true;
+    return 0;
+fail:
+    free(rx->scratch);
+    rx->scratch = NULL;
+    return r;
+}
+
+void
+tsl__receiver_stop(struct tsl_receiver *rx)
+{
+    if (!rx->running)
+        return;
+    atomic_store(&rx->stop, true);
+    tsl__wakeup_signal(&rx->wk);
+    pthread_join(rx->thread, NULL);
+    rx->running = false;
+    tsl__wakeup_close(&rx->wk);
+    free(rx->clients);
+    free(rx->scratch);
+    rx->clients = NULL;
+    rx->scratch = NULL;
+    rx->n = rx->cap = 0;
+}
+
+void
+tsl__receiver_kick(struct tsl_receiver *rx)
+{
+    if (rx->running)
+        tsl__wakeup_signal(&rx->wk);
+}

@@ -1,0 +1,483 @@
+/*
+ * tsl_server.c - the controller (the course's TcpServerController).
+ *
+ * Owns a server's configuration, state flags, limits and black-list, its
+ * client database, and the lifetimes of its acceptor and receiver threads.
+ * Application threads call in here; the acceptor calls tsl__server_admit()
+ * and tsl__server_new_client() for every new connection.
+ *
+ * Start and stop are serialised by ctl_lock, which no server thread ever
+ * takes, so a stop can join the server's threads while they finish their
+ * callbacks.  A stop requested from one of this server's own threads (a
+ * callback) cannot join that thread: it moves the state to STOPPING and
+ * starts a stopper thread that does the joining; the next start, stop or
+ * destroy from outside joins the stopper.  Stop order: acceptor first (no
+ * new hand-offs), then receiver (it finishes every client with reason
+ * shutdown), so when both are joined the database is empty.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tsl_internal.h"
+#include "tsl_net.h"
+#include "tsl_sys.h"
+
+_Thread_local struct tsl_server *tsl__tls_server;
+
+#define SETTABLE_FLAGS (TSL_SERVER_NOT_ACCEPTING | TSL_SERVER_NOT_LISTENING | \
+                        TSL_SERVER_MULTI_THREADED)
+
+int
+tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
+                  uint16_t port)
+{
+    struct tsl_server *srv;
+    struct in_addr addr;
+    size_t i, n;
+
+    if (out == NULL || name == NULL || ip == NULL)
+        return TSL_EINVAL;
+    n = strlen(name);
+    if (n == 0 || n >= sizeof(srv->name))
+        return TSL_EINVAL;
+    for (i = 0; i < n; i++)
+        if (name[i] <= ' ' || name[i] > '~')
+            return TSL_EINVAL;
+    if (inet_pton(AF_INET, ip, &addr) != 1)
+        return TSL_EINVAL;
+    srv = calloc(1, sizeof(*srv));
+    if (srv == NULL)
+        return TSL_ENOMEM;
+    memcpy(srv->name, name, n + 1);
+    inet_ntop(AF_INET, &addr, srv->ip, sizeof(srv->ip));
+    srv->addr = addr;
+    srv->cfg_port = port;
+    atomic_init(&srv->bound_port, 0);
+    tsl_framing_default(&srv->framing, TSL_FRAMING_NONE);
+    srv->out_low = 64 * 1024;
+    srv->out_high = 256 * 1024;
+    srv->out_hard = 4 * 1024 * 1024;
+    srv->stall_ms = 30000;
+    atomic_init(&srv->flags, TSL_SERVER_INITIALIZED);
+    pthread_mutex_init(&srv->ctl_lock, NULL);
+    pthread_mutex_init(&srv->stop_lock, NULL);
+    pthread_mutex_init(&srv->cfg_lock, NULL);
+    srv->state = TSL__S_STOPPED;
+    tsl__db_init(&srv->db);
+    *out = srv;
+    return 0;
+}
+
+/* Joins a stopper thread if one was started.  Caller holds ctl_lock. */
+static void
+join_stopper(struct tsl_server *srv)
+{
+    pthread_t t;
+    bool has;
+
+    for (;;) {
+        pthread_mutex_lock(&srv->stop_lock);
+        has = srv->has_stopper;
+        t = srv->stopper;
+        srv->has_stopper = false;
+        pthread_mutex_unlock(&srv->stop_lock);
+        if (!has)
+            return;
+        pthread_join(t, NULL);
+    }
+}
+
+/* Joins the threads.  The caller moved the state to STOPPING. */
+static void
+do_stop(struct tsl_server *srv)
+{
+    tsl__acceptor_stop(&srv->acc);
+    tsl__receiver_stop(&srv->rx);
+    TSL_ASSERT(tsl__db_count(&srv->db) == 0);
+    atomic_fetch_and(&srv->flags, ~(unsigned)TSL_SERVER_RUNNING);
+    pthread_mutex_lock(&srv->stop_lock);
+    srv->state = TSL__S_STOPPED;
+    pthread_mutex_unlock(&srv->stop_lock);
+}
+
+static void *
+stopper_main(void *arg)
+{
+    do_stop(arg);
+    return NULL;
+}
+
+int
+tsl_server_stop(tsl_server_t *srv)
+{
+    bool mine = false;
+    int r = 0;
+
+    if (tsl__tls_server == srv) {
+        /* From our own callback: start the stop, do not wait for it. */
+        pthread_mutex_lock(&srv->stop_lock);
+        if (srv->state == TSL__S_RUNNING) {
+            srv->state = TSL__S_STOPPING;
+            r = -pthread_create(&srv->stopper, NULL, stopper_main, srv);
+            if (r == 0)
+                srv->has_stopper = true;
+            else
+                srv->state = TSL__S_RUNNING;
+        }
+        pthread_mutex_unlock(&srv->stop_lock);
+        return r;
+    }
+    pthread_mutex_lock(&srv->ctl_lock);
+    join_stopper(srv);
+    pthread_mutex_lock(&srv->stop_lock);
+    if (srv->state == TSL__S_RUNNING) {
+        srv->state = TSL__S_STOPPING;
+        mine = true;
+    }
+    pthread_mutex_unlock(&srv->stop_lock);
+    if (mine)
+        do_stop(srv);
+    else
+        join_stopper(srv); /* a stop from a callback raced with us */
+    pthread_mutex_unlock(&srv->ctl_lock);
+    return 0;
+}
+
+int
+tsl_server_start(tsl_server_t *srv)
+{
+    uint16_t bound = 0;
+    int lfd, r;
+
+    if (tsl__tls_server == srv)
+        return TSL_EBUSY;
+    pthread_mutex_lock(&srv->ctl_lock);
+    join_stopper(srv);
+    if (srv->state != TSL__S_STOPPED) {
+        r = TSL_EBUSY;
+        goto out;
+    }
+    lfd = tsl__net_listen(srv->addr, srv->cfg_port, &bound);
+    if (lfd < 0) {
+        r = lfd;
+        goto out;
+    }
+    atomic_store(&srv->bound_port, bound);
+    r = tsl__receiver_start(&srv->rx, srv);
+    if (r < 0) {
+        tsl__sys->close(lfd);
+        goto out;
+    }
+    r = tsl__acceptor_start(&srv->acc, srv, lfd);
+    if (r < 0) {
+        tsl__sys->close(lfd);
+        tsl__receiver_stop(&srv->rx);
+        goto out;
+    }
+    atomic_fetch_or(&srv->flags, TSL_SERVER_RUNNING);
+    pthread_mutex_lock(&srv->stop_lock);
+    srv->state = TSL__S_RUNNING;
+    pthread_mutex_unlock(&srv->stop_lock);
+out:
+    pthread_mutex_unlock(&srv->ctl_lock);
+    return r;
+}
+
+int
+tsl_server_destroy(tsl_server_t *srv)
+{
+    if (srv == NULL)
+        return 0;
+    if (tsl__tls_server == srv)
+        return TSL_EBUSY;
+    tsl_server_stop(srv);
+    tsl__db_fini(&srv->db);
+    pthread_mutex_destroy(&srv->ctl_lock);
+    pthread_mutex_destroy(&srv->stop_lock);
+    pthread_mutex_destroy(&srv->cfg_lock);
+    free(srv->black);
+    free(srv);
+    return 0;
+}
+
+/* Takes ctl_lock if the server is stopped (the caller releases it);
+ * TSL_EBUSY otherwise. */
+static int
+while_stopped(struct tsl_server *srv)
+{
+    if (tsl__tls_server == srv)
+        return TSL_EBUSY;
+    pthread_mutex_lock(&srv->ctl_lock);
+    join_stopper(srv);
+    if (srv->state != TSL__S_STOPPED) {
+        pthread_mutex_unlock(&srv->ctl_lock);
+        return TSL_EBUSY;
+    }
+    return 0; /* caller unlocks ctl_lock */
+}
+
+int
+tsl_server_set_callbacks(tsl_server_t *srv, const tsl_callbacks_t *cbs,
+                         void *ud)
+{
+    int r = while_stopped(srv);
+
+    if (r < 0)
+        return r;
+    if (cbs != NULL)
+        srv->cb = *cbs;
+    else
+        memset(&srv->cb, 0, sizeof(srv->cb));
+    srv->ud = ud;
+    pthread_mutex_unlock(&srv->ctl_lock);
+    return 0;
+}
+
+int
+tsl_server_set_framing(tsl_server_t *srv, const tsl_framing_t *f)
+{
+    int r;
+
+    if (tsl_framing_validate(f) < 0)
+        return TSL_EINVAL;
+    r = while_stopped(srv);
+    if (r < 0)
+        return r;
+    srv->framing = *f;
+    pthread_mutex_unlock(&srv->ctl_lock);
+    return 0;
+}
+
+int
+tsl_server_set_output_limits(tsl_server_t *srv, size_t low, size_t high,
+                             size_t hard, uint32_t stall_ms)
+{
+    int r;
+
+    if (low == 0 || low > high || high >= hard || stall_ms == 0)
+        return TSL_EINVAL;
+    r = while_stopped(srv);
+    if (r < 0)
+        return r;
+    srv->out_low = low;
+    srv->out_high = high;
+    srv->out_hard = hard;
+    srv->stall_ms = stall_ms;
+    pthread_mutex_unlock(&srv->ctl_lock);
+    return 0;
+}
+
+int
+tsl_server_set_max_clients(tsl_server_t *srv, uint32_t max)
+{
+    pthread_mutex_lock(&srv->cfg_lock);
+    srv->max_clients = max;
+    pthread_mutex_unlock(&srv->cfg_lock);
+    return 0;
+}
+
+uint32_t
+tsl_server_max_clients(tsl_server_t *srv)
+{
+    uint32_t m;
+
+    pthread_mutex_lock(&srv->cfg_lock);
+    m = srv->max_clients;
+    pthread_mutex_unlock(&srv->cfg_lock);
+    return m;
+}
+
+static ssize_t
+black_find(struct tsl_server *srv, struct in_addr a)
+{
+    size_t i;
+
+    for (i = 0; i < srv->nblack; i++)
+        if (srv->black[i].s_addr == a.s_addr)
+            return (ssize_t)i;
+    return -1;
+}
+
+int
+tsl_server_blacklist_add(tsl_server_t *srv, const char *ip)
+{
+    struct in_addr a;
+    int r = 0;
+
+    if (ip == NULL || inet_pton(AF_INET, ip, &a) != 1)
+        return TSL_EINVAL;
+    pthread_mutex_lock(&srv->cfg_lock);
+    if (black_find(srv, a) >= 0) {
+        r = TSL_EEXIST;
+    } else {
+        if (srv->nblack == srv->capblack) {
+            size_t cap = srv->capblack ? srv->capblack * 2 : 8;
+            struct in_addr *nb = realloc(srv->black, cap * sizeof(*nb));
+            if (nb == NULL) {
+                r = TSL_ENOMEM;
+                goto out;
+            }
+            srv->black = nb;
+            srv->capblack = cap;
+        }
+        srv->black[srv->nblack++] = a;
+    }
+out:
+    pthread_mutex_unlock(&srv->cfg_lock);
+    return r;
+}
+
+int
+tsl_server_blacklist_remove(tsl_server_t *srv, const char *ip)
+{
+    struct in_addr a;
+    ssize_t i;
+    int r = 0;
+
+    if (ip == NULL || inet_pton(AF_INET, ip, &a) != 1)
+        return TSL_EINVAL;
+    pthread_mutex_lock(&srv->cfg_lock);
+    i = black_find(srv, a);
+    if (i < 0)
+        r = TSL_ENOENT;
+    else
+        srv->black[i] = srv->black[--srv->nblack];
+    pthread_mutex_unlock(&srv->cfg_lock);
+    return r;
+}
+
+int
+tsl_server_set_flags(tsl_server_t *srv, unsigned flags)
+{
+    if (flags & ~(unsigned)SETTABLE_FLAGS)
+        return TSL_EINVAL;
+    if (flags & TSL_SERVER_MULTI_THREADED)
+        return TSL_ENOTSUP;
+    atomic_fetch_or(&srv->flags, flags);
+    tsl__receiver_kick(&srv->rx);
+    return 0;
+}
+
+int
+tsl_server_clear_flags(tsl_server_t *srv, unsigned flags)
+{
+    if (flags & ~(unsigned)SETTABLE_FLAGS)
+        return TSL_EINVAL;
+    atomic_fetch_and(&srv->flags, ~flags);
+    tsl__receiver_kick(&srv->rx);
+    return 0;
+}
+
+unsigned
+tsl_server_flags(tsl_server_t *srv)
+{
+    return atomic_load(&srv->flags);
+}
+
+const char *
+tsl_server_name(tsl_server_t *srv)
+{
+    return srv->name;
+}
+
+const char *
+tsl_server_ip(tsl_server_t *srv)
+{
+    return srv->ip;
+}
+
+uint16_t
+tsl_server_port(tsl_server_t *srv)
+{
+    unsigned p = atomic_load(&srv->bound_port);
+
+    return p != 0 ? (uint16_t)p : srv->cfg_port;
+}
+
+size_t
+tsl_server_client_count(tsl_server_t *srv)
+{
+    return tsl__db_count(&srv->db);
+}
+
+tsl_client_t *
+tsl_server_find_client(tsl_server_t *srv, uint64_t id)
+{
+    return tsl__db_find_id(&srv->db, id);
+}
+
+tsl_client_t *
+tsl_server_find_client_addr(tsl_server_t *srv, const char *ip, uint16_t port)
+{
+    if (ip == NULL)
+        return NULL;
+    return tsl__db_find_addr(&srv->db, ip, port);
+}
+
+void
+tsl_server_foreach_client(tsl_server_t *srv,
+                          void (*fn)(tsl_client_t *c, void *arg), void *arg)
+{
+    tsl__db_foreach(&srv->db, fn, arg);
+}
+
+/* ---- called by the acceptor ---- */
+
+int
+tsl__server_admit(struct tsl_server *srv, const struct sockaddr_in *peer,
+                  int fd)
+{
+    uint32_t max;
+    int why = -1;
+
+    if (atomic_load(&srv->flags) & TSL_SERVER_NOT_ACCEPTING)
+        return TSL_REJECT_NOT_ACCEPTING;
+    pthread_mutex_lock(&srv->cfg_lock);
+    if (black_find(srv, peer->sin_addr) >= 0)
+        why = TSL_REJECT_BLACKLISTED;
+    max = srv->max_clients;
+    pthread_mutex_unlock(&srv->cfg_lock);
+    /* Only this thread adds clients, so the count cannot grow under us. */
+    if (why < 0 && max != 0 && tsl__db_count(&srv->db) >= max)
+        why = TSL_REJECT_MAX_CLIENTS;
+    if (why < 0 && fd >= FD_SETSIZE)
+        why = TSL_REJECT_FD_TOO_LARGE; /* select() cannot watch it */
+    return why;
+}
+
+void
+tsl__server_count_reject(struct tsl_server *srv, tsl_reject_t why,
+                         const struct sockaddr_in *peer)
+{
+    char ip[INET_ADDRSTRLEN];
+
+    TSL__CTR_ADD(srv->ctr.rejected[why], 1);
+    if (srv->cb.rejected == NULL)
+        return;
+    if (inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof(ip)) == NULL)
+        strcpy(ip, "?");
+    srv->cb.rejected(srv, ip, ntohs(peer->sin_port), why, srv->ud);
+}
+
+void
+tsl__server_new_client(struct tsl_server *srv, struct tsl_client *c)
+{
+    uint_fast64_t cur, peak;
+
+    /* The database first, so that the application can look the client up
+     * from its connected callback and max-clients counts it at once. */
+    tsl__db_add(&srv->db, c);
+    TSL__CTR_ADD(srv->ctr.accepted, 1);
+    cur = atomic_fetch_add(&srv->ctr.current, 1) + 1;
+    peak = atomic_load(&srv->ctr.peak);
+    while (cur > peak && !atomic_compare_exchange_weak(&srv->ctr.peak, &peak,
+                                                       cur))
+        ;
+    if (srv->cb.connected != NULL)
+        srv->cb.connected(srv, c, srv->ud);
+    if (tsl__client_handoff(c, &srv->rx.owner) < 0)
+        tsl__client_finish(c, TSL_REASON_SHUTDOWN);
+}

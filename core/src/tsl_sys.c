@@ -1,0 +1,44 @@
+/*
+ * tsl_sys.c - the default table of operating-system calls: plain libc.
+ *
+ * The only file of the core that calls the socket API.  The indirection
+ * costs one load and an indirect call per system call, nothing next to the
+ * system call itself.  tsl__sys is written only while no server runs (the
+ * harness sets it up before starting servers), so it needs no lock.
+ */
+#define _GNU_SOURCE
+#include "tsl_sys.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+static int
+sys_open(const char *path, int flags)
+{
+    return open(path, flags);
+}
+
+const struct tsl_sys_ops tsl__sys_libc = {
+    .socket = socket,
+    .bind = bind,
+    .listen = listen,
+    .setsockopt = setsockopt,
+    .getsockname = getsockname,
+    .accept4 = accept4,
+    .readv = readv,
+    .recv = recv,
+    .send = send,
+    .close = close,
+    .poll = poll,
+    .select = select,
+    .pipe2 = pipe2,
+    .open = sys_open,
+};
+
+const struct tsl_sys_ops *tsl__sys = &tsl__sys_libc;
+
+void
+tsl__sys_set(const struct tsl_sys_ops *ops)
+{
+    tsl__sys = ops != NULL ? ops : &tsl__sys_libc;
+}

@@ -1,0 +1,43 @@
+/*
+ * tsl_sys.h - the table of operating-system calls the library makes.
+ *
+ * Every socket, pipe and readiness call of the core goes through tsl__sys,
+ * which points at libc wrappers by default.  The fault harness installs a
+ * table of its own to split reads, shorten writes, inject EINTR, EAGAIN,
+ * EMFILE or resets, or fail the Nth call, without touching the core.
+ * Calls return what libc returns and leave errno as libc sets it.
+ */
+#ifndef TSL_SYS_H
+#define TSL_SYS_H
+
+#include <poll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct tsl_sys_ops {
+    int (*socket)(int domain, int type, int proto);
+    int (*bind)(int fd, const struct sockaddr *sa, socklen_t len);
+    int (*listen)(int fd, int backlog);
+    int (*setsockopt)(int fd, int lvl, int name, const void *v, socklen_t l);
+    int (*getsockname)(int fd, struct sockaddr *sa, socklen_t *len);
+    int (*accept4)(int fd, struct sockaddr *sa, socklen_t *len, int flags);
+    ssize_t (*readv)(int fd, const struct iovec *iov, int n);
+    ssize_t (*recv)(int fd, void *buf, size_t n, int flags);
+    ssize_t (*send)(int fd, const void *buf, size_t n, int flags);
+    int (*close)(int fd);
+    int (*poll)(struct pollfd *fds, nfds_t n, int timeout);
+    int (*select)(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t);
+    int (*pipe2)(int fds[2], int flags);
+    int (*open)(const char *path, int flags);
+};
+
+/* The table in use.  Swap it only while no server runs. */
+extern const struct tsl_sys_ops *tsl__sys;
+extern const struct tsl_sys_ops tsl__sys_libc;
+
+/* Installs ops (NULL: back to libc). */
+void tsl__sys_set(const struct tsl_sys_ops *ops);
+
+#endif

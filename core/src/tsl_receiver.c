@@ -117,6 +117,11 @@ rx_deliver(struct tsl_receiver *rx, struct tsl_client *c)
         k = tsl__framer_next(&c->framer, sp, c->in.len, &fr);
         if (k == TSL_FRAME_NEED_MORE)
             break;
+        /* A frame must consume something and lie within the buffer;
+         * anything else would loop forever (the course's length 0). */
+        if (k > 0 && (fr.total == 0 || fr.total > c->in.len ||
+                      fr.off + fr.len > fr.total))
+            k = TSL_EPROTO;
         if (k < 0) {
             pthread_mutex_lock(&c->lock);
             c->st.protocol_errors++;

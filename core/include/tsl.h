@@ -303,10 +303,13 @@ uint16_t tsl_client_port(const tsl_client_t *c);    /* peer port */
 tsl_server_t *tsl_client_server(const tsl_client_t *c);
 
 /*
- * Queues len bytes for the client, whole or not at all.  Any thread,
- * including callbacks.  Never raises SIGPIPE.  Returns 0, TSL_ENOTCONN (the
- * client is gone or going), or TSL_ENOBUFS (the hard output limit would be
- * passed: the client is then disconnected with reason slow-consumer).
+ * Sends len bytes to the client: what the socket does not take at once is
+ * queued and written as the peer reads.  Any thread, including callbacks.
+ * Never raises SIGPIPE.  Returns 0; TSL_ENOTCONN if the client is gone or
+ * going; TSL_ENOBUFS if len alone exceeds the hard output limit (nothing is
+ * sent, the client stays) or if queueing the rest would pass it (the
+ * client is then disconnected with reason slow-consumer, so no partial
+ * message is ever followed by more data).
  */
 int tsl_client_send(tsl_client_t *c, const void *buf, size_t len);
 

@@ -183,6 +183,8 @@ tsl_client_send(tsl_client_t *c, const void *buf, size_t len)
 
     if (len == 0)
         return 0;
+    if (len > c->srv->out_hard)
+        return TSL_ENOBUFS; /* can never be queued; nothing is sent */
     pthread_mutex_lock(&c->lock);
     if (c->fd < 0 || c->closing) {
         rc = TSL_ENOTCONN;

@@ -255,7 +255,10 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, fd_set *rs,
             return false;
         }
     }
-    if (FD_ISSET(c->fd, rs)) {
+    /* The flag is read again here, not only when the sets were built: a
+     * NOT_LISTENING set before the bytes arrived must hold them back. */
+    if (FD_ISSET(c->fd, rs) &&
+        !(atomic_load(&srv->flags) & TSL_SERVER_NOT_LISTENING)) {
         if (!rx_read(rx, c))
             return false;
         if (out_len(c) > srv->out_high)

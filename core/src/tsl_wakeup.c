@@ -67,11 +67,15 @@ tsl__wakeup_drain(struct tsl_wakeup *w)
 {
     char buf[64];
 
-    /* Clear the flag first: a signal racing with the drain then writes a
-     * fresh byte, which at worst causes one spurious wake-up. */
-    atomic_store(&w->signalled, 0);
+    /* Empty the pipe, then clear the flag.  The other order loses wake-ups:
+     * a signal between the clear and the read would have its byte eaten
+     * while the flag stays set, so no later signal would ever write again.
+     * In this order a signal that finds the flag still set writes nothing,
+     * which is safe because the caller looks at its queue and stop flag
+     * after draining. */
     while (read(w->rfd, buf, sizeof(buf)) > 0)
         ;
+    atomic_store(&w->signalled, 0);
 }
 
 int

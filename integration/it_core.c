@@ -1,0 +1,708 @@
+/*
+ * it_core.c - the core's behaviour over real loopback sockets: connect and
+ * disconnect accounting, client and forced closes, stop (also from inside
+ * a callback), several servers, restart, admission limits, half-close,
+ * slow consumers, protocol errors and descriptor exhaustion.
+ * One ctest entry per case: `it_core CASE`.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "itest.h"
+#include "tsl_sys.h"
+
+/* The server-side client of a test socket (a new reference). */
+static tsl_client_t *
+peer_of(struct it_server *s, int fd)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    tsl_client_t *c = NULL;
+
+    IT_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    IT_WAIT(s, (c = tsl_server_find_client_addr(s->srv, "127.0.0.1",
+                                                ntohs(sa.sin_port))) != NULL,
+            2000);
+    return c;
+}
+
+/* Sends one framed message and checks the echo. */
+static void
+echo_once(int fd, const char *text)
+{
+    uint8_t out[600], in[600];
+    size_t n = it_frame(text, strlen(text), out);
+
+    it_send_all(fd, out, n);
+    it_recv_exact(fd, in, n);
+    if (memcmp(in, out, n) != 0)
+        IT_FAIL("echo of '%s' differs", text);
+}
+
+static void
+many_clients(void)
+{
+    enum { N = 200 };
+    struct it_server s;
+    int fd[N], i;
+
+    it_server_start(&s, "many", "variable", IT_ECHO);
+    for (i = 0; i < N; i++)
+        fd[i] = it_connect(s.port);
+    IT_WAIT(&s, s.connected == N, 5000);
+    for (i = 0; i < N; i++)
+        echo_once(fd[i], "ping");
+    for (i = 0; i < N; i++)
+        it_close(fd[i]);
+    IT_WAIT(&s, s.disconnected == N, 5000);
+    IT_EQ(s.by_reason[TSL_REASON_PEER_CLOSED], N);
+    IT_EQ(s.messages, N);
+    it_server_finish(&s);
+}
+
+static void
+client_close_and_reset(void)
+{
+    struct it_server s;
+    int a, b;
+
+    it_server_start(&s, "close", "variable", IT_ECHO);
+    a = it_connect(s.port);
+    b = it_connect(s.port);
+    echo_once(a, "a");
+    echo_once(b, "b");
+    it_close(a);
+    IT_WAIT(&s, s.by_reason[TSL_REASON_PEER_CLOSED] == 1, 2000);
+    it_reset(b);
+    IT_WAIT(&s, s.by_reason[TSL_REASON_PEER_RESET] == 1, 2000);
+    it_server_finish(&s);
+}
+
+static void
+forced_close(void)
+{
+    struct it_server s;
+    tsl_client_t *c;
+    int fd, other;
+
+    it_server_start(&s, "forced", "variable", IT_ECHO);
+    fd = it_connect(s.port);
+    other = it_connect(s.port);
+    echo_once(fd, "hello");
+    c = peer_of(&s, fd);
+    IT_EQ(tsl_client_disconnect(c), 0);
+    IT_CHECK(it_wait_closed(fd, 2000));
+    IT_WAIT(&s, s.by_reason[TSL_REASON_FORCED] == 1, 2000);
+    IT_EQ(tsl_client_disconnect(c), TSL_ENOTCONN);
+    IT_EQ(tsl_client_send(c, "x", 1), TSL_ENOTCONN);
+    tsl_client_unref(c);
+    echo_once(other, "still here");
+    it_close(fd);
+    it_server_finish(&s);
+    IT_EQ(s.by_reason[TSL_REASON_SHUTDOWN], 1);
+}
+
+static void
+forced_close_in_callback(void)
+{
+    struct it_server s;
+    uint8_t buf[64];
+    size_t n = 0;
+    int fd;
+
+    it_server_start(&s, "forcedcb", "variable", IT_DISCONNECT_IN_CB);
+    fd = it_connect(s.port);
+    /* Three frames in one write: only the first may be delivered. */
+    n += it_frame("one", 3, buf + n);
+    n += it_frame("two", 3, buf + n);
+    n += it_frame("three", 5, buf + n);
+    it_send_all(fd, buf, n);
+    IT_CHECK(it_wait_closed(fd, 2000));
+    IT_WAIT(&s, s.disconnected == 1, 2000);
+    IT_EQ(s.by_reason[TSL_REASON_FORCED], 1);
+    IT_EQ(s.messages, 1);
+    it_close(fd);
+    it_server_finish(&s);
+}
+
+static void
+stop_with_clients_in_flight(void)
+{
+    enum { N = 20, FRAMES = 50 };
+    struct it_server s;
+    uint8_t buf[FRAMES * 66];
+    size_t n = 0;
+    int fd[N], i;
+    char text[64];
+
+    memset(text, 'm', sizeof(text));
+    for (i = 0; i < FRAMES; i++)
+        n += it_frame(text, sizeof(text), buf + n);
+    it_server_start(&s, "stopfl", "variable", IT_ECHO);
+    for (i = 0; i < N; i++)
+        fd[i] = it_connect(s.port);
+    IT_WAIT(&s, s.connected == N, 5000);
+    for (i = 0; i < N; i++)
+        it_send_all(fd[i], buf, n);
+    IT_WAIT(&s, s.messages > 0, 2000);
+    IT_EQ(tsl_server_stop(s.srv), 0);
+    /* Stopped: every client was told, every socket is closed. */
+    IT_EQ(s.disconnected, N);
+    IT_EQ(s.by_reason[TSL_REASON_SHUTDOWN] + s.by_reason[TSL_REASON_PEER_RESET],
+          N);
+    IT_EQ(tsl_server_client_count(s.srv), 0);
+    for (i = 0; i < N; i++) {
+        IT_CHECK(it_wait_closed(fd[i], 2000));
+        it_close(fd[i]);
+    }
+    it_server_finish(&s);
+}
+
+static void
+two_servers(void)
+{
+    struct it_server a, b;
+    int fa, fb;
+
+    it_server_start(&a, "one", "variable", IT_ECHO);
+    it_server_start(&b, "two", "fixed:4", IT_ECHO);
+    IT_CHECK(a.port != b.port);
+    fa = it_connect(a.port);
+    fb = it_connect(b.port);
+    echo_once(fa, "to a");
+    it_send_all(fb, "abcd", 4);
+    {
+        char in[4];
+        it_recv_exact(fb, in, 4);
+        IT_CHECK(memcmp(in, "abcd", 4) == 0);
+    }
+    it_server_finish(&a);
+    IT_CHECK(it_wait_closed(fa, 2000));
+    /* The other server is untouched. */
+    it_send_all(fb, "efgh", 4);
+    {
+        char in[4];
+        it_recv_exact(fb, in, 4);
+        IT_CHECK(memcmp(in, "efgh", 4) == 0);
+    }
+    IT_EQ(b.messages, 2);
+    it_close(fa);
+    it_close(fb);
+    it_server_finish(&b);
+}
+
+static void
+stop_start_stop(void)
+{
+    struct it_server s;
+    int fd, round;
+
+    it_server_create(&s, "restart", "variable", IT_ECHO);
+    for (round = 0; round < 3; round++) {
+        IT_EQ(tsl_server_start(s.srv), 0);
+        s.port = tsl_server_port(s.srv);
+        fd = it_connect(s.port);
+        echo_once(fd, "round");
+        IT_EQ(tsl_server_stop(s.srv), 0);
+        IT_CHECK(it_wait_closed(fd, 2000));
+        it_close(fd);
+        IT_EQ(s.disconnected, round + 1);
+    }
+    IT_EQ(s.by_reason[TSL_REASON_SHUTDOWN], 3);
+    it_server_finish(&s);
+}
+
+static void
+max_clients(void)
+{
+    struct it_server s;
+    int fd[5], i;
+
+    it_server_start(&s, "max", "variable", IT_ECHO);
+    IT_EQ(tsl_server_set_max_clients(s.srv, 3), 0);
+    for (i = 0; i < 3; i++)
+        fd[i] = it_connect(s.port);
+    IT_WAIT(&s, s.connected == 3, 2000);
+    fd[3] = it_connect(s.port);
+    IT_WAIT(&s, s.by_reject[TSL_REJECT_MAX_CLIENTS] == 1, 2000);
+    IT_CHECK(it_wait_closed(fd[3], 2000));
+    it_close(fd[0]);
+    IT_WAIT(&s, s.disconnected == 1, 2000);
+    fd[4] = it_connect(s.port);
+    IT_WAIT(&s, s.connected == 4, 2000);
+    echo_once(fd[4], "admitted");
+    for (i = 1; i < 5; i++)
+        it_close(fd[i]);
+    it_server_finish(&s);
+    IT_EQ(s.rejected, 1);
+}
+
+static void
+blacklist(void)
+{
+    struct it_server s;
+    int bad, good, later;
+
+    it_server_start(&s, "black", "variable", IT_ECHO);
+    IT_EQ(tsl_server_blacklist_add(s.srv, "127.0.0.2"), 0);
+    bad = it_connect_from(s.port, "127.0.0.2");
+    IT_WAIT(&s, s.by_reject[TSL_REJECT_BLACKLISTED] == 1, 2000);
+    IT_CHECK(it_wait_closed(bad, 2000));
+    good = it_connect(s.port);
+    echo_once(good, "fine");
+    IT_EQ(tsl_server_blacklist_remove(s.srv, "127.0.0.2"), 0);
+    later = it_connect_from(s.port, "127.0.0.2");
+    echo_once(later, "welcome back");
+    IT_EQ(s.connected, 2);
+    it_close(bad);
+    it_close(good);
+    it_close(later);
+    it_server_finish(&s);
+}
+
+static void
+not_accepting_and_not_listening(void)
+{
+    struct it_server s;
+    uint8_t out[16], in[16];
+    size_t n;
+    int a, b, c;
+
+    it_server_start(&s, "flags", "variable", IT_ECHO);
+    a = it_connect(s.port);
+    echo_once(a, "first");
+    IT_EQ(tsl_server_set_flags(s.srv, TSL_SERVER_NOT_ACCEPTING), 0);
+    b = it_connect(s.port);
+    IT_WAIT(&s, s.by_reject[TSL_REJECT_NOT_ACCEPTING] == 1, 2000);
+    IT_CHECK(it_wait_closed(b, 2000));
+    echo_once(a, "existing clients are served");
+    IT_EQ(tsl_server_clear_flags(s.srv, TSL_SERVER_NOT_ACCEPTING), 0);
+    c = it_connect(s.port);
+    echo_once(c, "accepted again");
+
+    /* Not listening: bytes wait in the kernel until listening resumes. */
+    IT_EQ(tsl_server_set_flags(s.srv, TSL_SERVER_NOT_LISTENING), 0);
+    n = it_frame("later", 5, out);
+    it_send_all(a, out, n);
+    {
+        /* Nothing may be delivered while the flag is set: give the
+         * receiver a bounded window to misbehave in. */
+        int64_t end = it_now_ms() + 200;
+        pthread_mutex_lock(&s.mu);
+        while (s.messages == 3 && it_now_ms() < end)
+            it_wait_slice(&s);
+        IT_EQ(s.messages, 3);
+        pthread_mutex_unlock(&s.mu);
+    }
+    IT_EQ(tsl_server_clear_flags(s.srv, TSL_SERVER_NOT_LISTENING), 0);
+    it_recv_exact(a, in, n);
+    IT_CHECK(memcmp(in, out, n) == 0);
+    it_close(a);
+    it_close(b);
+    it_close(c);
+    it_server_finish(&s);
+}
+
+static void
+stop_from_callback(void)
+{
+    struct it_server s;
+    int fd[3], i;
+    uint8_t out[16];
+
+    it_server_start(&s, "stopcb", "variable", IT_STOP_IN_CB);
+    for (i = 0; i < 3; i++)
+        fd[i] = it_connect(s.port);
+    IT_WAIT(&s, s.connected == 3, 2000);
+    it_send_all(fd[1], out, it_frame("stop", 4, out));
+    IT_WAIT(&s, s.disconnected == 3, 5000);
+    IT_WAIT(&s, !(tsl_server_flags(s.srv) & TSL_SERVER_RUNNING), 5000);
+    IT_EQ(s.last_stop_rc, 0);
+    IT_EQ(s.by_reason[TSL_REASON_SHUTDOWN], 3);
+    for (i = 0; i < 3; i++) {
+        IT_CHECK(it_wait_closed(fd[i], 2000));
+        it_close(fd[i]);
+    }
+    it_server_finish(&s);
+}
+
+struct pump {
+    int fd;
+    size_t n;
+    int shut;   /* shutdown(SHUT_WR) when done */
+    int err;
+};
+
+static uint8_t
+pattern(size_t i)
+{
+    return (uint8_t)(i * 7 + (i >> 10));
+}
+
+static void *
+pump_main(void *arg)
+{
+    struct pump *p = arg;
+    uint8_t buf[8192];
+    size_t off = 0, k, n;
+    ssize_t r;
+
+    while (off < p->n) {
+        n = p->n - off < sizeof(buf) ? p->n - off : sizeof(buf);
+        for (k = 0; k < n; k++)
+            buf[k] = pattern(off + k);
+        r = send(p->fd, buf, n, MSG_NOSIGNAL);
+        if (r <= 0) {
+            p->err = errno ? errno : -1;
+            return NULL;
+        }
+        off += (size_t)r;
+    }
+    if (p->shut)
+        shutdown(p->fd, SHUT_WR);
+    return NULL;
+}
+
+static void
+half_close_gets_all_replies(void)
+{
+    enum { TOTAL = 2 * 1024 * 1024 };
+    struct it_server s;
+    struct pump p;
+    pthread_t t;
+    static uint8_t in[TOTAL];
+    size_t i;
+    int fd;
+
+    it_server_start(&s, "half", NULL, IT_ECHO);
+    fd = it_connect(s.port);
+    p.fd = fd;
+    p.n = TOTAL;
+    p.shut = 1;
+    p.err = 0;
+    IT_EQ(pthread_create(&t, NULL, pump_main, &p), 0);
+    it_recv_exact(fd, in, TOTAL);
+    pthread_join(t, NULL);
+    IT_EQ(p.err, 0);
+    for (i = 0; i < TOTAL; i++)
+        if (in[i] != pattern(i))
+            IT_FAIL("byte %zu differs", i);
+    IT_CHECK(it_wait_closed(fd, 2000));
+    IT_WAIT(&s, s.disconnected == 1, 2000);
+    IT_EQ(s.by_reason[TSL_REASON_PEER_CLOSED], 1);
+    IT_EQ(s.bytes, TOTAL);
+    it_close(fd);
+    it_server_finish(&s);
+}
+
+static void
+slow_consumer_is_bounded_and_dropped(void)
+{
+    enum { LOW = 16 * 1024, HIGH = 64 * 1024, HARD = 1024 * 1024 };
+    struct it_server s;
+    tsl_client_stats_t st;
+    tsl_client_t *c;
+    uint8_t frame[1002];
+    char text[1000];
+    size_t n, sent = 0;
+    int hog, other, i;
+    ssize_t r;
+
+    it_server_create(&s, "slow", "variable", IT_ECHO);
+    IT_EQ(tsl_server_set_output_limits(s.srv, LOW, HIGH, HARD,
+                                       (uint32_t)(500 * it_scale())), 0);
+    IT_EQ(tsl_server_start(s.srv), 0);
+    s.port = tsl_server_port(s.srv);
+    hog = it_connect(s.port);
+    other = it_connect(s.port);
+    c = peer_of(&s, hog);
+    memset(text, 'h', sizeof(text));
+    n = it_frame(text, sizeof(text), frame);
+    /* Send without ever reading, until TCP pushes back on us. */
+    for (i = 0; i < 20000; i++) {
+        r = send(hog, frame, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            tsl_client_stats(c, &st);
+            if (st.out_queued > HIGH)
+                break; /* the server has stopped reading from us */
+            continue;
+        }
+        if (r < 0)
+            break; /* already dropped */
+        sent += (size_t)r;
+    }
+    IT_CHECK(sent > HIGH);
+    /* Meanwhile another client is served normally. */
+    echo_once(other, "not blocked by the hog");
+    IT_WAIT(&s, s.by_reason[TSL_REASON_SLOW_CONSUMER] == 1, 5000);
+    tsl_client_stats(c, &st);
+    /* Bounded: the queue never held much more than the high watermark
+     * plus one read's worth of echoes. */
+    if (st.out_queued_peak > HIGH + 65536 + n)
+        IT_FAIL("output queue peaked at %llu bytes",
+                (unsigned long long)st.out_queued_peak);
+    tsl_client_unref(c);
+    echo_once(other, "still served");
+    it_close(hog);
+    it_close(other);
+    it_server_finish(&s);
+}
+
+static void
+protocol_error_is_isolated(void)
+{
+    struct it_server s;
+    tsl_server_stats_t st;
+    static const uint8_t zero_len[] = {0, 0, 'x', 'y'};
+    int bad, good, i;
+
+    it_server_start(&s, "proto", "variable", IT_ECHO);
+    bad = it_connect(s.port);
+    good = it_connect(s.port);
+    echo_once(good, "before");
+    it_send_all(bad, zero_len, sizeof(zero_len));
+    IT_CHECK(it_wait_closed(bad, 2000));
+    IT_WAIT(&s, s.by_reason[TSL_REASON_PROTOCOL_ERROR] == 1, 2000);
+    for (i = 0; i < 10; i++)
+        echo_once(good, "after");
+    tsl_server_stats(s.srv, &st);
+    IT_EQ(st.protocol_errors, 1);
+    IT_EQ(st.disconnected[TSL_REASON_PROTOCOL_ERROR], 1);
+    it_close(bad);
+    it_close(good);
+    it_server_finish(&s);
+}
+
+static void
+stats_are_exact(void)
+{
+    struct it_server s;
+    tsl_server_stats_t ss;
+    tsl_client_stats_t cs;
+    tsl_client_t *c;
+    uint64_t bytes = 0;
+    uint8_t ka[2] = {2, 0};
+    int fd, i;
+    char text[300];
+
+    it_server_start(&s, "stats", "variable", IT_ECHO);
+    fd = it_connect(s.port);
+    for (i = 0; i < 50; i++) {
+        memset(text, 'a' + i % 26, (size_t)i * 5 + 1);
+        text[i * 5 + 1] = '\0';
+        echo_once(fd, text);
+        bytes += (uint64_t)i * 5 + 1 + 2;
+    }
+    it_send_all(fd, ka, 2);
+    it_send_all(fd, ka, 2);
+    c = peer_of(&s, fd);
+    IT_WAIT(&s, (tsl_client_stats(c, &cs), cs.keepalives_in == 2), 2000);
+    IT_EQ(cs.msgs_in, 50);
+    IT_EQ(cs.msgs_out, 50);
+    IT_EQ(cs.bytes_in, bytes + 4);
+    IT_EQ(cs.bytes_out, bytes);
+    IT_EQ(cs.out_queued, 0);
+    IT_CHECK(cs.last_recv_ms >= cs.connect_time_ms);
+    IT_EQ(cs.threaded, 0);
+    tsl_client_unref(c);
+    tsl_server_stats(s.srv, &ss);
+    IT_EQ(ss.accepted, 1);
+    IT_EQ(ss.current_clients, 1);
+    IT_EQ(ss.peak_clients, 1);
+    IT_EQ(ss.msgs_in, 50);
+    IT_EQ(ss.bytes_in, bytes + 4);
+    IT_EQ(ss.bytes_out, bytes);
+    IT_EQ(ss.keepalives_in, 2);
+    it_close(fd);
+    IT_WAIT(&s, s.disconnected == 1, 2000);
+    tsl_server_stats(s.srv, &ss);
+    IT_EQ(ss.current_clients, 0);
+    IT_EQ(ss.disconnected[TSL_REASON_PEER_CLOSED], 1);
+    it_server_finish(&s);
+}
+
+/* A large send from an application thread is queued and flushed as the
+ * peer reads: exercises the output queue and writability path. */
+static void
+large_send_from_app_thread(void)
+{
+    enum { TOTAL = 4 * 1024 * 1024 };
+    struct it_server s;
+    tsl_client_stats_t cs;
+    tsl_client_t *c;
+    static uint8_t out[TOTAL], in[TOTAL];
+    size_t i;
+    int fd;
+
+    for (i = 0; i < TOTAL; i++)
+        out[i] = pattern(i);
+    it_server_create(&s, "big", NULL, IT_SILENT);
+    IT_EQ(tsl_server_set_output_limits(s.srv, 1024, 4096, 8 * 1024 * 1024,
+                                       (uint32_t)(5000 * it_scale())), 0);
+    IT_EQ(tsl_server_start(s.srv), 0);
+    s.port = tsl_server_port(s.srv);
+    fd = it_connect(s.port);
+    c = peer_of(&s, fd);
+    IT_EQ(tsl_client_send(c, out, TOTAL), 0);
+    tsl_client_stats(c, &cs);
+    IT_CHECK(cs.out_queued > 0); /* the kernel cannot take 4 MiB at once */
+    /* Over the hard limit: refused whole, and the client is dropped. */
+    it_recv_exact(fd, in, TOTAL);
+    IT_CHECK(memcmp(in, out, TOTAL) == 0);
+    IT_WAIT(&s, (tsl_client_stats(c, &cs), cs.out_queued == 0), 2000);
+    IT_EQ(cs.bytes_out, TOTAL);
+    IT_EQ(tsl_client_send(c, out, 4096), 0);
+    it_recv_exact(fd, in, 4096);
+    tsl_client_unref(c);
+    it_close(fd);
+    it_server_finish(&s);
+}
+
+static void
+hard_limit_refuses_whole_send(void)
+{
+    struct it_server s;
+    tsl_client_t *c;
+    static uint8_t big[64 * 1024 + 1];
+    int fd, i, r = 0;
+
+    it_server_create(&s, "hard", NULL, IT_SILENT);
+    IT_EQ(tsl_server_set_output_limits(s.srv, 1024, 4096, 64 * 1024,
+                                       (uint32_t)(5000 * it_scale())), 0);
+    IT_EQ(tsl_server_start(s.srv), 0);
+    s.port = tsl_server_port(s.srv);
+    fd = it_connect(s.port);
+    c = peer_of(&s, fd);
+    /* Larger than the limit by itself: refused, the client stays. */
+    IT_EQ(tsl_client_send(c, big, 64 * 1024 + 1), TSL_ENOBUFS);
+    IT_EQ(tsl_client_send(c, "ok", 2), 0);
+    {
+        char in[2];
+        it_recv_exact(fd, in, 2);
+    }
+    /* A peer that reads nothing: the socket fills, then the queue, then
+     * the send that would pass the limit ends the client. */
+    for (i = 0; i < 4000; i++) {
+        r = tsl_client_send(c, big, 32 * 1024);
+        if (r != 0)
+            break;
+    }
+    IT_EQ(r, TSL_ENOBUFS);
+    IT_WAIT(&s, s.by_reason[TSL_REASON_SLOW_CONSUMER] == 1, 2000);
+    IT_EQ(tsl_client_send(c, big, 1), TSL_ENOTCONN);
+    tsl_client_unref(c);
+    IT_CHECK(it_wait_closed(fd, 2000));
+    it_close(fd);
+    it_server_finish(&s);
+}
+
+/* Counts accept4() calls the server makes. */
+static atomic_int accept_calls;
+static struct tsl_sys_ops counting;
+
+static int
+counting_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+    atomic_fetch_add(&accept_calls, 1);
+    return tsl__sys_libc.accept4(fd, sa, len, flags);
+}
+
+static void
+fd_exhaustion_sheds_without_spinning(void)
+{
+    enum { N = 30 };
+    struct it_server s;
+    struct rlimit old, low;
+    int fd[N], i, top = 0, calls, closed = 0, extra;
+
+    counting = tsl__sys_libc;
+    counting.accept4 = counting_accept4;
+    tsl__sys_set(&counting);
+    it_server_start(&s, "emfile", "variable", IT_ECHO);
+    /* Make the sockets first: with the limit lowered, connect() needs no
+     * new descriptor, but the server's accept() does. */
+    for (i = 0; i < N; i++) {
+        fd[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        IT_CHECK(fd[i] >= 0);
+        if (fd[i] > top)
+            top = fd[i];
+    }
+    IT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)top + 1 + 4; /* room for four accepted clients */
+    IT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    for (i = 0; i < N; i++) {
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sa.sin_port = htons(s.port);
+        IT_EQ(connect(fd[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+    }
+    IT_WAIT(&s, s.connected + s.rejected == N, 5000);
+    IT_CHECK(s.connected >= 1 && s.connected <= 4);
+    IT_EQ(s.by_reject[TSL_REJECT_FD_EXHAUSTED], N - s.connected);
+    /* Shed connections see a clean close, not a hang. */
+    for (i = 0; i < N; i++)
+        closed += it_wait_closed(fd[i], 100);
+    IT_EQ(closed, N - s.connected);
+    /* No busy loop: with the backlog empty, accept() is not called again.
+     * A bounded window for a spinning acceptor to show itself. */
+    calls = atomic_load(&accept_calls);
+    IT_CHECK(calls <= 2 * N + 8);
+    {
+        int64_t end = it_now_ms() + 300;
+        pthread_mutex_lock(&s.mu);
+        while (atomic_load(&accept_calls) == calls && it_now_ms() < end)
+            it_wait_slice(&s);
+        pthread_mutex_unlock(&s.mu);
+    }
+    IT_EQ(atomic_load(&accept_calls), calls);
+    IT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+    for (i = 0; i < N; i++)
+        it_close(fd[i]);
+    /* Recovered: new clients are served. */
+    extra = it_connect(s.port);
+    echo_once(extra, "recovered");
+    it_close(extra);
+    it_server_finish(&s);
+    tsl__sys_set(NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct it_case_def cases[] = {
+        {"many_clients", many_clients},
+        {"client_close_and_reset", client_close_and_reset},
+        {"forced_close", forced_close},
+        {"forced_close_in_callback", forced_close_in_callback},
+        {"stop_with_clients_in_flight", stop_with_clients_in_flight},
+        {"two_servers", two_servers},
+        {"stop_start_stop", stop_start_stop},
+        {"max_clients", max_clients},
+        {"blacklist", blacklist},
+        {"not_accepting_and_not_listening", not_accepting_and_not_listening},
+        {"stop_from_callback", stop_from_callback},
+        {"half_close_gets_all_replies", half_close_gets_all_replies},
+        {"slow_consumer_is_bounded_and_dropped",
+         slow_consumer_is_bounded_and_dropped},
+        {"protocol_error_is_isolated", protocol_error_is_isolated},
+        {"stats_are_exact", stats_are_exact},
+        {"large_send_from_app_thread", large_send_from_app_thread},
+        {"hard_limit_refuses_whole_send", hard_limit_refuses_whole_send},
+        {"fd_exhaustion_sheds_without_spinning",
+         fd_exhaustion_sheds_without_spinning},
+        {NULL, NULL},
+    };
+    return it_main(argc, argv, cases);
+}

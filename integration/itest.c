@@ -1,0 +1,386 @@
+/*
+ * itest.c - see itest.h.  The server callbacks run on the server's
+ * threads and record under s->mu; test code reads under the same mutex
+ * (IT_WAIT) or after the server is stopped.
+ */
+#define _GNU_SOURCE
+#include "itest.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *it_case = "?";
+uint64_t it_seed;
+
+void
+it_fail(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "FAIL %s (%s:%d): ", it_case, file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n  seed %llu; replay: TSL_SEED=%llu %s %s\n",
+            (unsigned long long)it_seed, (unsigned long long)it_seed,
+            program_invocation_name, it_case);
+    exit(1);
+}
+
+int
+it_scale(void)
+{
+    const char *s = getenv("TSL_TIME_SCALE");
+    int v = s ? atoi(s) : 1;
+
+    return v >= 1 ? v : 1;
+}
+
+int64_t
+it_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+it_wait_slice(struct it_server *s)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += 10 * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+}
+
+static void
+violation(struct it_server *s, const char *what, uint64_t id)
+{
+    if (s->violations++ == 0)
+        snprintf(s->violation, sizeof(s->violation), "%s (client %llu)",
+                 what, (unsigned long long)id);
+}
+
+/* Enter/leave a callback for client id; checks order and exclusion. */
+static void
+cb_enter(struct it_server *s, uint64_t id, int kind)
+{
+    pthread_mutex_lock(&s->mu);
+    if (id >= IT_MAX_IDS) {
+        violation(s, "client id beyond the test's table", id);
+    } else {
+        if (s->in_cb[id]++ != 0)
+            violation(s, "two callbacks at once for one client", id);
+        if (kind == 0 && s->state[id] != 0)
+            violation(s, "connected twice", id);
+        if (kind != 0 && s->state[id] != 1)
+            violation(s, kind == 1 ? "message outside connected..disconnected"
+                                   : "disconnected without connected, or twice",
+                      id);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void
+cb_leave(struct it_server *s, uint64_t id)
+{
+    pthread_mutex_lock(&s->mu);
+    if (id < IT_MAX_IDS)
+        s->in_cb[id]--;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void
+on_connected(tsl_server_t *srv, tsl_client_t *c, void *ud)
+{
+    struct it_server *s = ud;
+    uint64_t id = tsl_client_id(c);
+
+    (void)srv;
+    cb_enter(s, id, 0);
+    pthread_mutex_lock(&s->mu);
+    if (id < IT_MAX_IDS)
+        s->state[id] = 1;
+    s->connected++;
+    pthread_mutex_unlock(&s->mu);
+    cb_leave(s, id);
+}
+
+static void
+on_disconnected(tsl_server_t *srv, tsl_client_t *c, tsl_reason_t why,
+                void *ud)
+{
+    struct it_server *s = ud;
+    uint64_t id = tsl_client_id(c);
+
+    (void)srv;
+    cb_enter(s, id, 2);
+    /* The client is gone: sends must fail cleanly. */
+    if (tsl_client_send(c, "x", 1) != TSL_ENOTCONN) {
+        pthread_mutex_lock(&s->mu);
+        violation(s, "send succeeded in disconnected callback", id);
+        pthread_mutex_unlock(&s->mu);
+    }
+    pthread_mutex_lock(&s->mu);
+    if (id < IT_MAX_IDS)
+        s->state[id] = 2;
+    s->disconnected++;
+    s->by_reason[why]++;
+    pthread_mutex_unlock(&s->mu);
+    cb_leave(s, id);
+}
+
+static void
+on_message(tsl_server_t *srv, tsl_client_t *c, const uint8_t *msg,
+           size_t len, void *ud)
+{
+    struct it_server *s = ud;
+    uint64_t id = tsl_client_id(c);
+    int r;
+
+    cb_enter(s, id, 1);
+    pthread_mutex_lock(&s->mu);
+    s->messages++;
+    s->bytes += len;
+    pthread_mutex_unlock(&s->mu);
+    switch (s->action) {
+    case IT_ECHO:
+        tsl_client_send(c, msg, len);
+        break;
+    case IT_DISCONNECT_IN_CB:
+        tsl_client_disconnect(c);
+        break;
+    case IT_STOP_IN_CB:
+        r = tsl_server_stop(srv);
+        pthread_mutex_lock(&s->mu);
+        s->last_stop_rc = r;
+        pthread_mutex_unlock(&s->mu);
+        break;
+    case IT_SILENT:
+        break;
+    }
+    cb_leave(s, id);
+}
+
+static void
+on_rejected(tsl_server_t *srv, const char *ip, uint16_t port,
+            tsl_reject_t why, void *ud)
+{
+    struct it_server *s = ud;
+
+    (void)srv;
+    (void)ip;
+    (void)port;
+    pthread_mutex_lock(&s->mu);
+    s->rejected++;
+    s->by_reject[why]++;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void
+it_server_create(struct it_server *s, const char *name, const char *framing,
+                 enum it_action action)
+{
+    tsl_callbacks_t cbs = {on_connected, on_disconnected, on_message,
+                           on_rejected};
+    tsl_framing_t f;
+    char err[200];
+
+    memset(s, 0, sizeof(*s));
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    s->action = action;
+    IT_EQ(tsl_server_create(&s->srv, name, "127.0.0.1", 0), 0);
+    IT_EQ(tsl_server_set_callbacks(s->srv, &cbs, s), 0);
+    if (framing != NULL) {
+        if (tsl_framing_parse(framing, &f, err, sizeof(err)) != 0)
+            IT_FAIL("framing %s: %s", framing, err);
+        IT_EQ(tsl_server_set_framing(s->srv, &f), 0);
+    }
+}
+
+void
+it_server_start(struct it_server *s, const char *name, const char *framing,
+                enum it_action action)
+{
+    it_server_create(s, name, framing, action);
+    IT_EQ(tsl_server_start(s->srv), 0);
+    s->port = tsl_server_port(s->srv);
+    IT_CHECK(s->port != 0);
+}
+
+void
+it_server_finish(struct it_server *s)
+{
+    IT_EQ(tsl_server_stop(s->srv), 0);
+    IT_EQ(tsl_server_client_count(s->srv), 0);
+    IT_EQ(tsl_server_destroy(s->srv), 0);
+    if (s->violations != 0)
+        IT_FAIL("callback contract broken %d times, first: %s", s->violations,
+                s->violation);
+    IT_EQ(s->connected, s->disconnected);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+}
+
+static void
+set_timeouts(int fd)
+{
+    struct timeval tv = {5 * it_scale(), 0};
+
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+int
+it_connect_from(uint16_t port, const char *src_ip)
+{
+    struct sockaddr_in sa;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+    if (fd < 0)
+        IT_FAIL("socket: %s", strerror(errno));
+    set_timeouts(fd);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    if (src_ip != NULL) {
+        inet_pton(AF_INET, src_ip, &sa.sin_addr);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+            IT_FAIL("bind %s: %s", src_ip, strerror(errno));
+    }
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons(port);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        IT_FAIL("connect to port %u: %s", port, strerror(errno));
+    return fd;
+}
+
+int
+it_connect(uint16_t port)
+{
+    return it_connect_from(port, NULL);
+}
+
+void
+it_send_all(int fd, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    ssize_t r;
+
+    while (n > 0) {
+        r = send(fd, p, n, MSG_NOSIGNAL);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            IT_FAIL("send: %s", r < 0 ? strerror(errno) : "0 bytes");
+        p += r;
+        n -= (size_t)r;
+    }
+}
+
+void
+it_recv_exact(int fd, void *buf, size_t n)
+{
+    uint8_t *p = buf;
+    size_t got = 0;
+    ssize_t r;
+
+    while (got < n) {
+        r = recv(fd, p + got, n - got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            IT_FAIL("receiving %zu bytes: got %zu, then %s", n, got,
+                    r == 0 ? "EOF" : strerror(errno));
+        got += (size_t)r;
+    }
+}
+
+int
+it_wait_closed(int fd, int ms)
+{
+    int64_t dl = it_now_ms() + (int64_t)ms * it_scale();
+    struct timeval tv = {0, 20000};
+    char buf[4096];
+    ssize_t r;
+
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    while (it_now_ms() <= dl) {
+        r = recv(fd, buf, sizeof(buf), 0);
+        if (r == 0 || (r < 0 && errno == ECONNRESET))
+            return 1;
+    }
+    return 0;
+}
+
+size_t
+it_frame(const void *payload, size_t n, uint8_t *out)
+{
+    out[0] = (uint8_t)((n + 2) & 0xff);
+    out[1] = (uint8_t)((n + 2) >> 8);
+    memcpy(out + 2, payload, n);
+    return n + 2;
+}
+
+void
+it_close(int fd)
+{
+    close(fd);
+}
+
+void
+it_reset(int fd)
+{
+    struct linger lg = {1, 0};
+
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    close(fd);
+}
+
+int
+it_main(int argc, char **argv, const struct it_case_def *cases)
+{
+    const struct it_case_def *c;
+    const char *s = getenv("TSL_SEED");
+
+    signal(SIGPIPE, SIG_IGN);
+    it_seed = s ? strtoull(s, NULL, 0) : 1;
+    if (argc != 2) {
+        for (c = cases; c->name != NULL; c++)
+            printf("%s\n", c->name);
+        return argc == 1 ? 0 : 2;
+    }
+    for (c = cases; c->name != NULL; c++) {
+        if (strcmp(c->name, argv[1]) == 0) {
+            it_case = c->name;
+            c->fn();
+            printf("ok %s\n", c->name);
+            return 0;
+        }
+    }
+    fprintf(stderr, "unknown case '%s'\n", argv[1]);
+    return 2;
+}

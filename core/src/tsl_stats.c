@@ -37,7 +37,7 @@ tsl_server_stats(tsl_server_t *srv, tsl_server_stats_t *out)
 /* snprintf that keeps counting past the end of the buffer. */
 #define PUT(...)                                                              \
     do {                                                                      \
-        int n_ = snprintf(buf + (used < len ? used : len),                    \
+        int n_ = snprintf(used < len ? buf + used : NULL,                     \
                           used < len ? len - used : 0, __VA_ARGS__);          \
         if (n_ < 0)                                                           \
             return TSL_EINVAL;                                                \

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# ci/sanitize.sh [PRESET...] - builds and runs the suite under ASan+UBSan
+# and TSan (default: both).  Any report fails the run: ASan/UBSan abort
+# (no recovery) and TSan exits non-zero at the end of a reporting process.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+presets=("$@")
+((${#presets[@]})) || presets=(asan tsan)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+for p in "${presets[@]}"; do
+  echo "== $p"
+  cmake --preset "$p" >/dev/null
+  cmake --build --preset "$p" -j"$(nproc)"
+  ctest --preset "$p" -LE valgrind
+done

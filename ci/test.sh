@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# ci/test.sh - the README's test command: installs what is missing, builds
+# the `default` preset and runs the whole suite (unit, integration, fuzz
+# corpus replay, and the Valgrind memcheck twins).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+ci/deps.sh
+cmake --preset default >/dev/null
+cmake --build --preset default -j"$(nproc)"
+ctest --preset default "$@"

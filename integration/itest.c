@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 const char *it_case = "?";
+const char *it_argv0_extra = "";
 uint64_t it_seed;
 
 void
@@ -31,9 +32,9 @@ it_fail(const char *file, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n  seed %llu; replay: TSL_SEED=%llu %s %s\n",
+    fprintf(stderr, "\n  seed %llu; replay: TSL_SEED=%llu %s%s %s\n",
             (unsigned long long)it_seed, (unsigned long long)it_seed,
-            program_invocation_name, it_case);
+            program_invocation_name, it_argv0_extra, it_case);
     exit(1);
 }
 

@@ -46,6 +46,7 @@ struct it_server {
 };
 
 extern const char *it_case;
+extern const char *it_argv0_extra; /* arguments before the case name */
 extern uint64_t it_seed;
 
 _Noreturn void it_fail(const char *file, int line, const char *fmt, ...)

@@ -8,9 +8,11 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -678,6 +680,50 @@ fd_exhaustion_sheds_without_spinning(void)
     tsl__sys_set(NULL);
 }
 
+/* Moves every accepted socket above FD_SETSIZE, as in a process with
+ * many files open. */
+static int
+high_fd_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+    int c = tsl__sys_libc.accept4(fd, sa, len, flags), h;
+
+    if (c < 0)
+        return c;
+    h = fcntl(c, F_DUPFD_CLOEXEC, FD_SETSIZE + 10);
+    close(c);
+    return h;
+}
+
+static void
+fd_above_fd_setsize_is_refused(void)
+{
+    struct it_server s;
+    struct rlimit rl, old;
+    int fd;
+
+    IT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+    rl = old;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < FD_SETSIZE + 64) {
+        printf("skipped: RLIMIT_NOFILE hard limit %llu is too low\n",
+               (unsigned long long)rl.rlim_max);
+        exit(77);
+    }
+    rl.rlim_cur = FD_SETSIZE + 64;
+    IT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    counting = tsl__sys_libc;
+    counting.accept4 = high_fd_accept4;
+    tsl__sys_set(&counting);
+    it_server_start(&s, "highfd", "variable", IT_ECHO);
+    fd = it_connect(s.port);
+    IT_WAIT(&s, s.by_reject[TSL_REJECT_FD_TOO_LARGE] == 1, 2000);
+    IT_CHECK(it_wait_closed(fd, 2000));
+    IT_EQ(s.connected, 0);
+    it_close(fd);
+    it_server_finish(&s);
+    tsl__sys_set(NULL);
+    IT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -702,6 +748,7 @@ main(int argc, char **argv)
         {"hard_limit_refuses_whole_send", hard_limit_refuses_whole_send},
         {"fd_exhaustion_sheds_without_spinning",
          fd_exhaustion_sheds_without_spinning},
+        {"fd_above_fd_setsize_is_refused", fd_above_fd_setsize_is_refused},
         {NULL, NULL},
     };
     return it_main(argc, argv, cases);

@@ -214,7 +214,7 @@ bad_flags_exit_2_with_a_message(void)
         {"--max-clients", "12x", NULL},
         {"--backend", "kqueue", NULL},
         {"--threaded", NULL},
-        {"--ka-hold-ms", "100", NULL},
+        {"--ka-hold-ms", "-5", NULL},
         {"--no-such-flag", NULL},
         {"--listen", NULL},
         {"stray", NULL},

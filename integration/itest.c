@@ -144,6 +144,7 @@ on_disconnected(tsl_server_t *srv, tsl_client_t *c, tsl_reason_t why,
         s->state[id] = 2;
     s->disconnected++;
     s->by_reason[why]++;
+    s->last_disc_ms = it_now_ms();
     pthread_mutex_unlock(&s->mu);
     cb_leave(s, id);
 }
@@ -160,6 +161,7 @@ on_message(tsl_server_t *srv, tsl_client_t *c, const uint8_t *msg,
     pthread_mutex_lock(&s->mu);
     s->messages++;
     s->bytes += len;
+    s->last_msg_ms = it_now_ms();
     pthread_mutex_unlock(&s->mu);
     switch (s->action) {
     case IT_ECHO:

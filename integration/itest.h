@@ -40,6 +40,8 @@ struct it_server {
     int by_reject[TSL_REJECT_COUNT];
     unsigned char state[IT_MAX_IDS]; /* 0 unseen, 1 connected, 2 gone */
     int in_cb[IT_MAX_IDS];           /* callbacks running per client */
+    int64_t last_msg_ms;             /* when the last message arrived */
+    int64_t last_disc_ms;            /* when the last disconnect ran */
     int violations;
     char violation[200];
     int last_stop_rc;

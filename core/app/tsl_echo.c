@@ -143,6 +143,7 @@ usage(FILE *f)
             "delimiter:HEX[,max=N] (default variable)\n"
             "  --max-clients N     refuse connections beyond N (0: no "
             "limit)\n"
+            "  --ka-hold-ms N      drop clients silent for N ms (0: off)\n"
             "  --events            print JSON events on stdout\n");
 }
 
@@ -196,7 +197,7 @@ main(int argc, char **argv)
                            on_rejected};
     char ip[INET_ADDRSTRLEN] = "127.0.0.1", err[160], json[2048];
     uint16_t port = 40000;
-    unsigned long max_clients = 0;
+    unsigned long max_clients = 0, ka_hold = 0;
     tsl_server_t *srv;
     sigset_t set;
     char *end;
@@ -225,7 +226,13 @@ main(int argc, char **argv)
         case 't':
             return bad("--threaded: %s", "not yet supported");
         case 'k':
-            return bad("--ka-hold-ms: %s", "not yet supported");
+            errno = 0;
+            ka_hold = strtoul(optarg, &end, 10);
+            if (errno || *end != '\0' || end == optarg || optarg[0] == '-' ||
+                ka_hold > UINT32_MAX)
+                return bad("--ka-hold-ms: expected 0..4294967295, got '%s'",
+                           optarg);
+            break;
         case 'b':
             if (strcmp(optarg, "select") != 0)
                 return bad("--backend: '%s' is not supported (expected "
@@ -260,6 +267,8 @@ main(int argc, char **argv)
         r = tsl_server_set_callbacks(srv, &cbs, NULL);
     if (r == 0)
         r = tsl_server_set_max_clients(srv, (uint32_t)max_clients);
+    if (r == 0)
+        r = tsl_server_set_keepalive(srv, (uint32_t)ka_hold);
     if (r < 0) {
         fprintf(stderr, "tsl-echo: %s\n", tsl_strerror(r));
         return 1;

@@ -235,6 +235,20 @@ int tsl_server_set_framing(tsl_server_t *srv, const tsl_framing_t *f);
 int tsl_server_set_output_limits(tsl_server_t *srv, size_t low, size_t high,
                                  size_t hard, uint32_t stall_ms);
 
+/*
+ * Keepalive: a client from which nothing arrives for hold_ms is
+ * disconnected with reason ka-expired, at most one timer tick late.  Any
+ * received byte refreshes it; a header-only variable frame is a pure
+ * keepalive.  0 disables.  Any time, any thread; applies to every client
+ * without an override of its own.
+ */
+int tsl_server_set_keepalive(tsl_server_t *srv, uint32_t hold_ms);
+uint32_t tsl_server_keepalive(tsl_server_t *srv);
+
+/* Timer tick in ms (default 50): the precision of keepalive expiry.  Only
+ * while stopped.  0 < tick_ms <= 60000. */
+int tsl_server_set_timer_tick(tsl_server_t *srv, uint32_t tick_ms);
+
 /* 0 means no limit.  Any time, any thread; applies to new connections. */
 int tsl_server_set_max_clients(tsl_server_t *srv, uint32_t max);
 uint32_t tsl_server_max_clients(tsl_server_t *srv);
@@ -322,6 +336,14 @@ int tsl_client_disconnect(tsl_client_t *c);
 
 /* A consistent snapshot of one client's counters. */
 void tsl_client_stats(tsl_client_t *c, tsl_client_stats_t *out);
+/* The same as one JSON object; returns the length it needs (snprintf-like)
+ * or a negative code. */
+int tsl_client_stats_json(tsl_client_t *c, char *buf, size_t len);
+
+/* Per-client keepalive hold time overriding the server's; 0 disables it
+ * for this client, a negative value returns to the server's.  Any thread.
+ * 0 or TSL_ENOTCONN. */
+int tsl_client_set_keepalive(tsl_client_t *c, int64_t hold_ms);
 
 #ifdef __cplusplus
 }

@@ -42,6 +42,8 @@ tsl__client_create(struct tsl_server *srv, int fd,
     pthread_mutex_init(&c->lock, NULL);
     c->fd = fd;
     c->close_reason = TSL_REASON_COUNT;
+    c->ka_override = -1;
+    c->ka_hold = -1;
     tsl__cbuf_init(&c->in, tsl__framer_bufsize(&srv->framing));
     tsl__framer_init(&c->framer, &srv->framing);
     c->st.id = c->id;
@@ -240,6 +242,34 @@ tsl_client_disconnect(tsl_client_t *c)
         rc = TSL_ENOTCONN;
     pthread_mutex_unlock(&c->lock);
     return rc;
+}
+
+int
+tsl_client_set_keepalive(tsl_client_t *c, int64_t hold_ms)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->fd < 0 || c->closing) {
+        rc = TSL_ENOTCONN;
+    } else {
+        c->ka_override = hold_ms < 0 ? -1 : hold_ms;
+        tsl__client_poke_locked(c, TSL__P_KA);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+/* The keepalive override, read by the owner when told it changed. */
+int64_t
+tsl__client_ka_override(struct tsl_client *c)
+{
+    int64_t v;
+
+    pthread_mutex_lock(&c->lock);
+    v = c->ka_override;
+    pthread_mutex_unlock(&c->lock);
+    return v;
 }
 
 void

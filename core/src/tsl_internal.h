@@ -28,6 +28,7 @@
 #include "tsl.h"
 #include "tsl_cbuf.h"
 #include "tsl_framer.h"
+#include "tsl_wheel.h"
 
 #define TSL_ASSERT(x) ((x) ? (void)0 : tsl__assert_fail(#x, __FILE__, __LINE__))
 _Noreturn void tsl__assert_fail(const char *what, const char *file, int line);
@@ -66,6 +67,7 @@ struct tsl_owner {
 #define TSL__P_ADOPT 1u  /* become this client's owner */
 #define TSL__P_CLOSE 2u  /* close_reason is set: finish the client */
 #define TSL__P_WRITE 4u  /* output is queued: watch for writability */
+#define TSL__P_KA 8u     /* the keepalive override changed */
 
 struct tsl_outq {
     uint8_t *buf;
@@ -88,6 +90,7 @@ struct tsl_client {
     struct tsl_owner *owner; /* NULL before adoption and after finish */
     struct tsl_outq out;
     int64_t out_since_ms;    /* output waiting without progress since */
+    int64_t ka_override;     /* -1: the server's hold time */
     tsl_client_stats_t st;
 
     struct tsl_client *db_prev, *db_next; /* database lock */
@@ -101,6 +104,9 @@ struct tsl_client {
     bool want_write;
     bool paused;
     bool eof;
+    struct tsl_timer ka;     /* keepalive expiry */
+    int64_t ka_last;         /* last time bytes arrived */
+    int64_t ka_hold;         /* hold time in force, -1: the server's */
 };
 
 struct tsl_client *tsl__client_create(struct tsl_server *srv, int fd,
@@ -110,6 +116,8 @@ struct tsl_client *tsl__client_create(struct tsl_server *srv, int fd,
 bool tsl__client_request_close_locked(struct tsl_client *c, tsl_reason_t r);
 /* Tells the owner about `flag`.  Caller holds c->lock. */
 void tsl__client_poke_locked(struct tsl_client *c, unsigned flag);
+/* The client's keepalive override (-1: none), read under its lock. */
+int64_t tsl__client_ka_override(struct tsl_client *c);
 /* Owner: writes queued output.  Returns bytes still queued. */
 size_t tsl__client_flush(struct tsl_client *c, int64_t now);
 /* Owner: closes the socket, removes the client from the database, runs
@@ -170,6 +178,8 @@ struct tsl_receiver {
     size_t n, cap;
     uint8_t *scratch;        /* messages that wrap around a ring */
     size_t scratch_cap;
+    struct tsl_wheel wheel;  /* keepalive timers of its clients */
+    unsigned ka_gen;         /* server keepalive generation applied */
 };
 
 int tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv);
@@ -208,6 +218,10 @@ struct tsl_server {
     tsl_framing_t framing;
     size_t out_low, out_high, out_hard;
     uint32_t stall_ms;
+    uint32_t tick_ms;
+
+    atomic_uint ka_hold_ms;   /* any time */
+    atomic_uint ka_gen;       /* bumped when ka_hold_ms changes */
 
     atomic_uint flags;
 

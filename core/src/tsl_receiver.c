@@ -14,6 +14,10 @@
  * pushes back on a peer that sends without reading; output that makes no
  * progress for stall_ms ends the client with slow-consumer.
  *
+ * Keepalive: the receiver owns a timer wheel for its clients and drives
+ * it from its own loop (select() times out at the next tick while timers
+ * are armed), so timers and their callbacks live on this one thread.
+ *
  * Descriptors >= FD_SETSIZE never reach this file: the acceptor refuses
  * them (FD_SET on them would write out of bounds, as the course's did).
  */
@@ -35,6 +39,10 @@ rx_enqueue(struct tsl_owner *o, struct tsl_client *c)
     return tsl__wakeup_push(&rx->wk, c);
 }
 
+static void ka_arm(struct tsl_receiver *rx, struct tsl_client *c,
+                   int64_t now);
+static void ka_fire(struct tsl_timer *t, int64_t now, void *arg);
+
 static int
 rx_add(struct tsl_receiver *rx, struct tsl_client *c)
 {
@@ -48,6 +56,10 @@ rx_add(struct tsl_receiver *rx, struct tsl_client *c)
     }
     c->slot = rx->n;
     rx->clients[rx->n++] = c;
+    tsl__timer_init(&c->ka, ka_fire, c);
+    c->ka_last = tsl__now_ms();
+    c->ka_hold = tsl__client_ka_override(c);
+    ka_arm(rx, c, c->ka_last);
     return 0;
 }
 
@@ -59,7 +71,46 @@ rx_finish(struct tsl_receiver *rx, struct tsl_client *c, tsl_reason_t why)
     TSL_ASSERT(i < rx->n && rx->clients[i] == c);
     rx->clients[i] = rx->clients[--rx->n];
     rx->clients[i]->slot = i;
+    tsl__wheel_cancel(&rx->wheel, &c->ka);
     tsl__client_finish(c, why);
+}
+
+/* Keepalive.  Receiving only records the time (ka_last); the timer is
+ * armed for the hold time and, when it fires, either expires the client or
+ * re-arms itself for what is left.  So a busy client costs no timer work
+ * per read, and expiry is still at most one tick late. */
+static int64_t
+ka_hold(struct tsl_client *c)
+{
+    return c->ka_hold >= 0 ? c->ka_hold
+                           : (int64_t)atomic_load(&c->srv->ka_hold_ms);
+}
+
+static void
+ka_arm(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
+{
+    int64_t hold = ka_hold(c);
+
+    if (hold == 0)
+        tsl__wheel_cancel(&rx->wheel, &c->ka);
+    else
+        tsl__wheel_start(&rx->wheel, &c->ka, now, c->ka_last + hold - now);
+}
+
+static void
+ka_fire(struct tsl_timer *t, int64_t now, void *arg)
+{
+    struct tsl_client *c = arg;
+    struct tsl_receiver *rx = &c->srv->rx;
+    int64_t hold = ka_hold(c);
+
+    (void)t;
+    if (hold == 0)
+        return;
+    if (now - c->ka_last >= hold)
+        rx_finish(rx, c, TSL_REASON_KA_EXPIRED);
+    else
+        ka_arm(rx, c, now);
 }
 
 static size_t
@@ -92,10 +143,16 @@ rx_process_queue(struct tsl_receiver *rx)
             tsl__client_finish(c, TSL_REASON_SLOW_CONSUMER);
             goto next;
         }
-        if (f & TSL__P_CLOSE)
+        if (f & TSL__P_CLOSE) {
             rx_finish(rx, c, c->close_reason);
-        else if (f & TSL__P_WRITE)
+            goto next;
+        }
+        if (f & TSL__P_WRITE)
             c->want_write = true;
+        if (f & TSL__P_KA) {
+            c->ka_hold = tsl__client_ka_override(c);
+            ka_arm(rx, c, tsl__now_ms());
+        }
     next:
         tsl_client_unref(c); /* the queue's reference */
     }
@@ -224,6 +281,7 @@ rx_read(struct tsl_receiver *rx, struct tsl_client *c)
         return true;
     }
     count_in(c, (size_t)r);
+    c->ka_last = tsl__now_ms();
     if (c->framer.cfg.kind == TSL_FRAMING_NONE) {
         pthread_mutex_lock(&c->lock);
         c->st.msgs_in++;
@@ -306,6 +364,9 @@ rx_prepare(struct tsl_receiver *rx, fd_set *rs, fd_set *ws, int *maxfd,
         if (c->fd > *maxfd)
             *maxfd = c->fd;
     }
+    d = tsl__wheel_timeout(&rx->wheel, now);
+    if (d >= 0 && (wait < 0 || d < wait))
+        wait = d;
     return (int)(wait > 60000 ? 60000 : wait);
 }
 
@@ -340,6 +401,13 @@ rx_main(void *arg)
         rx_process_queue(rx);
         if (atomic_load(&rx->stop))
             break;
+        if (atomic_load(&rx->srv->ka_gen) != rx->ka_gen) {
+            /* The server's hold time changed: re-arm every client. */
+            rx->ka_gen = atomic_load(&rx->srv->ka_gen);
+            now = tsl__now_ms();
+            for (i = 0; i < rx->n; i++)
+                ka_arm(rx, rx->clients[i], now);
+        }
         ms = rx_prepare(rx, &rs, &ws, &maxfd, tsl__now_ms());
         tv.tv_sec = ms / 1000;
         tv.tv_usec = (ms % 1000) * 1000;
@@ -358,6 +426,7 @@ rx_main(void *arg)
             if (rx_service(rx, rx->clients[i], &rs, &ws, now))
                 i++;
         }
+        tsl__wheel_advance(&rx->wheel, tsl__now_ms());
     }
 
     /* Shutdown: refuse new hand-offs, then finish everything we hold. */
@@ -390,12 +459,19 @@ tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv)
     rx->scratch = malloc(rx->scratch_cap);
     if (rx->scratch == NULL)
         return TSL_ENOMEM;
-    r = tsl__wakeup_open(&rx->wk);
+    rx->ka_gen = atomic_load(&srv->ka_gen);
+    r = tsl__wheel_init(&rx->wheel, srv->tick_ms, 1024, tsl__now_ms());
     if (r < 0)
         goto fail;
+    r = tsl__wakeup_open(&rx->wk);
+    if (r < 0) {
+        tsl__wheel_fini(&rx->wheel);
+        goto fail;
+    }
     r = -pthread_create(&rx->thread, NULL, rx_main, rx);
     if (r < 0) {
         tsl__wakeup_close(&rx->wk);
+        tsl__wheel_fini(&rx->wheel);
         goto fail;
     }
     rx->running = true;
@@ -416,6 +492,7 @@ tsl__receiver_stop(struct tsl_receiver *rx)
     pthread_join(rx->thread, NULL);
     rx->running = false;
     tsl__wakeup_close(&rx->wk);
+    tsl__wheel_fini(&rx->wheel);
     free(rx->clients);
     free(rx->scratch);
     rx->clients = NULL;

@@ -61,6 +61,9 @@ tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
     srv->out_high = 256 * 1024;
     srv->out_hard = 4 * 1024 * 1024;
     srv->stall_ms = 30000;
+    srv->tick_ms = 50;
+    atomic_init(&srv->ka_hold_ms, 0);
+    atomic_init(&srv->ka_gen, 0);
     atomic_init(&srv->flags, TSL_SERVER_INITIALIZED);
     pthread_mutex_init(&srv->ctl_lock, NULL);
     pthread_mutex_init(&srv->stop_lock, NULL);
@@ -266,6 +269,36 @@ tsl_server_set_output_limits(tsl_server_t *srv, size_t low, size_t high,
     srv->out_high = high;
     srv->out_hard = hard;
     srv->stall_ms = stall_ms;
+    pthread_mutex_unlock(&srv->ctl_lock);
+    return 0;
+}
+
+int
+tsl_server_set_keepalive(tsl_server_t *srv, uint32_t hold_ms)
+{
+    atomic_store(&srv->ka_hold_ms, hold_ms);
+    atomic_fetch_add(&srv->ka_gen, 1);
+    tsl__receiver_kick(&srv->rx);
+    return 0;
+}
+
+uint32_t
+tsl_server_keepalive(tsl_server_t *srv)
+{
+    return atomic_load(&srv->ka_hold_ms);
+}
+
+int
+tsl_server_set_timer_tick(tsl_server_t *srv, uint32_t tick_ms)
+{
+    int r;
+
+    if (tick_ms == 0 || tick_ms > 60000)
+        return TSL_EINVAL;
+    r = while_stopped(srv);
+    if (r < 0)
+        return r;
+    srv->tick_ms = tick_ms;
     pthread_mutex_unlock(&srv->ctl_lock);
     return 0;
 }

@@ -4,7 +4,8 @@
  * The counters themselves are atomics in struct tsl_counters, bumped by
  * whichever thread sees the event; a snapshot reads each with relaxed
  * order, so counters are individually exact but not a single instant.
- * Per-client counters live in the client under its lock (tsl_client.c).
+ * Per-client counters live in the client under its lock (tsl_client.c);
+ * their JSON form is written here too.
  */
 #include <stdio.h>
 
@@ -72,5 +73,33 @@ tsl_server_stats_json(tsl_server_t *srv, char *buf, size_t len)
         (unsigned long long)s.bytes_out, (unsigned long long)s.msgs_in,
         (unsigned long long)s.msgs_out, (unsigned long long)s.keepalives_in,
         (unsigned long long)s.protocol_errors);
+    return used > (size_t)INT32_MAX ? TSL_EINVAL : (int)used;
+}
+
+int
+tsl_client_stats_json(tsl_client_t *c, char *buf, size_t len)
+{
+    tsl_client_stats_t s;
+    size_t used = 0;
+
+    if (buf == NULL)
+        len = 0;
+    tsl_client_stats(c, &s);
+    PUT("{\"id\":%llu,\"client\":\"%s:%u\",\"mode\":\"%s\","
+        "\"bytes_in\":%llu,\"bytes_out\":%llu,\"msgs_in\":%llu,"
+        "\"msgs_out\":%llu,\"keepalives_in\":%llu,\"keepalives_out\":%llu,"
+        "\"protocol_errors\":%llu,\"out_queued\":%llu,"
+        "\"out_queued_peak\":%llu,\"connect_time_ms\":%lld,"
+        "\"last_recv_ms\":%lld,\"last_send_ms\":%lld,\"migrations\":%u}",
+        (unsigned long long)s.id, tsl_client_ip(c), tsl_client_port(c),
+        s.threaded ? "threaded" : "multiplexed",
+        (unsigned long long)s.bytes_in, (unsigned long long)s.bytes_out,
+        (unsigned long long)s.msgs_in, (unsigned long long)s.msgs_out,
+        (unsigned long long)s.keepalives_in,
+        (unsigned long long)s.keepalives_out,
+        (unsigned long long)s.protocol_errors,
+        (unsigned long long)s.out_queued,
+        (unsigned long long)s.out_queued_peak, (long long)s.connect_time_ms,
+        (long long)s.last_recv_ms, (long long)s.last_send_ms, s.migrations);
     return used > (size_t)INT32_MAX ? TSL_EINVAL : (int)used;
 }

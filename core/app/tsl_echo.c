@@ -144,6 +144,8 @@ usage(FILE *f)
             "  --max-clients N     refuse connections beyond N (0: no "
             "limit)\n"
             "  --ka-hold-ms N      drop clients silent for N ms (0: off)\n"
+            "  --threaded          serve each client on a thread of its "
+            "own\n"
             "  --events            print JSON events on stdout\n");
 }
 
@@ -201,7 +203,7 @@ main(int argc, char **argv)
     tsl_server_t *srv;
     sigset_t set;
     char *end;
-    int o, r, sig;
+    int o, r, sig, threaded = 0;
 
     tsl_framing_default(&framing, TSL_FRAMING_VARIABLE);
     opterr = 0;
@@ -224,7 +226,8 @@ main(int argc, char **argv)
                            optarg);
             break;
         case 't':
-            return bad("--threaded: %s", "not yet supported");
+            threaded = 1;
+            break;
         case 'k':
             errno = 0;
             ka_hold = strtoul(optarg, &end, 10);
@@ -269,6 +272,8 @@ main(int argc, char **argv)
         r = tsl_server_set_max_clients(srv, (uint32_t)max_clients);
     if (r == 0)
         r = tsl_server_set_keepalive(srv, (uint32_t)ka_hold);
+    if (r == 0 && threaded)
+        r = tsl_server_set_flags(srv, TSL_SERVER_MULTI_THREADED);
     if (r < 0) {
         fprintf(stderr, "tsl-echo: %s\n", tsl_strerror(r));
         return 1;

@@ -49,7 +49,8 @@ typedef struct tsl_client tsl_client_t;
     X(PIPE, -EPIPE, "broken pipe")                                            \
     X(CONNRESET, -ECONNRESET, "connection reset by peer")                     \
     X(AGAIN, -EAGAIN, "resource temporarily unavailable")                     \
-    X(SHUTDOWN, -ESHUTDOWN, "server is shutting down")
+    X(SHUTDOWN, -ESHUTDOWN, "server is shutting down")                       \
+    X(RANGE, -ERANGE, "descriptor too large for the select() loop")
 
 enum {
 #define TSL_X(name, val, text) TSL_E##name = (val),
@@ -333,6 +334,25 @@ int tsl_client_send(tsl_client_t *c, const void *buf, size_t len);
  * TSL_ENOTCONN if the client is already going.
  */
 int tsl_client_disconnect(tsl_client_t *c);
+
+/*
+ * Moves a connected client between the shared select() loop
+ * (TSL_CLIENT_MULTIPLEXED) and a thread of its own (TSL_CLIENT_THREADED),
+ * live: no byte is lost, duplicated or reordered, a half-received message
+ * is completed by the new thread, and callbacks never overlap.  Any
+ * thread, including callbacks.  The move happens shortly after the call
+ * (the client's statistics show `threaded` and `migrations` once it has).
+ * Returns 0 (also if the client is already there), TSL_ENOTCONN,
+ * TSL_EAGAIN (the client is still being set up or already moving),
+ * TSL_ERANGE (its descriptor is too large for select()), TSL_ESHUTDOWN,
+ * or an error creating the thread.
+ */
+typedef enum tsl_client_mode {
+    TSL_CLIENT_MULTIPLEXED = 0,
+    TSL_CLIENT_THREADED = 1
+} tsl_client_mode_t;
+int tsl_server_migrate_client(tsl_server_t *srv, tsl_client_t *c,
+                              tsl_client_mode_t mode);
 
 /* A consistent snapshot of one client's counters. */
 void tsl_client_stats(tsl_client_t *c, tsl_client_stats_t *out);

@@ -36,25 +36,38 @@ static void
 acc_new(struct tsl_acceptor *a, int fd, const struct sockaddr_in *peer)
 {
     struct tsl_server *srv = a->srv;
+    struct tsl_receiver *owner = &srv->rx;
     struct tsl_client *c;
-    int why, one = 1;
+    bool threaded = atomic_load(&srv->flags) & TSL_SERVER_MULTI_THREADED;
+    int why, one = 1, err;
 
-    why = tsl__server_admit(srv, peer, fd);
+    why = tsl__server_admit(srv, peer, fd, threaded);
     if (why >= 0) {
         tsl__sys->close(fd);
         tsl__server_count_reject(srv, (tsl_reject_t)why, peer);
         return;
+    }
+    if (threaded) {
+        owner = tsl__dedicated_create(srv, &err);
+        if (owner == NULL) {
+            /* No thread for it (EAGAIN, ENOMEM): refuse, keep serving. */
+            tsl__sys->close(fd);
+            tsl__server_count_reject(srv, TSL_REJECT_NO_MEMORY, peer);
+            return;
+        }
     }
     /* Messages go out as soon as they are sent; echo latency matters more
      * than the few extra segments. */
     tsl__sys->setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c = tsl__client_create(srv, fd, peer);
     if (c == NULL) {
+        if (owner->dedicated)
+            tsl__receiver_request_stop(owner);
         tsl__sys->close(fd);
         tsl__server_count_reject(srv, TSL_REJECT_NO_MEMORY, peer);
         return;
     }
-    tsl__server_new_client(srv, c);
+    tsl__server_new_client(srv, c, owner);
 }
 
 static int
@@ -136,6 +149,7 @@ acc_main(void *arg)
     int timeout, nfds, r;
 
     tsl__tls_server = a->srv;
+    tsl__thread_name("tsl-accept");
     for (;;) {
         pf[0].fd = a->wk.rfd;
         pf[0].events = POLLIN;

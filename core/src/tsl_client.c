@@ -322,9 +322,13 @@ void
 tsl__client_finish(struct tsl_client *c, tsl_reason_t reason)
 {
     struct tsl_server *srv = c->srv;
+    struct tsl_receiver *target;
     int fd;
 
     pthread_mutex_lock(&c->lock);
+    target = c->migrate_to; /* a migration that will not happen now */
+    c->migrate_to = NULL;
+    atomic_store(&c->migrating, false);
     /* A peer that half-closed, or a server going down, still gets what is
      * already queued, as far as the socket takes it without waiting. */
     if (reason == TSL_REASON_SHUTDOWN || reason == TSL_REASON_PEER_CLOSED)
@@ -338,6 +342,8 @@ tsl__client_finish(struct tsl_client *c, tsl_reason_t reason)
     outq_free(&c->out);
     pthread_mutex_unlock(&c->lock);
 
+    if (target != NULL && target->dedicated)
+        tsl__receiver_request_stop(target);
     TSL_ASSERT(fd >= 0);
     tsl__sys->close(fd);
     tsl__cbuf_fini(&c->in);
@@ -350,12 +356,20 @@ tsl__client_finish(struct tsl_client *c, tsl_reason_t reason)
 }
 
 int
-tsl__client_handoff(struct tsl_client *c, struct tsl_owner *o)
+tsl__client_handoff(struct tsl_client *c, struct tsl_owner *o,
+                    struct tsl_wakeup *from)
 {
+    bool stale = false;
     int r;
 
     pthread_mutex_lock(&c->lock);
-    TSL_ASSERT(c->owner == NULL && !c->queued);
+    /* A poke that came after the old owner last took its queue left an
+     * entry there; pending flags stay on the client for the new owner. */
+    if (c->queued && from != NULL && tsl__wakeup_remove(from, c)) {
+        c->queued = false;
+        stale = true;
+    }
+    TSL_ASSERT(!c->queued);
     c->owner = o;
     c->pending |= TSL__P_ADOPT;
     c->queued = true;
@@ -368,6 +382,8 @@ tsl__client_handoff(struct tsl_client *c, struct tsl_owner *o)
         atomic_fetch_sub(&c->refs, 1);
     }
     pthread_mutex_unlock(&c->lock);
+    if (stale)
+        atomic_fetch_sub(&c->refs, 1); /* the caller holds one more */
     return r;
 }
 

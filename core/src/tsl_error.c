@@ -4,6 +4,8 @@
  * strings cannot drift apart.  Also the internal assertion and clocks.
  * Pure; any thread.
  */
+#define _GNU_SOURCE
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -81,4 +83,15 @@ int64_t
 tsl__wall_ms(void)
 {
     return clock_ms(CLOCK_REALTIME);
+}
+
+void
+tsl__thread_name(const char *name)
+{
+    /* Linux only, and cosmetic: shows in top -H, gdb and /proc. */
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), name);
+#else
+    (void)name;
+#endif
 }

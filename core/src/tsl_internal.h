@@ -34,6 +34,8 @@
 _Noreturn void tsl__assert_fail(const char *what, const char *file, int line);
 
 int64_t tsl__now_ms(void);   /* CLOCK_MONOTONIC */
+/* Names the calling thread (tsl-rx, tsl-client, tsl-accept, tsl-stop). */
+void tsl__thread_name(const char *name);
 int64_t tsl__wall_ms(void);  /* CLOCK_REALTIME */
 
 /* ---- wakeup: self-pipe plus an intrusive hand-off queue of clients ---- */
@@ -52,6 +54,8 @@ void tsl__wakeup_signal(struct tsl_wakeup *w);
 void tsl__wakeup_drain(struct tsl_wakeup *w);
 /* Appends c (its q_next must be unused); TSL_ESHUTDOWN if closed. */
 int tsl__wakeup_push(struct tsl_wakeup *w, struct tsl_client *c);
+/* Unlinks c if it is queued in w; true if it was. */
+bool tsl__wakeup_remove(struct tsl_wakeup *w, struct tsl_client *c);
 /* Detaches and returns the whole queue; with `shut`, also closes it. */
 struct tsl_client *tsl__wakeup_take(struct tsl_wakeup *w, bool shut);
 
@@ -68,6 +72,7 @@ struct tsl_owner {
 #define TSL__P_CLOSE 2u  /* close_reason is set: finish the client */
 #define TSL__P_WRITE 4u  /* output is queued: watch for writability */
 #define TSL__P_KA 8u     /* the keepalive override changed */
+#define TSL__P_MIGRATE 16u /* migrate_to is set: hand the client over */
 
 struct tsl_outq {
     uint8_t *buf;
@@ -91,6 +96,9 @@ struct tsl_client {
     struct tsl_outq out;
     int64_t out_since_ms;    /* output waiting without progress since */
     int64_t ka_override;     /* -1: the server's hold time */
+    struct tsl_receiver *migrate_to; /* pending migration target */
+    atomic_bool migrating;   /* migrate_to is set (read lock-free) */
+    bool adopted;            /* has had an owner (counts migrations) */
     tsl_client_stats_t st;
 
     struct tsl_client *db_prev, *db_next; /* database lock */
@@ -104,6 +112,8 @@ struct tsl_client {
     bool want_write;
     bool paused;
     bool eof;
+    bool ready_r, ready_w;   /* readiness from the last wait */
+    struct tsl_receiver *owner_rx; /* the receiver serving it */
     struct tsl_timer ka;     /* keepalive expiry */
     int64_t ka_last;         /* last time bytes arrived */
     int64_t ka_hold;         /* hold time in force, -1: the server's */
@@ -124,8 +134,11 @@ size_t tsl__client_flush(struct tsl_client *c, int64_t now);
  * the disconnected callback and drops the owner's reference. */
 void tsl__client_finish(struct tsl_client *c, tsl_reason_t reason);
 /* Makes o the owner and queues c to it with TSL__P_ADOPT; on failure
- * (TSL_ESHUTDOWN) the caller still owns c and must finish it. */
-int tsl__client_handoff(struct tsl_client *c, struct tsl_owner *o);
+ * (TSL_ESHUTDOWN) the caller still owns c and must finish it.  `from` is
+ * the wakeup queue of the current owner when migrating (a stale entry of
+ * c there is removed), NULL for a new client. */
+int tsl__client_handoff(struct tsl_client *c, struct tsl_owner *o,
+                        struct tsl_wakeup *from);
 /* Owner, for a client taken from its queue: returns and clears the
  * pending flags; *closed tells whether the client is already finished. */
 unsigned tsl__client_take_pending(struct tsl_client *c, bool *closed);
@@ -167,11 +180,20 @@ void tsl__acceptor_stop(struct tsl_acceptor *a);
 
 /* ---- receiver (DRS) ---- */
 
+/*
+ * A receiver serves clients: the shared one multiplexes many with
+ * select(); a dedicated one serves a single client with poll() on its
+ * own thread (multi-threaded mode) and ends when that client leaves.
+ */
 struct tsl_receiver {
     struct tsl_owner owner;  /* first: the receiver is an owner */
     struct tsl_server *srv;
     pthread_t thread;
     bool running;
+    bool dedicated;
+    bool had_client;         /* dedicated: its client arrived once */
+    atomic_bool done;        /* dedicated: finished, ready to be joined */
+    struct tsl_receiver *ded_next; /* server's list (ded_lock) */
     struct tsl_wakeup wk;
     atomic_bool stop;
     struct tsl_client **clients;
@@ -182,8 +204,20 @@ struct tsl_receiver {
     unsigned ka_gen;         /* server keepalive generation applied */
 };
 
-int tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv);
+int tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
+                        bool dedicated);
+/* Asks the thread to finish its clients (shutdown) and end; no join. */
+void tsl__receiver_request_stop(struct tsl_receiver *rx);
+/* Requests stop, joins, frees what start allocated. */
 void tsl__receiver_stop(struct tsl_receiver *rx);
+
+/* ---- dedicated receivers (multi-threaded mode, migration) ---- */
+
+/* A new dedicated receiver, started and listed; NULL with *err set. */
+struct tsl_receiver *tsl__dedicated_create(struct tsl_server *srv, int *err);
+/* Joins and frees the dedicated receivers that have ended (all of them,
+ * after asking them to stop, with `all`). */
+void tsl__dedicated_reap(struct tsl_server *srv, bool all);
 /* Wakes the receiver to re-read the server flags. */
 void tsl__receiver_kick(struct tsl_receiver *rx);
 
@@ -239,6 +273,10 @@ struct tsl_server {
     struct tsl_clientdb db;
     struct tsl_acceptor acc;
     struct tsl_receiver rx;
+
+    pthread_mutex_t ded_lock;  /* the dedicated receivers' list */
+    struct tsl_receiver *ded_head;
+    bool ded_closed;           /* stopping: no new dedicated receivers */
     struct tsl_counters ctr;
     atomic_uint_fast64_t next_id;
 };
@@ -248,11 +286,13 @@ extern _Thread_local struct tsl_server *tsl__tls_server;
 
 /* Acceptor: the admission checks of a new connection; -1 if admitted. */
 int tsl__server_admit(struct tsl_server *srv, const struct sockaddr_in *peer,
-                      int fd);
+                      int fd, bool threaded);
 void tsl__server_count_reject(struct tsl_server *srv, tsl_reject_t why,
                               const struct sockaddr_in *peer);
-/* Acceptor: the client is in the database; run connected and hand off. */
-void tsl__server_new_client(struct tsl_server *srv, struct tsl_client *c);
+/* Acceptor (and connector): put the new client in the database, run
+ * connected, hand it to owner. */
+void tsl__server_new_client(struct tsl_server *srv, struct tsl_client *c,
+                            struct tsl_receiver *owner);
 
 #define TSL__CTR_ADD(ctr, n) atomic_fetch_add_explicit(&(ctr), (n), \
                                                        memory_order_relaxed)

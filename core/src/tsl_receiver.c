@@ -1,27 +1,42 @@
 /*
- * tsl_receiver.c - the receive thread (the course's DRS).
+ * tsl_receiver.c - the receive threads (the course's DRS, and its
+ * multi-threaded clients).
  *
- * One thread per server multiplexes every client it owns with select():
- * it reads into each client's circular buffer, runs the framer, delivers
- * messages, flushes queued output when sockets become writable, and
+ * A receiver serves the clients it owns: it reads into each client's
+ * circular buffer, runs the framer, delivers messages, flushes queued
+ * output when sockets become writable, runs the keepalive timers, and
  * finishes clients (EOF, reset, protocol error, slow consumer, forced
- * close, shutdown).  It owns the array of its clients and their owner-only
- * fields; other threads reach it only through its wakeup queue (new
- * clients, close requests, output waiting) and the server's atomic flags.
+ * close, keepalive expiry, shutdown).  Two kinds share all of that code:
+ * the server's shared receiver multiplexes every client with select();
+ * a dedicated receiver serves one client with poll() on a thread of its
+ * own and ends when that client leaves (multi-threaded mode).
+ *
+ * A receiver owns its array of clients and their owner-only fields; other
+ * threads reach it only through its wakeup queue (new clients, close
+ * requests, output waiting, keepalive changes, migrations) and the
+ * server's atomic flags.
+ *
+ * Migration: the current owner takes the client out of its array between
+ * two waits (so no read is in progress), cancels its timer and hands it to
+ * the target's queue.  From then until the target adopts it nobody reads
+ * the socket: bytes wait in the kernel, in order.  The receive ring, the
+ * framer's state, the keepalive timestamp and the queued output all live
+ * in the client object and so move with it; a message half-received is
+ * completed by the new owner.  Callbacks run on the old owner until the
+ * hand-off and on the new one after adoption, so they never overlap.
  *
  * Backpressure: a client whose queued output passes the high watermark is
- * not read until the queue falls below the low one, so TCP flow control
- * pushes back on a peer that sends without reading; output that makes no
+ * not read until the queue falls below the low one; output that makes no
  * progress for stall_ms ends the client with slow-consumer.
  *
- * Keepalive: the receiver owns a timer wheel for its clients and drives
- * it from its own loop (select() times out at the next tick while timers
- * are armed), so timers and their callbacks live on this one thread.
+ * Keepalive: each receiver owns a timer wheel and drives it from its wait
+ * timeout, so timers live on this one thread.
  *
- * Descriptors >= FD_SETSIZE never reach this file: the acceptor refuses
- * them (FD_SET on them would write out of bounds, as the course's did).
+ * The shared receiver never sees descriptors >= FD_SETSIZE: admission and
+ * migration refuse them (FD_SET on them would write out of bounds).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
@@ -39,46 +54,12 @@ rx_enqueue(struct tsl_owner *o, struct tsl_client *c)
     return tsl__wakeup_push(&rx->wk, c);
 }
 
-static void ka_arm(struct tsl_receiver *rx, struct tsl_client *c,
-                   int64_t now);
-static void ka_fire(struct tsl_timer *t, int64_t now, void *arg);
+/* ---- keepalive ---- */
 
-static int
-rx_add(struct tsl_receiver *rx, struct tsl_client *c)
-{
-    if (rx->n == rx->cap) {
-        size_t cap = rx->cap ? rx->cap * 2 : 64;
-        struct tsl_client **a = realloc(rx->clients, cap * sizeof(*a));
-        if (a == NULL)
-            return TSL_ENOMEM;
-        rx->clients = a;
-        rx->cap = cap;
-    }
-    c->slot = rx->n;
-    rx->clients[rx->n++] = c;
-    tsl__timer_init(&c->ka, ka_fire, c);
-    c->ka_last = tsl__now_ms();
-    c->ka_hold = tsl__client_ka_override(c);
-    ka_arm(rx, c, c->ka_last);
-    return 0;
-}
-
-static void
-rx_finish(struct tsl_receiver *rx, struct tsl_client *c, tsl_reason_t why)
-{
-    size_t i = c->slot;
-
-    TSL_ASSERT(i < rx->n && rx->clients[i] == c);
-    rx->clients[i] = rx->clients[--rx->n];
-    rx->clients[i]->slot = i;
-    tsl__wheel_cancel(&rx->wheel, &c->ka);
-    tsl__client_finish(c, why);
-}
-
-/* Keepalive.  Receiving only records the time (ka_last); the timer is
- * armed for the hold time and, when it fires, either expires the client or
- * re-arms itself for what is left.  So a busy client costs no timer work
- * per read, and expiry is still at most one tick late. */
+/* Receiving only records the time (ka_last); the timer is armed for the
+ * hold time and, when it fires, either expires the client or re-arms for
+ * what is left.  A busy client costs no timer work per read, and expiry is
+ * still at most one tick late. */
 static int64_t
 ka_hold(struct tsl_client *c)
 {
@@ -97,11 +78,14 @@ ka_arm(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
         tsl__wheel_start(&rx->wheel, &c->ka, now, c->ka_last + hold - now);
 }
 
+static void rx_finish(struct tsl_receiver *rx, struct tsl_client *c,
+                      tsl_reason_t why);
+
 static void
 ka_fire(struct tsl_timer *t, int64_t now, void *arg)
 {
     struct tsl_client *c = arg;
-    struct tsl_receiver *rx = &c->srv->rx;
+    struct tsl_receiver *rx = (struct tsl_receiver *)c->owner_rx;
     int64_t hold = ka_hold(c);
 
     (void)t;
@@ -111,6 +95,77 @@ ka_fire(struct tsl_timer *t, int64_t now, void *arg)
         rx_finish(rx, c, TSL_REASON_KA_EXPIRED);
     else
         ka_arm(rx, c, now);
+}
+
+/* ---- the client array ---- */
+
+static int
+rx_add(struct tsl_receiver *rx, struct tsl_client *c)
+{
+    int64_t now = tsl__now_ms();
+
+    if (rx->n == rx->cap) {
+        size_t cap = rx->cap ? rx->cap * 2 : (rx->dedicated ? 1 : 64);
+        struct tsl_client **a = realloc(rx->clients, cap * sizeof(*a));
+        if (a == NULL)
+            return TSL_ENOMEM;
+        rx->clients = a;
+        rx->cap = cap;
+    }
+    c->slot = rx->n;
+    rx->clients[rx->n++] = c;
+    rx->had_client = true;
+    c->owner_rx = rx;
+    c->ready_r = c->ready_w = false;
+    pthread_mutex_lock(&c->lock);
+    c->st.threaded = rx->dedicated;
+    if (c->adopted)
+        c->st.migrations++;
+    c->adopted = true;
+    c->ka_hold = c->ka_override;
+    pthread_mutex_unlock(&c->lock);
+    if (c->ka_last == 0)
+        c->ka_last = now; /* new; a migrated client keeps its time */
+    tsl__timer_init(&c->ka, ka_fire, c);
+    ka_arm(rx, c, now);
+    return 0;
+}
+
+/* Takes c out of the array (the client itself is untouched). */
+static void
+rx_remove(struct tsl_receiver *rx, struct tsl_client *c)
+{
+    size_t i = c->slot;
+
+    TSL_ASSERT(i < rx->n && rx->clients[i] == c);
+    rx->clients[i] = rx->clients[--rx->n];
+    rx->clients[i]->slot = i;
+    tsl__wheel_cancel(&rx->wheel, &c->ka);
+}
+
+static void
+rx_finish(struct tsl_receiver *rx, struct tsl_client *c, tsl_reason_t why)
+{
+    rx_remove(rx, c);
+    tsl__client_finish(c, why);
+}
+
+/* Hands c to the receiver it was asked to move to. */
+static void
+rx_migrate(struct tsl_receiver *rx, struct tsl_client *c)
+{
+    struct tsl_receiver *to;
+
+    pthread_mutex_lock(&c->lock);
+    to = c->migrate_to;
+    c->migrate_to = NULL;
+    atomic_store(&c->migrating, false);
+    pthread_mutex_unlock(&c->lock);
+    if (to == NULL || to == rx)
+        return;
+    rx_remove(rx, c);
+    if (tsl__client_handoff(c, &to->owner, &rx->wk) < 0)
+        tsl__client_finish(c, TSL_REASON_SHUTDOWN); /* the target stops */
 }
 
 static size_t
@@ -124,7 +179,8 @@ out_len(struct tsl_client *c)
     return n;
 }
 
-/* Takes the hand-off queue: adoptions, close requests, output waiting. */
+/* Takes the hand-off queue: adoptions, close requests, output waiting,
+ * keepalive changes, migrations. */
 static void
 rx_process_queue(struct tsl_receiver *rx)
 {
@@ -153,10 +209,14 @@ rx_process_queue(struct tsl_receiver *rx)
             c->ka_hold = tsl__client_ka_override(c);
             ka_arm(rx, c, tsl__now_ms());
         }
+        if (f & TSL__P_MIGRATE)
+            rx_migrate(rx, c);
     next:
         tsl_client_unref(c); /* the queue's reference */
     }
 }
+
+/* ---- reading and delivering ---- */
 
 /* Runs the framer over what is buffered and delivers every whole message.
  * Returns false if the client was finished. */
@@ -212,9 +272,11 @@ rx_deliver(struct tsl_receiver *rx, struct tsl_client *c)
         if (srv->cb.message != NULL)
             srv->cb.message(srv, c, msg, fr.len, srv->ud);
         tsl__cbuf_consume(&c->in, fr.total);
-        /* A close requested from the callback, or a stop, takes effect
-         * before any further message is delivered. */
-        if (atomic_load(&c->closing) || atomic_load(&rx->stop))
+        /* A close or migration requested from the callback, or a stop,
+         * takes effect before any further message is delivered; the rest
+         * stays buffered (and moves with a migrating client). */
+        if (atomic_load(&c->closing) || atomic_load(&rx->stop) ||
+            atomic_load(&c->migrating))
             break;
     }
     tsl__cbuf_release(&c->in);
@@ -295,16 +357,15 @@ rx_read(struct tsl_receiver *rx, struct tsl_client *c)
     return rx_deliver(rx, c);
 }
 
-/* Services one client after select().  Returns false if it was finished. */
+/* Services one client after a wait.  Returns false if it was finished. */
 static bool
-rx_service(struct tsl_receiver *rx, struct tsl_client *c, fd_set *rs,
-           fd_set *ws, int64_t now)
+rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 {
     struct tsl_server *srv = c->srv;
     size_t left;
     int64_t since;
 
-    if (c->want_write && FD_ISSET(c->fd, ws)) {
+    if (c->want_write && c->ready_w) {
         left = tsl__client_flush(c, now);
         if (c->paused && left <= srv->out_low)
             c->paused = false;
@@ -315,7 +376,7 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, fd_set *rs,
     }
     /* The flag is read again here, not only when the sets were built: a
      * NOT_LISTENING set before the bytes arrived must hold them back. */
-    if (FD_ISSET(c->fd, rs) &&
+    if (c->ready_r && !c->eof &&
         !(atomic_load(&srv->flags) & TSL_SERVER_NOT_LISTENING)) {
         if (!rx_read(rx, c))
             return false;
@@ -334,40 +395,113 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, fd_set *rs,
     return true;
 }
 
-/* Fills the sets; returns the select() timeout in ms (-1: none). */
-static int
-rx_prepare(struct tsl_receiver *rx, fd_set *rs, fd_set *ws, int *maxfd,
-           int64_t now)
+/* ---- waiting: select() for the shared receiver, poll() for one ---- */
+
+static bool
+wants_read(struct tsl_receiver *rx, struct tsl_client *c)
 {
-    bool listen = !(atomic_load(&rx->srv->flags) & TSL_SERVER_NOT_LISTENING);
+    return !(atomic_load(&rx->srv->flags) & TSL_SERVER_NOT_LISTENING) &&
+           !c->paused && !c->eof;
+}
+
+/* The wait timeout in ms (-1: none): output stall deadlines and timers. */
+static int
+rx_timeout(struct tsl_receiver *rx, int64_t now)
+{
     int64_t wait = -1, d;
     size_t i;
 
-    FD_ZERO(rs);
-    FD_ZERO(ws);
-    FD_SET(rx->wk.rfd, rs);
-    *maxfd = rx->wk.rfd;
     for (i = 0; i < rx->n; i++) {
         struct tsl_client *c = rx->clients[i];
-        if (listen && !c->paused && !c->eof)
-            FD_SET(c->fd, rs);
-        if (c->want_write) {
-            FD_SET(c->fd, ws);
-            pthread_mutex_lock(&c->lock);
-            d = c->out_since_ms + rx->srv->stall_ms - now;
-            pthread_mutex_unlock(&c->lock);
-            if (d < 0)
-                d = 0;
-            if (wait < 0 || d < wait)
-                wait = d;
-        }
-        if (c->fd > *maxfd)
-            *maxfd = c->fd;
+        if (!c->want_write)
+            continue;
+        pthread_mutex_lock(&c->lock);
+        d = c->out_since_ms + rx->srv->stall_ms - now;
+        pthread_mutex_unlock(&c->lock);
+        if (d < 0)
+            d = 0;
+        if (wait < 0 || d < wait)
+            wait = d;
     }
     d = tsl__wheel_timeout(&rx->wheel, now);
     if (d >= 0 && (wait < 0 || d < wait))
         wait = d;
     return (int)(wait > 60000 ? 60000 : wait);
+}
+
+/* Waits for readiness; sets ready_r/ready_w on every client and returns
+ * whether the wakeup pipe fired.  EINTR counts as a spurious wake-up. */
+static bool
+rx_wait_select(struct tsl_receiver *rx, int ms)
+{
+    struct timeval tv;
+    fd_set rs, ws;
+    int maxfd = rx->wk.rfd, r;
+    size_t i;
+
+    FD_ZERO(&rs);
+    FD_ZERO(&ws);
+    FD_SET(rx->wk.rfd, &rs);
+    for (i = 0; i < rx->n; i++) {
+        struct tsl_client *c = rx->clients[i];
+        TSL_ASSERT(c->fd < FD_SETSIZE);
+        if (wants_read(rx, c))
+            FD_SET(c->fd, &rs);
+        if (c->want_write)
+            FD_SET(c->fd, &ws);
+        if (c->fd > maxfd)
+            maxfd = c->fd;
+    }
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    r = tsl__sys->select(maxfd + 1, &rs, &ws, NULL, ms < 0 ? NULL : &tv);
+    if (r < 0) {
+        /* EINTR; anything else would be a bug in our sets. */
+        TSL_ASSERT(errno == EINTR);
+        FD_ZERO(&rs);
+        FD_ZERO(&ws);
+    }
+    for (i = 0; i < rx->n; i++) {
+        struct tsl_client *c = rx->clients[i];
+        c->ready_r = FD_ISSET(c->fd, &rs);
+        c->ready_w = FD_ISSET(c->fd, &ws);
+    }
+    return FD_ISSET(rx->wk.rfd, &rs);
+}
+
+static bool
+rx_wait_poll(struct tsl_receiver *rx, int ms)
+{
+    struct pollfd pf[2];
+    nfds_t n = 1;
+    struct tsl_client *c = rx->n > 0 ? rx->clients[0] : NULL;
+    int r;
+
+    TSL_ASSERT(rx->n <= 1);
+    pf[0].fd = rx->wk.rfd;
+    pf[0].events = POLLIN;
+    pf[0].revents = 0;
+    if (c != NULL) {
+        pf[1].fd = c->fd;
+        pf[1].events = (short)((wants_read(rx, c) ? POLLIN : 0) |
+                               (c->want_write ? POLLOUT : 0));
+        pf[1].revents = 0;
+        n = 2;
+    }
+    r = tsl__sys->poll(pf, n, ms);
+    if (r < 0) {
+        TSL_ASSERT(errno == EINTR);
+        pf[0].revents = 0;
+        pf[1].revents = 0;
+    }
+    if (c != NULL) {
+        /* Hang-up and error are reported whatever was asked: a read then
+         * tells what happened. */
+        c->ready_r = (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
+                     wants_read(rx, c);
+        c->ready_w = (pf[1].revents & (POLLOUT | POLLERR)) != 0;
+    }
+    return pf[0].revents != 0;
 }
 
 /* At shutdown, a client whose close was already requested keeps the
@@ -389,18 +523,19 @@ rx_main(void *arg)
 {
     struct tsl_receiver *rx = arg;
     struct tsl_client *c, *next;
-    struct timeval tv;
-    fd_set rs, ws;
     int64_t now;
-    int maxfd, ms, r;
-    bool closed;
+    bool closed, woke;
     size_t i;
+    int ms;
 
     tsl__tls_server = rx->srv;
+    tsl__thread_name(rx->dedicated ? "tsl-client" : "tsl-rx");
     for (;;) {
         rx_process_queue(rx);
         if (atomic_load(&rx->stop))
             break;
+        if (rx->dedicated && rx->had_client && rx->n == 0)
+            break; /* its client is gone or moved: this thread is done */
         if (atomic_load(&rx->srv->ka_gen) != rx->ka_gen) {
             /* The server's hold time changed: re-arm every client. */
             rx->ka_gen = atomic_load(&rx->srv->ka_gen);
@@ -408,28 +543,21 @@ rx_main(void *arg)
             for (i = 0; i < rx->n; i++)
                 ka_arm(rx, rx->clients[i], now);
         }
-        ms = rx_prepare(rx, &rs, &ws, &maxfd, tsl__now_ms());
-        tv.tv_sec = ms / 1000;
-        tv.tv_usec = (ms % 1000) * 1000;
-        r = tsl__sys->select(maxfd + 1, &rs, &ws, NULL, ms < 0 ? NULL : &tv);
-        if (r < 0) {
-            /* EINTR; anything else would be a bug in our sets. */
-            TSL_ASSERT(errno == EINTR);
-            continue;
-        }
-        if (FD_ISSET(rx->wk.rfd, &rs))
+        ms = rx_timeout(rx, tsl__now_ms());
+        woke = rx->dedicated ? rx_wait_poll(rx, ms) : rx_wait_select(rx, ms);
+        if (woke)
             tsl__wakeup_drain(&rx->wk);
         now = tsl__now_ms();
         for (i = 0; i < rx->n;) {
             /* A finished client's slot now holds the last client, which
              * has not been serviced yet: look at slot i again. */
-            if (rx_service(rx, rx->clients[i], &rs, &ws, now))
+            if (rx_service(rx, rx->clients[i], now))
                 i++;
         }
         tsl__wheel_advance(&rx->wheel, tsl__now_ms());
     }
 
-    /* Shutdown: refuse new hand-offs, then finish everything we hold. */
+    /* Refuse new hand-offs, then finish everything held or queued. */
     for (c = tsl__wakeup_take(&rx->wk, true); c != NULL; c = next) {
         next = c->q_next;
         c->q_next = NULL;
@@ -442,11 +570,13 @@ rx_main(void *arg)
         rx_finish(rx, c, final_reason(c));
     }
     tsl__tls_server = NULL;
+    atomic_store(&rx->done, true);
     return NULL;
 }
 
 int
-tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv)
+tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
+                    bool dedicated)
 {
     size_t need = tsl__framer_bufsize(&srv->framing);
     int r;
@@ -454,13 +584,17 @@ tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv)
     memset(rx, 0, sizeof(*rx));
     rx->owner.enqueue = rx_enqueue;
     rx->srv = srv;
+    rx->dedicated = dedicated;
     atomic_init(&rx->stop, false);
+    atomic_init(&rx->done, false);
     rx->scratch_cap = need > RX_SCRATCH_MIN ? need : RX_SCRATCH_MIN;
     rx->scratch = malloc(rx->scratch_cap);
     if (rx->scratch == NULL)
         return TSL_ENOMEM;
     rx->ka_gen = atomic_load(&srv->ka_gen);
-    r = tsl__wheel_init(&rx->wheel, srv->tick_ms, 1024, tsl__now_ms());
+    /* One client needs few slots; the shared wheel spreads thousands. */
+    r = tsl__wheel_init(&rx->wheel, srv->tick_ms, dedicated ? 8 : 1024,
+                        tsl__now_ms());
     if (r < 0)
         goto fail;
     r = tsl__wakeup_open(&rx->wk);
@@ -483,12 +617,18 @@ fail:
 }
 
 void
+tsl__receiver_request_stop(struct tsl_receiver *rx)
+{
+    atomic_store(&rx->stop, true);
+    tsl__wakeup_signal(&rx->wk);
+}
+
+void
 tsl__receiver_stop(struct tsl_receiver *rx)
 {
     if (!rx->running)
         return;
-    atomic_store(&rx->stop, true);
-    tsl__wakeup_signal(&rx->wk);
+    tsl__receiver_request_stop(rx);
     pthread_join(rx->thread, NULL);
     rx->running = false;
     tsl__wakeup_close(&rx->wk);

@@ -68,6 +68,7 @@ tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
     pthread_mutex_init(&srv->ctl_lock, NULL);
     pthread_mutex_init(&srv->stop_lock, NULL);
     pthread_mutex_init(&srv->cfg_lock, NULL);
+    pthread_mutex_init(&srv->ded_lock, NULL);
     srv->state = TSL__S_STOPPED;
     tsl__db_init(&srv->db);
     *out = srv;
@@ -98,7 +99,16 @@ static void
 do_stop(struct tsl_server *srv)
 {
     tsl__acceptor_stop(&srv->acc);
+    /* No new dedicated receivers from now on; ask every receiver to stop
+     * before joining any, so that a hand-off between two of them fails
+     * cleanly (the giver finishes the client) instead of waiting. */
+    pthread_mutex_lock(&srv->ded_lock);
+    srv->ded_closed = true;
+    pthread_mutex_unlock(&srv->ded_lock);
+    tsl__receiver_request_stop(&srv->rx);
+    tsl__dedicated_reap(srv, true);
     tsl__receiver_stop(&srv->rx);
+    tsl__dedicated_reap(srv, true); /* any created while we joined */
     TSL_ASSERT(tsl__db_count(&srv->db) == 0);
     atomic_fetch_and(&srv->flags, ~(unsigned)TSL_SERVER_RUNNING);
     pthread_mutex_lock(&srv->stop_lock);
@@ -109,6 +119,7 @@ do_stop(struct tsl_server *srv)
 static void *
 stopper_main(void *arg)
 {
+    tsl__thread_name("tsl-stop");
     do_stop(arg);
     return NULL;
 }
@@ -169,7 +180,10 @@ tsl_server_start(tsl_server_t *srv)
         goto out;
     }
     atomic_store(&srv->bound_port, bound);
-    r = tsl__receiver_start(&srv->rx, srv);
+    pthread_mutex_lock(&srv->ded_lock);
+    srv->ded_closed = false;
+    pthread_mutex_unlock(&srv->ded_lock);
+    r = tsl__receiver_start(&srv->rx, srv, false);
     if (r < 0) {
         tsl__sys->close(lfd);
         goto out;
@@ -201,6 +215,7 @@ tsl_server_destroy(tsl_server_t *srv)
     pthread_mutex_destroy(&srv->ctl_lock);
     pthread_mutex_destroy(&srv->stop_lock);
     pthread_mutex_destroy(&srv->cfg_lock);
+    pthread_mutex_destroy(&srv->ded_lock);
     free(srv->black);
     free(srv);
     return 0;
@@ -387,8 +402,6 @@ tsl_server_set_flags(tsl_server_t *srv, unsigned flags)
 {
     if (flags & ~(unsigned)SETTABLE_FLAGS)
         return TSL_EINVAL;
-    if (flags & TSL_SERVER_MULTI_THREADED)
-        return TSL_ENOTSUP;
     atomic_fetch_or(&srv->flags, flags);
     tsl__receiver_kick(&srv->rx);
     return 0;
@@ -461,7 +474,7 @@ tsl_server_foreach_client(tsl_server_t *srv,
 
 int
 tsl__server_admit(struct tsl_server *srv, const struct sockaddr_in *peer,
-                  int fd)
+                  int fd, bool threaded)
 {
     uint32_t max;
     int why = -1;
@@ -476,7 +489,7 @@ tsl__server_admit(struct tsl_server *srv, const struct sockaddr_in *peer,
     /* Only this thread adds clients, so the count cannot grow under us. */
     if (why < 0 && max != 0 && tsl__db_count(&srv->db) >= max)
         why = TSL_REJECT_MAX_CLIENTS;
-    if (why < 0 && fd >= FD_SETSIZE)
+    if (why < 0 && fd >= FD_SETSIZE && !threaded)
         why = TSL_REJECT_FD_TOO_LARGE; /* select() cannot watch it */
     return why;
 }
@@ -496,7 +509,8 @@ tsl__server_count_reject(struct tsl_server *srv, tsl_reject_t why,
 }
 
 void
-tsl__server_new_client(struct tsl_server *srv, struct tsl_client *c)
+tsl__server_new_client(struct tsl_server *srv, struct tsl_client *c,
+                       struct tsl_receiver *owner)
 {
     uint_fast64_t cur, peak;
 
@@ -511,6 +525,44 @@ tsl__server_new_client(struct tsl_server *srv, struct tsl_client *c)
         ;
     if (srv->cb.connected != NULL)
         srv->cb.connected(srv, c, srv->ud);
-    if (tsl__client_handoff(c, &srv->rx.owner) < 0)
+    if (tsl__client_handoff(c, &owner->owner, NULL) < 0) {
         tsl__client_finish(c, TSL_REASON_SHUTDOWN);
+        if (owner->dedicated)
+            tsl__receiver_request_stop(owner);
+    }
+}
+
+int
+tsl_server_migrate_client(tsl_server_t *srv, tsl_client_t *c,
+                          tsl_client_mode_t mode)
+{
+    struct tsl_receiver *to = &srv->rx;
+    int rc = 0;
+
+    if (c == NULL || c->srv != srv ||
+        (mode != TSL_CLIENT_MULTIPLEXED && mode != TSL_CLIENT_THREADED))
+        return TSL_EINVAL;
+    if (mode == TSL_CLIENT_THREADED) {
+        to = tsl__dedicated_create(srv, &rc);
+        if (to == NULL)
+            return rc;
+    }
+    pthread_mutex_lock(&c->lock);
+    if (c->fd < 0 || c->closing)
+        rc = TSL_ENOTCONN;
+    else if (c->migrate_to != NULL || !c->adopted)
+        rc = TSL_EAGAIN; /* still arriving, or already moving */
+    else if ((c->st.threaded != 0) == (mode == TSL_CLIENT_THREADED))
+        rc = 1; /* already there */
+    else if (mode == TSL_CLIENT_MULTIPLEXED && c->fd >= FD_SETSIZE)
+        rc = TSL_ERANGE;
+    if (rc == 0) {
+        c->migrate_to = to;
+        atomic_store(&c->migrating, true);
+        tsl__client_poke_locked(c, TSL__P_MIGRATE);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (rc != 0 && to->dedicated)
+        tsl__receiver_request_stop(to); /* it will never get its client */
+    return rc > 0 ? 0 : rc;
 }

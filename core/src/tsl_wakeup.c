@@ -110,3 +110,24 @@ tsl__wakeup_take(struct tsl_wakeup *w, bool shut)
     pthread_mutex_unlock(&w->lock);
     return list;
 }
+
+bool
+tsl__wakeup_remove(struct tsl_wakeup *w, struct tsl_client *c)
+{
+    struct tsl_client **pp, *prev = NULL;
+    bool found = false;
+
+    pthread_mutex_lock(&w->lock);
+    for (pp = &w->head; *pp != NULL; prev = *pp, pp = &(*pp)->q_next) {
+        if (*pp == c) {
+            *pp = c->q_next;
+            if (w->tail == c)
+                w->tail = prev;
+            c->q_next = NULL;
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+    return found;
+}

@@ -67,11 +67,12 @@ flags_set_and_clear(void **state)
     assert_int_equal(tsl_server_clear_flags(srv, TSL_SERVER_INITIALIZED),
                      TSL_EINVAL);
     assert_int_equal(tsl_server_set_flags(srv, 1u << 20), TSL_EINVAL);
-    /* Threaded clients come with the migration work. */
     assert_int_equal(tsl_server_set_flags(srv, TSL_SERVER_MULTI_THREADED),
-                     TSL_ENOTSUP);
+                     0);
+    assert_true(tsl_server_flags(srv) & TSL_SERVER_MULTI_THREADED);
     assert_int_equal(tsl_server_clear_flags(srv, TSL_SERVER_MULTI_THREADED),
                      0);
+    assert_false(tsl_server_flags(srv) & TSL_SERVER_MULTI_THREADED);
     tsl_server_destroy(srv);
 }
 

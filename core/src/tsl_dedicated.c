@@ -1,0 +1,74 @@
+/*
+ * tsl_dedicated.c - dedicated receivers: a thread per client.
+ *
+ * In multi-threaded mode, and as the target of a migration, a client is
+ * served by a receiver of its own (tsl_receiver.c with one client and
+ * poll()).  The controller keeps them on a list under ded_lock.  A
+ * dedicated receiver ends by itself when its client is finished or moves
+ * away, and marks itself done; whoever next creates one, and the stop,
+ * joins and frees the done ones, so threads never pile up unjoined.  After
+ * the stop has closed the list (ded_closed) no new one can be created, so
+ * the stop's final reap joins every thread there will ever be.
+ */
+#include <stdlib.h>
+
+#include "tsl_internal.h"
+
+struct tsl_receiver *
+tsl__dedicated_create(struct tsl_server *srv, int *err)
+{
+    struct tsl_receiver *rx;
+    int r;
+
+    tsl__dedicated_reap(srv, false);
+    rx = malloc(sizeof(*rx));
+    if (rx == NULL) {
+        *err = TSL_ENOMEM;
+        return NULL;
+    }
+    pthread_mutex_lock(&srv->ded_lock);
+    if (srv->ded_closed) {
+        pthread_mutex_unlock(&srv->ded_lock);
+        free(rx);
+        *err = TSL_ESHUTDOWN;
+        return NULL;
+    }
+    r = tsl__receiver_start(rx, srv, true);
+    if (r < 0) {
+        pthread_mutex_unlock(&srv->ded_lock);
+        free(rx);
+        *err = r;
+        return NULL;
+    }
+    rx->ded_next = srv->ded_head;
+    srv->ded_head = rx;
+    pthread_mutex_unlock(&srv->ded_lock);
+    return rx;
+}
+
+void
+tsl__dedicated_reap(struct tsl_server *srv, bool all)
+{
+    struct tsl_receiver **pp, *rx, *gone = NULL;
+
+    pthread_mutex_lock(&srv->ded_lock);
+    for (pp = &srv->ded_head; (rx = *pp) != NULL;) {
+        if (all)
+            tsl__receiver_request_stop(rx);
+        if (all || atomic_load(&rx->done)) {
+            *pp = rx->ded_next;
+            rx->ded_next = gone;
+            gone = rx;
+        } else {
+            pp = &rx->ded_next;
+        }
+    }
+    pthread_mutex_unlock(&srv->ded_lock);
+    /* Join outside the lock: a stopping receiver may still be finishing
+     * a client whose callback creates or migrates. */
+    while ((rx = gone) != NULL) {
+        gone = rx->ded_next;
+        tsl__receiver_stop(rx);
+        free(rx);
+    }
+}

@@ -1,0 +1,441 @@
+/*
+ * it_migrate.c - multi-threaded clients and live migration over real
+ * sockets: threads are joined on disconnect and stop; a client streaming
+ * seeded random frames at full speed is migrated back and forth 1000
+ * times with every echoed byte checked; 100 clients migrate at once; a
+ * half-received message completes in its new home; migration races with
+ * the client's close, a forced close, keepalive expiry and stop.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+/* The library's threads in this process (they are named tsl-*). */
+static int
+thread_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    char path[300], name[32];
+    int n = 0;
+
+    IT_CHECK(d != NULL);
+    while ((e = readdir(d)) != NULL) {
+        FILE *f;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        f = fopen(path, "r");
+        if (f == NULL)
+            continue; /* ended meanwhile */
+        if (fgets(name, sizeof(name), f) != NULL &&
+            strncmp(name, "tsl-", 4) == 0)
+            n++;
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+static void
+echo_once(int fd, const char *text)
+{
+    uint8_t out[128], in[128];
+    size_t n = it_frame(text, strlen(text), out);
+
+    it_send_all(fd, out, n);
+    it_recv_exact(fd, in, n);
+    if (memcmp(in, out, n) != 0)
+        IT_FAIL("echo of '%s' differs", text);
+}
+
+static tsl_client_t *
+client_id(struct it_server *s, uint64_t id)
+{
+    tsl_client_t *c = NULL;
+
+    IT_WAIT(s, (c = tsl_server_find_client(s->srv, id)) != NULL, 2000);
+    return c;
+}
+
+/* Waits until the client's migration count reaches n. */
+static void
+wait_migrations(struct it_server *s, tsl_client_t *c, uint32_t n, int mode)
+{
+    tsl_client_stats_t st;
+
+    IT_WAIT(s, (tsl_client_stats(c, &st), st.migrations >= n &&
+                                              st.threaded == mode),
+            3000);
+}
+
+static void
+threaded_mode_serves_and_joins(void)
+{
+    enum { N = 20 };
+    struct it_server s;
+    tsl_client_stats_t st;
+    tsl_client_t *c;
+    int base = thread_count(), fd[N], i;
+
+    it_server_create(&s, "threaded", "variable", IT_ECHO);
+    IT_EQ(tsl_server_set_flags(s.srv, TSL_SERVER_MULTI_THREADED), 0);
+    IT_EQ(tsl_server_start(s.srv), 0);
+    s.port = tsl_server_port(s.srv);
+    for (i = 0; i < N; i++) {
+        fd[i] = it_connect(s.port);
+        echo_once(fd[i], "threaded hello");
+    }
+    IT_EQ(thread_count(), base + 2 + N);
+    c = client_id(&s, 1);
+    tsl_client_stats(c, &st);
+    IT_EQ(st.threaded, 1);
+    /* A forced close wakes the client's thread at once; it ends. */
+    IT_EQ(tsl_client_disconnect(c), 0);
+    tsl_client_unref(c);
+    IT_CHECK(it_wait_closed(fd[0], 2000));
+    /* A peer close ends another. */
+    it_close(fd[1]);
+    IT_WAIT(&s, s.disconnected == 2, 2000);
+    /* Ended threads are joined when the next one is made, or at stop. */
+    IT_EQ(tsl_server_clear_flags(s.srv, TSL_SERVER_MULTI_THREADED), 0);
+    echo_once(fd[2], "still threaded");
+    IT_EQ(tsl_server_stop(s.srv), 0);
+    IT_EQ(thread_count(), base);
+    IT_EQ(s.by_reason[TSL_REASON_SHUTDOWN], N - 2);
+    for (i = 0; i < N; i++)
+        it_close(fd[i]);
+    it_server_finish(&s);
+}
+
+/* ---- a verified stream: frame i is a function of (seed, i) ---- */
+
+static size_t
+make_frame(uint64_t seed, uint32_t i, uint8_t *out)
+{
+    uint64_t x = seed ^ (0x9e3779b97f4a7c15ull * (i + 1));
+    size_t n, k;
+
+    x ^= x >> 31;
+    n = 4 + (size_t)(x % 300);
+    for (k = 0; k < 4; k++)
+        out[2 + k] = (uint8_t)(i >> (8 * k));
+    for (k = 4; k < n; k++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        out[2 + k] = (uint8_t)(x >> 56);
+    }
+    out[0] = (uint8_t)((n + 2) & 0xff);
+    out[1] = (uint8_t)((n + 2) >> 8);
+    return n + 2;
+}
+
+struct stream {
+    int fd;
+    uint64_t seed;
+    uint32_t cap;          /* at most this many frames */
+    atomic_bool stop;      /* the writer ends its stream */
+    atomic_bool writer_done;
+    atomic_uint sent, checked;
+    atomic_int failed;
+};
+
+/* Sends frames until told to stop, in batches of up to 16 KiB. */
+static void *
+writer_main(void *arg)
+{
+    struct stream *st = arg;
+    uint8_t buf[16384];
+    size_t used = 0;
+    uint32_t i;
+
+    for (i = 0; i < st->cap && !atomic_load(&st->stop); i++) {
+        uint8_t fr[400];
+        size_t n = make_frame(st->seed, i, fr);
+        if (used + n > sizeof(buf)) {
+            if (send(st->fd, buf, used, MSG_NOSIGNAL) != (ssize_t)used) {
+                atomic_store(&st->failed, 1);
+                break;
+            }
+            used = 0;
+        }
+        memcpy(buf + used, fr, n);
+        used += n;
+        atomic_store(&st->sent, i + 1);
+    }
+    if (used > 0 && send(st->fd, buf, used, MSG_NOSIGNAL) != (ssize_t)used)
+        atomic_store(&st->failed, 1);
+    atomic_store(&st->writer_done, true);
+    return NULL;
+}
+
+/* Checks every echoed frame against the one that was sent. */
+static void *
+reader_main(void *arg)
+{
+    struct stream *st = arg;
+    uint8_t want[400], got[400];
+    uint32_t i;
+
+    for (i = 0;; i++) {
+        size_t n, have = 0;
+        while (i >= atomic_load(&st->sent)) {
+            if (atomic_load(&st->writer_done) && i >= atomic_load(&st->sent))
+                return NULL;
+            if (atomic_load(&st->failed))
+                return NULL;
+            sched_yield();
+        }
+        n = make_frame(st->seed, i, want);
+        while (have < n) {
+            ssize_t r = recv(st->fd, got + have, n - have, 0);
+            if (r <= 0) {
+                atomic_store(&st->failed, 2);
+                return NULL;
+            }
+            have += (size_t)r;
+        }
+        if (memcmp(got, want, n) != 0) {
+            atomic_store(&st->failed, 3);
+            return NULL;
+        }
+        atomic_store(&st->checked, i + 1);
+    }
+}
+
+static void
+migrate_back_and_forth_while_streaming(void)
+{
+    enum { MOVES = 1000 };
+    struct it_server s;
+    struct stream st;
+    tsl_client_stats_t cs;
+    pthread_t w, r;
+    tsl_client_t *c;
+    uint32_t m;
+
+    it_server_start(&s, "stream", "variable", IT_ECHO);
+    memset(&st, 0, sizeof(st));
+    st.fd = it_connect(s.port);
+    st.seed = it_seed;
+    st.cap = 50u * 1000 * 1000;
+    c = client_id(&s, 1);
+    IT_EQ(pthread_create(&w, NULL, writer_main, &st), 0);
+    IT_EQ(pthread_create(&r, NULL, reader_main, &st), 0);
+    for (m = 1; m <= MOVES && !atomic_load(&st.failed); m++) {
+        tsl_client_mode_t to = m % 2 ? TSL_CLIENT_THREADED
+                                     : TSL_CLIENT_MULTIPLEXED;
+        int rc;
+        while ((rc = tsl_server_migrate_client(s.srv, c, to)) == TSL_EAGAIN)
+            ;
+        IT_EQ(rc, 0);
+        wait_migrations(&s, c, m, (int)to);
+        if (atomic_load(&st.writer_done))
+            IT_FAIL("the stream ended before migration %u", m);
+    }
+    atomic_store(&st.stop, true);
+    pthread_join(w, NULL);
+    pthread_join(r, NULL);
+    if (atomic_load(&st.failed))
+        IT_FAIL("stream broke (%d) after %u frames checked",
+                atomic_load(&st.failed), atomic_load(&st.checked));
+    IT_EQ(atomic_load(&st.checked), atomic_load(&st.sent));
+    tsl_client_stats(c, &cs);
+    IT_EQ(cs.migrations, MOVES);
+    IT_EQ(cs.msgs_in, atomic_load(&st.sent));
+    IT_EQ(cs.msgs_out, atomic_load(&st.sent));
+    printf("%u frames echoed and checked across %d migrations\n",
+           atomic_load(&st.checked), MOVES);
+    tsl_client_unref(c);
+    it_close(st.fd);
+    it_server_finish(&s);
+}
+
+static uint64_t
+bytes_in(tsl_client_t *c)
+{
+    tsl_client_stats_t st;
+
+    tsl_client_stats(c, &st);
+    return st.bytes_in;
+}
+
+static void
+half_message_completes_after_migration(void)
+{
+    struct it_server s;
+    tsl_client_t *c;
+    uint8_t out[64], in[64];
+    size_t n;
+    int fd;
+
+    it_server_start(&s, "half", "variable", IT_ECHO);
+    fd = it_connect(s.port);
+    c = client_id(&s, 1);
+    n = it_frame("split across two homes", 22, out);
+    it_send_all(fd, out, 7);
+    IT_WAIT(&s, bytes_in(c) == 7, 2000);
+    IT_EQ(tsl_server_migrate_client(s.srv, c, TSL_CLIENT_THREADED), 0);
+    wait_migrations(&s, c, 1, 1);
+    it_send_all(fd, out + 7, n - 7);
+    it_recv_exact(fd, in, n);
+    IT_CHECK(memcmp(in, out, n) == 0);
+    IT_EQ(s.messages, 1);
+    /* And back, with another half. */
+    it_send_all(fd, out, 3);
+    IT_EQ(tsl_server_migrate_client(s.srv, c, TSL_CLIENT_MULTIPLEXED), 0);
+    wait_migrations(&s, c, 2, 0);
+    it_send_all(fd, out + 3, n - 3);
+    it_recv_exact(fd, in, n);
+    IT_CHECK(memcmp(in, out, n) == 0);
+    IT_EQ(tsl_server_migrate_client(s.srv, c, TSL_CLIENT_MULTIPLEXED), 0);
+    tsl_client_unref(c);
+    it_close(fd);
+    it_server_finish(&s);
+}
+
+static void
+many_clients_migrate_at_once(void)
+{
+    enum { N = 100 };
+    struct it_server s;
+    tsl_client_t *c[N];
+    int fd[N], i, round, base = thread_count();
+
+    it_server_start(&s, "herd", "variable", IT_ECHO);
+    for (i = 0; i < N; i++) {
+        fd[i] = it_connect(s.port);
+        c[i] = client_id(&s, (uint64_t)i + 1);
+    }
+    for (round = 1; round <= 4; round++) {
+        int mode = round % 2;
+        for (i = 0; i < N; i++) {
+            int rc;
+            while ((rc = tsl_server_migrate_client(
+                        s.srv, c[i], (tsl_client_mode_t)mode)) == TSL_EAGAIN)
+                ;
+            IT_EQ(rc, 0);
+        }
+        for (i = 0; i < N; i++) {
+            wait_migrations(&s, c[i], (uint32_t)round, mode);
+            echo_once(fd[i], mode ? "on my own thread" : "back in the loop");
+        }
+        if (mode)
+            IT_EQ(thread_count(), base + 2 + N);
+    }
+    for (i = 0; i < N; i++) {
+        tsl_client_unref(c[i]);
+        it_close(fd[i]);
+    }
+    IT_WAIT(&s, s.disconnected == N, 5000);
+    it_server_finish(&s);
+    IT_EQ(thread_count(), base);
+}
+
+/* Migration racing with everything that can end a client: exactly one
+ * disconnected callback each (checked by the test server), nothing freed
+ * twice (the sanitizer and Valgrind runs). */
+static void
+migration_races(void)
+{
+    enum { ROUNDS = 60 };
+    uint64_t st = it_seed * 7919 + 1;
+    struct it_server s;
+    int i;
+
+    it_server_create(&s, "races", "variable", IT_ECHO);
+    IT_EQ(tsl_server_set_timer_tick(s.srv, 5), 0);
+    IT_EQ(tsl_server_start(s.srv), 0);
+    s.port = tsl_server_port(s.srv);
+    for (i = 0; i < ROUNDS; i++) {
+        int fd = it_connect(s.port), k, rc;
+        tsl_client_t *c = client_id(&s, (uint64_t)i + 1);
+        st = st * 6364136223846793005ull + 1;
+        switch ((st >> 33) % 4) {
+        case 0: /* the client closes while migrating */
+            tsl_server_migrate_client(s.srv, c, TSL_CLIENT_THREADED);
+            it_close(fd);
+            fd = -1;
+            break;
+        case 1: /* a forced close while migrating */
+            tsl_server_migrate_client(s.srv, c, TSL_CLIENT_THREADED);
+            tsl_client_disconnect(c);
+            break;
+        case 2: /* keepalive expiry while migrating back and forth */
+            tsl_client_set_keepalive(c, 10);
+            for (k = 0; k < 20; k++) {
+                rc = tsl_server_migrate_client(
+                    s.srv, c, (tsl_client_mode_t)(k % 2));
+                if (rc == TSL_ENOTCONN)
+                    break;
+            }
+            break;
+        default: /* reset while migrating */
+            tsl_server_migrate_client(s.srv, c, TSL_CLIENT_THREADED);
+            it_reset(fd);
+            fd = -1;
+            break;
+        }
+        IT_WAIT(&s, s.disconnected == i + 1, 3000);
+        tsl_client_unref(c);
+        if (fd >= 0)
+            it_close(fd);
+    }
+    it_server_finish(&s);
+}
+
+static void
+stop_while_migrating(void)
+{
+    enum { N = 30 };
+    struct it_server s;
+    tsl_client_t *c[N];
+    int fd[N], i, base = thread_count();
+
+    it_server_start(&s, "stopmig", "variable", IT_ECHO);
+    for (i = 0; i < N; i++) {
+        fd[i] = it_connect(s.port);
+        c[i] = client_id(&s, (uint64_t)i + 1);
+    }
+    for (i = 0; i < N; i++)
+        tsl_server_migrate_client(s.srv, c[i], TSL_CLIENT_THREADED);
+    IT_EQ(tsl_server_stop(s.srv), 0);
+    IT_EQ(s.disconnected, N);
+    IT_EQ(thread_count(), base);
+    for (i = 0; i < N; i++) {
+        int rc = tsl_server_migrate_client(s.srv, c[i], TSL_CLIENT_THREADED);
+        IT_CHECK(rc == TSL_ESHUTDOWN || rc == TSL_ENOTCONN);
+        IT_EQ(tsl_server_migrate_client(s.srv, c[i], TSL_CLIENT_MULTIPLEXED),
+              TSL_ENOTCONN);
+        tsl_client_unref(c[i]);
+        it_close(fd[i]);
+    }
+    it_server_finish(&s);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct it_case_def cases[] = {
+        {"threaded_mode_serves_and_joins", threaded_mode_serves_and_joins},
+        {"migrate_back_and_forth_while_streaming",
+         migrate_back_and_forth_while_streaming},
+        {"half_message_completes_after_migration",
+         half_message_completes_after_migration},
+        {"many_clients_migrate_at_once", many_clients_migrate_at_once},
+        {"migration_races", migration_races},
+        {"stop_while_migrating", stop_while_migrating},
+        {NULL, NULL},
+    };
+    return it_main(argc, argv, cases);
+}

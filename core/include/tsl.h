@@ -354,6 +354,26 @@ typedef enum tsl_client_mode {
 int tsl_server_migrate_client(tsl_server_t *srv, tsl_client_t *c,
                               tsl_client_mode_t mode);
 
+/*
+ * Client mode: the server connects out to ip:port, retrying with bounded
+ * backoff (100 ms doubling to 5 s) until it succeeds, and then treats the
+ * connection as one of its clients (same callbacks, framing, keepalive,
+ * statistics; `connected` runs on the connector's thread).  When the
+ * remote side goes away it connects again, unless TSL_CONNECT_ONCE; not
+ * after a forced disconnect or a stop.  Only while running.  Returns a
+ * connector id > 0, TSL_EINVAL, TSL_EBUSY (not running) or TSL_ENOMEM.
+ */
+#define TSL_CONNECT_ONCE 1u
+int tsl_server_connect(tsl_server_t *srv, const char *ip, uint16_t port,
+                       unsigned flags);
+/* Stops a connector: pending attempts end, an established connection is
+ * closed (reason forced).  Asynchronous; any thread.  0 or TSL_ENOENT. */
+int tsl_server_cancel_connect(tsl_server_t *srv, int id);
+/* Interval of the keepalive frames a client-mode connection sends (only
+ * with variable framing, which has a keepalive frame); 0: none.  Any
+ * time. */
+int tsl_server_set_keepalive_interval(tsl_server_t *srv, uint32_t ms);
+
 /* A consistent snapshot of one client's counters. */
 void tsl_client_stats(tsl_client_t *c, tsl_client_stats_t *out);
 /* The same as one JSON object; returns the length it needs (snprintf-like)

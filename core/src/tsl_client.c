@@ -178,6 +178,13 @@ count_out(struct tsl_client *c, size_t n)
 int
 tsl_client_send(tsl_client_t *c, const void *buf, size_t len)
 {
+    return tsl__client_send(c, buf, len, true);
+}
+
+int
+tsl__client_send(struct tsl_client *c, const void *buf, size_t len,
+                 bool is_msg)
+{
     const uint8_t *p = buf;
     size_t off = 0;
     ssize_t r;
@@ -225,8 +232,12 @@ tsl_client_send(tsl_client_t *c, const void *buf, size_t len)
         if (c->out.len > c->st.out_queued_peak)
             c->st.out_queued_peak = c->out.len;
     }
-    c->st.msgs_out++;
-    TSL__CTR_ADD(c->srv->ctr.msgs_out, 1);
+    if (is_msg) {
+        c->st.msgs_out++;
+        TSL__CTR_ADD(c->srv->ctr.msgs_out, 1);
+    } else {
+        c->st.keepalives_out++;
+    }
 out:
     pthread_mutex_unlock(&c->lock);
     return rc;
@@ -352,6 +363,9 @@ tsl__client_finish(struct tsl_client *c, tsl_reason_t reason)
     TSL__CTR_ADD(srv->ctr.disconnected[reason], 1);
     if (srv->cb.disconnected != NULL)
         srv->cb.disconnected(srv, c, reason, srv->ud);
+    /* After the callback, so a reconnect's `connected` comes later. */
+    if (c->connector != NULL)
+        tsl__connector_lost(c->connector, reason);
     tsl_client_unref(c);
 }
 

@@ -81,6 +81,21 @@ tsl__framer_bufsize(const tsl_framing_t *f)
     }
 }
 
+size_t
+tsl__framer_keepalive(const tsl_framing_t *f, uint8_t out[4])
+{
+    size_t w = f->hdr_width, i, len;
+
+    if (f->kind != TSL_FRAMING_VARIABLE)
+        return 0;
+    len = f->len_exclusive ? 0 : w;
+    for (i = 0; i < w; i++) {
+        size_t k = f->big_endian ? w - 1 - i : i;
+        out[k] = (uint8_t)(len >> (8 * i));
+    }
+    return w;
+}
+
 void
 tsl__framer_init(struct tsl_framer *fr, const tsl_framing_t *cfg)
 {

@@ -48,6 +48,10 @@ void tsl__framer_init(struct tsl_framer *fr, const tsl_framing_t *cfg);
 int tsl__framer_next(struct tsl_framer *fr, const struct tsl_span sp[2],
                      size_t avail, struct tsl_frame *out);
 
+/* Writes this framing's keepalive frame (a header-only variable frame)
+ * into out; returns its length, or 0 if the framing has none. */
+size_t tsl__framer_keepalive(const tsl_framing_t *f, uint8_t out[4]);
+
 /* Receive-buffer capacity this framing needs to hold its largest frame. */
 size_t tsl__framer_bufsize(const tsl_framing_t *f);
 

@@ -96,6 +96,7 @@ struct tsl_client {
     struct tsl_outq out;
     int64_t out_since_ms;    /* output waiting without progress since */
     int64_t ka_override;     /* -1: the server's hold time */
+    struct tsl_connector *connector; /* client mode: who connected it */
     struct tsl_receiver *migrate_to; /* pending migration target */
     atomic_bool migrating;   /* migrate_to is set (read lock-free) */
     bool adopted;            /* has had an owner (counts migrations) */
@@ -115,6 +116,7 @@ struct tsl_client {
     bool ready_r, ready_w;   /* readiness from the last wait */
     struct tsl_receiver *owner_rx; /* the receiver serving it */
     struct tsl_timer ka;     /* keepalive expiry */
+    struct tsl_timer ka_send; /* client mode: keepalive frames out */
     int64_t ka_last;         /* last time bytes arrived */
     int64_t ka_hold;         /* hold time in force, -1: the server's */
 };
@@ -126,6 +128,9 @@ struct tsl_client *tsl__client_create(struct tsl_server *srv, int fd,
 bool tsl__client_request_close_locked(struct tsl_client *c, tsl_reason_t r);
 /* Tells the owner about `flag`.  Caller holds c->lock. */
 void tsl__client_poke_locked(struct tsl_client *c, unsigned flag);
+/* tsl_client_send(), counting a message or (is_msg false) a keepalive. */
+int tsl__client_send(struct tsl_client *c, const void *buf, size_t len,
+                     bool is_msg);
 /* The client's keepalive override (-1: none), read under its lock. */
 int64_t tsl__client_ka_override(struct tsl_client *c);
 /* Owner: writes queued output.  Returns bytes still queued. */
@@ -221,6 +226,26 @@ void tsl__dedicated_reap(struct tsl_server *srv, bool all);
 /* Wakes the receiver to re-read the server flags. */
 void tsl__receiver_kick(struct tsl_receiver *rx);
 
+/* ---- connectors (client mode) ---- */
+
+struct tsl_connector {
+    struct tsl_server *srv;
+    int id;
+    struct sockaddr_in peer;
+    unsigned flags;
+    pthread_t thread;
+    struct tsl_wakeup wk;
+    atomic_bool cancel;
+    atomic_int lost;          /* reason + 1 when its client ended */
+    atomic_bool done;
+    struct tsl_connector *next; /* server's list (conn_lock) */
+};
+
+/* Its client ended with `why` (called by the client's owner). */
+void tsl__connector_lost(struct tsl_connector *k, tsl_reason_t why);
+/* Cancels every connector and joins them (stop). */
+void tsl__connector_reap(struct tsl_server *srv, bool all);
+
 /* ---- controller ---- */
 
 enum tsl_state {
@@ -273,6 +298,12 @@ struct tsl_server {
     struct tsl_clientdb db;
     struct tsl_acceptor acc;
     struct tsl_receiver rx;
+
+    pthread_mutex_t conn_lock; /* the connectors' list */
+    struct tsl_connector *conn_head;
+    int next_conn_id;
+    bool conn_closed;
+    atomic_uint ka_interval_ms; /* client mode: keepalive frames out */
 
     pthread_mutex_t ded_lock;  /* the dedicated receivers' list */
     struct tsl_receiver *ded_head;

@@ -81,6 +81,34 @@ ka_arm(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 static void rx_finish(struct tsl_receiver *rx, struct tsl_client *c,
                       tsl_reason_t why);
 
+/* Client mode: a connection we made sends keepalive frames so that the
+ * remote side keeps it alive. */
+static void
+ka_send_arm(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
+{
+    uint32_t every = atomic_load(&c->srv->ka_interval_ms);
+    uint8_t frame[4];
+
+    if (c->connector == NULL || every == 0 ||
+        tsl__framer_keepalive(&c->framer.cfg, frame) == 0)
+        tsl__wheel_cancel(&rx->wheel, &c->ka_send);
+    else
+        tsl__wheel_start(&rx->wheel, &c->ka_send, now, every);
+}
+
+static void
+ka_send_fire(struct tsl_timer *t, int64_t now, void *arg)
+{
+    struct tsl_client *c = arg;
+    uint8_t frame[4];
+    size_t n = tsl__framer_keepalive(&c->framer.cfg, frame);
+
+    (void)t;
+    if (n > 0)
+        tsl__client_send(c, frame, n, false);
+    ka_send_arm(c->owner_rx, c, now);
+}
+
 static void
 ka_fire(struct tsl_timer *t, int64_t now, void *arg)
 {
@@ -127,7 +155,9 @@ rx_add(struct tsl_receiver *rx, struct tsl_client *c)
     if (c->ka_last == 0)
         c->ka_last = now; /* new; a migrated client keeps its time */
     tsl__timer_init(&c->ka, ka_fire, c);
+    tsl__timer_init(&c->ka_send, ka_send_fire, c);
     ka_arm(rx, c, now);
+    ka_send_arm(rx, c, now);
     return 0;
 }
 
@@ -141,6 +171,7 @@ rx_remove(struct tsl_receiver *rx, struct tsl_client *c)
     rx->clients[i] = rx->clients[--rx->n];
     rx->clients[i]->slot = i;
     tsl__wheel_cancel(&rx->wheel, &c->ka);
+    tsl__wheel_cancel(&rx->wheel, &c->ka_send);
 }
 
 static void
@@ -540,8 +571,10 @@ rx_main(void *arg)
             /* The server's hold time changed: re-arm every client. */
             rx->ka_gen = atomic_load(&rx->srv->ka_gen);
             now = tsl__now_ms();
-            for (i = 0; i < rx->n; i++)
+            for (i = 0; i < rx->n; i++) {
                 ka_arm(rx, rx->clients[i], now);
+                ka_send_arm(rx, rx->clients[i], now);
+            }
         }
         ms = rx_timeout(rx, tsl__now_ms());
         woke = rx->dedicated ? rx_wait_poll(rx, ms) : rx_wait_select(rx, ms);

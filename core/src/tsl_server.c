@@ -69,6 +69,9 @@ tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
     pthread_mutex_init(&srv->stop_lock, NULL);
     pthread_mutex_init(&srv->cfg_lock, NULL);
     pthread_mutex_init(&srv->ded_lock, NULL);
+    pthread_mutex_init(&srv->conn_lock, NULL);
+    srv->conn_closed = true;
+    atomic_init(&srv->ka_interval_ms, 0);
     srv->state = TSL__S_STOPPED;
     tsl__db_init(&srv->db);
     *out = srv;
@@ -99,6 +102,12 @@ static void
 do_stop(struct tsl_server *srv)
 {
     tsl__acceptor_stop(&srv->acc);
+    /* No new connectors.  Those running finish their work below: their
+     * clients end with reason shutdown as the receivers stop, then they
+     * are cancelled and joined. */
+    pthread_mutex_lock(&srv->conn_lock);
+    srv->conn_closed = true;
+    pthread_mutex_unlock(&srv->conn_lock);
     /* No new dedicated receivers from now on; ask every receiver to stop
      * before joining any, so that a hand-off between two of them fails
      * cleanly (the giver finishes the client) instead of waiting. */
@@ -109,6 +118,8 @@ do_stop(struct tsl_server *srv)
     tsl__dedicated_reap(srv, true);
     tsl__receiver_stop(&srv->rx);
     tsl__dedicated_reap(srv, true); /* any created while we joined */
+    tsl__connector_reap(srv, true);
+    tsl__dedicated_reap(srv, true); /* any a connector made meanwhile */
     TSL_ASSERT(tsl__db_count(&srv->db) == 0);
     atomic_fetch_and(&srv->flags, ~(unsigned)TSL_SERVER_RUNNING);
     pthread_mutex_lock(&srv->stop_lock);
@@ -183,6 +194,9 @@ tsl_server_start(tsl_server_t *srv)
     pthread_mutex_lock(&srv->ded_lock);
     srv->ded_closed = false;
     pthread_mutex_unlock(&srv->ded_lock);
+    pthread_mutex_lock(&srv->conn_lock);
+    srv->conn_closed = false;
+    pthread_mutex_unlock(&srv->conn_lock);
     r = tsl__receiver_start(&srv->rx, srv, false);
     if (r < 0) {
         tsl__sys->close(lfd);
@@ -199,6 +213,14 @@ tsl_server_start(tsl_server_t *srv)
     srv->state = TSL__S_RUNNING;
     pthread_mutex_unlock(&srv->stop_lock);
 out:
+    if (r < 0) {
+        pthread_mutex_lock(&srv->conn_lock);
+        srv->conn_closed = true;
+        pthread_mutex_unlock(&srv->conn_lock);
+        pthread_mutex_lock(&srv->ded_lock);
+        srv->ded_closed = true;
+        pthread_mutex_unlock(&srv->ded_lock);
+    }
     pthread_mutex_unlock(&srv->ctl_lock);
     return r;
 }
@@ -216,6 +238,7 @@ tsl_server_destroy(tsl_server_t *srv)
     pthread_mutex_destroy(&srv->stop_lock);
     pthread_mutex_destroy(&srv->cfg_lock);
     pthread_mutex_destroy(&srv->ded_lock);
+    pthread_mutex_destroy(&srv->conn_lock);
     free(srv->black);
     free(srv);
     return 0;
@@ -292,6 +315,15 @@ int
 tsl_server_set_keepalive(tsl_server_t *srv, uint32_t hold_ms)
 {
     atomic_store(&srv->ka_hold_ms, hold_ms);
+    atomic_fetch_add(&srv->ka_gen, 1);
+    tsl__receiver_kick(&srv->rx);
+    return 0;
+}
+
+int
+tsl_server_set_keepalive_interval(tsl_server_t *srv, uint32_t ms)
+{
+    atomic_store(&srv->ka_interval_ms, ms);
     atomic_fetch_add(&srv->ka_gen, 1);
     tsl__receiver_kick(&srv->rx);
     return 0;

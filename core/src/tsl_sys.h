@@ -23,6 +23,8 @@ struct tsl_sys_ops {
     int (*setsockopt)(int fd, int lvl, int name, const void *v, socklen_t l);
     int (*getsockname)(int fd, struct sockaddr *sa, socklen_t *len);
     int (*accept4)(int fd, struct sockaddr *sa, socklen_t *len, int flags);
+    int (*connect)(int fd, const struct sockaddr *sa, socklen_t len);
+    int (*getsockopt)(int fd, int lvl, int name, void *v, socklen_t *l);
     ssize_t (*readv)(int fd, const struct iovec *iov, int n);
     ssize_t (*recv)(int fd, void *buf, size_t n, int flags);
     ssize_t (*send)(int fd, const void *buf, size_t n, int flags);

@@ -1,0 +1,272 @@
+/*
+ * it_connect.c - client mode: connecting to a port that is not listening
+ * yet, reconnecting after the remote restarts, cancelling during retry and
+ * while connected, connect-once, stop during retry, outgoing keepalive
+ * frames, and a server connecting to itself (the course's self-connect
+ * crash).  The test plays the remote side with plain sockets.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+/* A listening socket on 127.0.0.1:port (0: any); returns it. */
+static int
+listen_on(uint16_t *port)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+    IT_CHECK(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons(*port);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        IT_FAIL("bind port %u: %s", *port, strerror(errno));
+    IT_EQ(listen(fd, 16), 0);
+    IT_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* A port with nothing listening on it (just released). */
+static uint16_t
+free_port(void)
+{
+    uint16_t port = 0;
+    int fd = listen_on(&port);
+
+    close(fd);
+    return port;
+}
+
+/* Accepts one connection within ms (scaled); -1 if none came. */
+static int
+accept_within(int lfd, int ms)
+{
+    struct pollfd pf = {lfd, POLLIN, 0};
+    struct timeval tv = {5 * it_scale(), 0};
+    int fd;
+
+    if (poll(&pf, 1, ms * it_scale()) <= 0)
+        return -1;
+    fd = accept(lfd, NULL, NULL);
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
+    return fd;
+}
+
+static void
+echo_through(int fd, const char *text)
+{
+    uint8_t out[64], in[64];
+    size_t n = it_frame(text, strlen(text), out);
+
+    it_send_all(fd, out, n);
+    it_recv_exact(fd, in, n);
+    IT_CHECK(memcmp(in, out, n) == 0);
+}
+
+static void
+connects_once_the_remote_listens(void)
+{
+    struct it_server s;
+    uint16_t port = free_port();
+    int id, lfd, fd;
+
+    it_server_start(&s, "out", "variable", IT_ECHO);
+    id = tsl_server_connect(s.srv, "127.0.0.1", port, 0);
+    IT_CHECK(id > 0);
+    /* The scenario: nobody listens for a while, so attempts are refused. */
+    poll(NULL, 0, 300);
+    IT_EQ(s.connected, 0);
+    lfd = listen_on(&port);
+    fd = accept_within(lfd, 5000);
+    IT_CHECK(fd >= 0);
+    IT_WAIT(&s, s.connected == 1, 2000);
+    echo_through(fd, "hello from the remote");
+    it_close(fd);
+    close(lfd);
+    it_server_finish(&s);
+}
+
+static void
+reconnects_after_remote_restart(void)
+{
+    struct it_server s;
+    uint16_t port = 0;
+    int lfd = listen_on(&port), fd;
+
+    it_server_start(&s, "restart", "variable", IT_ECHO);
+    IT_CHECK(tsl_server_connect(s.srv, "127.0.0.1", port, 0) > 0);
+    fd = accept_within(lfd, 5000);
+    IT_CHECK(fd >= 0);
+    echo_through(fd, "first");
+    /* The remote drops the connection: the server connects again. */
+    it_close(fd);
+    fd = accept_within(lfd, 5000);
+    IT_CHECK(fd >= 0);
+    IT_WAIT(&s, s.connected == 2, 2000);
+    IT_EQ(s.by_reason[TSL_REASON_PEER_CLOSED], 1);
+    echo_through(fd, "second");
+    /* The remote goes away altogether, then comes back. */
+    it_close(fd);
+    close(lfd);
+    IT_WAIT(&s, s.disconnected == 2, 2000);
+    lfd = listen_on(&port);
+    fd = accept_within(lfd, 8000);
+    IT_CHECK(fd >= 0);
+    echo_through(fd, "third");
+    IT_EQ(s.connected, 3);
+    it_close(fd);
+    close(lfd);
+    it_server_finish(&s);
+}
+
+static void
+cancel_during_retry(void)
+{
+    struct it_server s;
+    int id;
+
+    it_server_start(&s, "cancel", "variable", IT_ECHO);
+    id = tsl_server_connect(s.srv, "127.0.0.1", free_port(), 0);
+    IT_CHECK(id > 0);
+    IT_EQ(tsl_server_cancel_connect(s.srv, id), 0);
+    IT_EQ(tsl_server_cancel_connect(s.srv, id), TSL_ENOENT);
+    IT_EQ(tsl_server_cancel_connect(s.srv, id + 100), TSL_ENOENT);
+    it_server_finish(&s);
+    IT_EQ(s.connected, 0);
+}
+
+static void
+cancel_while_connected_closes_without_retry(void)
+{
+    struct it_server s;
+    uint16_t port = 0;
+    int lfd = listen_on(&port), fd, id;
+
+    it_server_start(&s, "cancel2", "variable", IT_ECHO);
+    id = tsl_server_connect(s.srv, "127.0.0.1", port, 0);
+    fd = accept_within(lfd, 5000);
+    IT_CHECK(fd >= 0);
+    IT_WAIT(&s, s.connected == 1, 2000);
+    IT_EQ(tsl_server_cancel_connect(s.srv, id), 0);
+    IT_CHECK(it_wait_closed(fd, 2000));
+    IT_WAIT(&s, s.by_reason[TSL_REASON_FORCED] == 1, 2000);
+    /* No new attempt within a bounded window. */
+    IT_EQ(accept_within(lfd, 300), -1);
+    it_close(fd);
+    close(lfd);
+    it_server_finish(&s);
+}
+
+static void
+connect_once_does_not_retry(void)
+{
+    struct it_server s;
+    uint16_t port = 0;
+    int lfd = listen_on(&port), fd;
+
+    it_server_start(&s, "once", "variable", IT_ECHO);
+    IT_CHECK(tsl_server_connect(s.srv, "127.0.0.1", port, TSL_CONNECT_ONCE) >
+             0);
+    fd = accept_within(lfd, 5000);
+    IT_CHECK(fd >= 0);
+    echo_through(fd, "only once");
+    it_close(fd);
+    IT_WAIT(&s, s.by_reason[TSL_REASON_PEER_CLOSED] == 1, 2000);
+    IT_EQ(accept_within(lfd, 400), -1);
+    close(lfd);
+    it_server_finish(&s);
+}
+
+static void
+stop_cancels_pending_connects(void)
+{
+    struct it_server s;
+    int i;
+
+    it_server_start(&s, "stopret", "variable", IT_ECHO);
+    for (i = 0; i < 5; i++)
+        IT_CHECK(tsl_server_connect(s.srv, "127.0.0.1", free_port(), 0) > 0);
+    IT_EQ(tsl_server_stop(s.srv), 0);
+    IT_EQ(tsl_server_connect(s.srv, "127.0.0.1", 1, 0), TSL_EBUSY);
+    IT_EQ(tsl_server_connect(s.srv, "nowhere", 1, 0), TSL_EINVAL);
+    it_server_finish(&s);
+}
+
+static void
+sends_keepalive_frames(void)
+{
+    struct it_server s;
+    tsl_client_stats_t st;
+    tsl_client_t *c;
+    uint16_t port = 0;
+    uint8_t ka[2];
+    int lfd = listen_on(&port), fd, i;
+
+    it_server_create(&s, "kaout", "variable", IT_ECHO);
+    IT_EQ(tsl_server_set_timer_tick(s.srv, 10), 0);
+    IT_EQ(tsl_server_set_keepalive_interval(s.srv, 50), 0);
+    IT_EQ(tsl_server_start(s.srv), 0);
+    IT_CHECK(tsl_server_connect(s.srv, "127.0.0.1", port, 0) > 0);
+    fd = accept_within(lfd, 5000);
+    IT_CHECK(fd >= 0);
+    for (i = 0; i < 4; i++) {
+        it_recv_exact(fd, ka, 2);
+        IT_CHECK(ka[0] == 2 && ka[1] == 0); /* header-only: 02 00 */
+    }
+    IT_WAIT(&s, (c = tsl_server_find_client(s.srv, 1)) != NULL, 2000);
+    tsl_client_stats(c, &st);
+    IT_CHECK(st.keepalives_out >= 4);
+    IT_EQ(st.msgs_out, 0);
+    tsl_client_unref(c);
+    it_close(fd);
+    close(lfd);
+    it_server_finish(&s);
+}
+
+/* The course's server connected to its own listener on every disconnect
+ * and aborted on the duplicate key.  Here both halves are ordinary
+ * clients. */
+static void
+connecting_to_itself(void)
+{
+    struct it_server s;
+
+    it_server_start(&s, "self", "variable", IT_SILENT);
+    IT_CHECK(tsl_server_connect(s.srv, "127.0.0.1", s.port, 0) > 0);
+    IT_WAIT(&s, s.connected == 2, 5000);
+    it_server_finish(&s);
+    IT_EQ(s.by_reason[TSL_REASON_SHUTDOWN], 2);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct it_case_def cases[] = {
+        {"connects_once_the_remote_listens", connects_once_the_remote_listens},
+        {"reconnects_after_remote_restart", reconnects_after_remote_restart},
+        {"cancel_during_retry", cancel_during_retry},
+        {"cancel_while_connected_closes_without_retry",
+         cancel_while_connected_closes_without_retry},
+        {"connect_once_does_not_retry", connect_once_does_not_retry},
+        {"stop_cancels_pending_connects", stop_cancels_pending_connects},
+        {"sends_keepalive_frames", sends_keepalive_frames},
+        {"connecting_to_itself", connecting_to_itself},
+        {NULL, NULL},
+    };
+    return it_main(argc, argv, cases);
+}

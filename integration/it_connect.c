@@ -120,9 +120,10 @@ reconnects_after_remote_restart(void)
     IT_WAIT(&s, s.connected == 2, 2000);
     IT_EQ(s.by_reason[TSL_REASON_PEER_CLOSED], 1);
     echo_through(fd, "second");
-    /* The remote goes away altogether, then comes back. */
-    it_close(fd);
+    /* The remote goes away altogether (listener first, so no reconnect
+     * can slip into its backlog meanwhile), then comes back. */
     close(lfd);
+    it_close(fd);
     IT_WAIT(&s, s.disconnected == 2, 2000);
     lfd = listen_on(&port);
     fd = accept_within(lfd, 8000);

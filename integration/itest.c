@@ -16,8 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char **environ;
 
 const char *it_case = "?";
 const char *it_argv0_extra = "";
@@ -386,4 +393,160 @@ it_main(int argc, char **argv, const struct it_case_def *cases)
     }
     fprintf(stderr, "unknown case '%s'\n", argv[1]);
     return 2;
+}
+
+void
+it_spawn(struct it_proc *p, const char *const argv[])
+{
+    posix_spawn_file_actions_t fa;
+    int in[2], out[2], err[2];
+    pid_t pid;
+
+    memset(p, 0, sizeof(*p));
+    IT_EQ(pipe2(in, O_CLOEXEC), 0);
+    IT_EQ(pipe2(out, O_CLOEXEC), 0);
+    IT_EQ(pipe2(err, O_CLOEXEC), 0);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    if (posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv,
+                    environ) != 0)
+        IT_FAIL("cannot run %s", argv[0]);
+    posix_spawn_file_actions_destroy(&fa);
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    p->pid = pid;
+    p->in = in[1];
+    p->out = out[0];
+    p->err = err[0];
+}
+
+void
+it_spawn_pty(struct it_proc *p, const char *const argv[])
+{
+    struct winsize ws = {24, 100, 0, 0};
+    int master;
+    pid_t pid;
+
+    memset(p, 0, sizeof(*p));
+    pid = forkpty(&master, NULL, NULL, &ws);
+    if (pid < 0)
+        IT_FAIL("forkpty: %s", strerror(errno));
+    if (pid == 0) {
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    p->pid = pid;
+    p->in = master;
+    p->out = master;
+    p->err = -1;
+}
+
+void
+it_proc_write(struct it_proc *p, const char *s)
+{
+    size_t n = strlen(s);
+
+    while (n > 0) {
+        ssize_t r = write(p->in, s, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            IT_FAIL("writing to the child: %s", strerror(errno));
+        s += r;
+        n -= (size_t)r;
+    }
+}
+
+void
+it_expect(struct it_proc *p, const char *needle, int ms)
+{
+    int64_t dl = it_now_ms() + (int64_t)ms * it_scale();
+    size_t nl = strlen(needle);
+
+    for (;;) {
+        char *hit;
+        struct pollfd pf = {p->out, POLLIN, 0};
+        ssize_t r;
+        p->buf[p->len] = '\0';
+        hit = memmem(p->buf, p->len, needle, nl);
+        if (hit != NULL) {
+            size_t used = (size_t)(hit - p->buf) + nl;
+            memmove(p->buf, p->buf + used, p->len - used);
+            p->len -= used;
+            return;
+        }
+        if (it_now_ms() > dl || p->len + 1 >= sizeof(p->buf))
+            IT_FAIL("waiting for \"%s\"; the output was:\n%s", needle,
+                    p->buf);
+        if (poll(&pf, 1, 50) <= 0)
+            continue;
+        r = read(p->out, p->buf + p->len, sizeof(p->buf) - 1 - p->len);
+        if (r <= 0)
+            IT_FAIL("output ended waiting for \"%s\"; it was:\n%s", needle,
+                    p->buf);
+        p->len += (size_t)r;
+    }
+}
+
+void
+it_read_err(struct it_proc *p, char *buf, size_t n)
+{
+    size_t got = 0;
+    ssize_t r;
+
+    while (got + 1 < n && (r = read(p->err, buf + got, n - 1 - got)) > 0)
+        got += (size_t)r;
+    buf[got] = '\0';
+}
+
+int
+it_proc_wait(struct it_proc *p)
+{
+    int st;
+
+    if (p->err >= 0)
+        close(p->in);
+    IT_EQ(waitpid(p->pid, &st, 0), p->pid);
+    if (p->out >= 0)
+        close(p->out);
+    if (p->err >= 0)
+        close(p->err);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void
+it_capture(struct it_proc *p, const char *before, const char *after,
+           char *out, size_t n, int ms)
+{
+    size_t k, al = strlen(after);
+    char *hit;
+
+    it_expect(p, before, ms);
+    /* Read on until `after` is in the buffer, without consuming. */
+    for (;;) {
+        hit = memmem(p->buf, p->len, after, al);
+        if (hit != NULL)
+            break;
+        {
+            struct pollfd pf = {p->out, POLLIN, 0};
+            ssize_t r;
+            if (poll(&pf, 1, ms * it_scale()) <= 0)
+                IT_FAIL("waiting for \"%s\" after \"%s\"", after, before);
+            r = read(p->out, p->buf + p->len, sizeof(p->buf) - 1 - p->len);
+            if (r <= 0)
+                IT_FAIL("output ended waiting for \"%s\"", after);
+            p->len += (size_t)r;
+        }
+    }
+    k = (size_t)(hit - p->buf);
+    if (k >= n)
+        k = n - 1;
+    memcpy(out, p->buf, k);
+    out[k] = '\0';
+    k = (size_t)(hit - p->buf) + al;
+    memmove(p->buf, p->buf + k, p->len - k);
+    p->len -= k;
 }

@@ -110,6 +110,30 @@ size_t it_frame(const void *payload, size_t n, uint8_t *out);
 void it_close(int fd);
 void it_reset(int fd); /* SO_LINGER 0: the peer sees a reset */
 
+/* A child process with its stdin, stdout and stderr on pipes (or, with
+ * it_spawn_pty, all three on one pseudo-terminal). */
+struct it_proc {
+    int pid;
+    int in, out, err;        /* err is -1 on a pty */
+    char buf[1 << 16];       /* output read and not yet consumed */
+    size_t len;
+};
+void it_spawn(struct it_proc *p, const char *const argv[]);
+void it_spawn_pty(struct it_proc *p, const char *const argv[]);
+void it_proc_write(struct it_proc *p, const char *s);
+/* Reads output until it contains needle, within ms (scaled); consumes up
+ * to the end of the needle.  Fails the case on timeout, with what was
+ * read. */
+void it_expect(struct it_proc *p, const char *needle, int ms);
+/* Waits for `before`, then for `after`, and copies the text between them
+ * into out (NUL-terminated); consumes through `after`. */
+void it_capture(struct it_proc *p, const char *before, const char *after,
+                char *out, size_t n, int ms);
+/* Everything the process wrote on stderr until it closed it. */
+void it_read_err(struct it_proc *p, char *buf, size_t n);
+/* Closes stdin, waits; returns the exit status (128+signal if killed). */
+int it_proc_wait(struct it_proc *p);
+
 typedef void it_case_fn(void);
 struct it_case_def {
     const char *name;

@@ -1,0 +1,684 @@
+/*
+ * tsl_cli.c - the CLI's command handlers.
+ *
+ * Owns a list of named servers created from the shell, each with callbacks
+ * that turn connections, disconnections, messages and rejections into
+ * event lines for the shell to print.  Commands run on the shell's thread
+ * (one at a time); events arrive on the servers' threads and go straight
+ * to the event function, which must be thread-safe.  Only the public API
+ * of the library is used here.
+ */
+#define _GNU_SOURCE
+#include "tsl_cli.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tsl.h"
+#include "tsl_cli_parse.h"
+
+struct entry {
+    char name[TSL_CLI_NAME_MAX + 1];
+    tsl_server_t *srv;
+    char framing[128];
+    uint32_t ka_interval;
+    struct tsl_cli *cli;
+    struct entry *next;
+};
+
+struct tsl_cli {
+    tsl_cli_event_fn *ev;
+    void *ev_arg;
+    struct entry *head;
+};
+
+static void
+event(struct entry *e, const char *fmt, ...)
+{
+    char line[512];
+    int n;
+    va_list ap;
+
+    n = snprintf(line, sizeof(line), "[%s] ", e->name);
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (e->cli->ev != NULL)
+        e->cli->ev(line, e->cli->ev_arg);
+}
+
+static void
+on_connected(tsl_server_t *s, tsl_client_t *c, void *ud)
+{
+    (void)s;
+    event(ud, "connected %s:%u (id %llu)", tsl_client_ip(c),
+          tsl_client_port(c), (unsigned long long)tsl_client_id(c));
+}
+
+static void
+on_disconnected(tsl_server_t *s, tsl_client_t *c, tsl_reason_t why, void *ud)
+{
+    (void)s;
+    event(ud, "disconnected %s:%u (id %llu): %s", tsl_client_ip(c),
+          tsl_client_port(c), (unsigned long long)tsl_client_id(c),
+          tsl_reason_name(why));
+}
+
+static void
+on_message(tsl_server_t *s, tsl_client_t *c, const uint8_t *m, size_t n,
+           void *ud)
+{
+    char preview[41];
+    size_t i, k = n < 40 ? n : 40;
+
+    (void)s;
+    for (i = 0; i < k; i++)
+        preview[i] = isprint(m[i]) ? (char)m[i] : '.';
+    preview[k] = '\0';
+    event(ud, "message from %s:%u (id %llu), %zu bytes: \"%s%s\"",
+          tsl_client_ip(c), tsl_client_port(c),
+          (unsigned long long)tsl_client_id(c), n, preview,
+          n > k ? "..." : "");
+}
+
+static void
+on_rejected(tsl_server_t *s, const char *ip, uint16_t port, tsl_reject_t why,
+            void *ud)
+{
+    (void)s;
+    event(ud, "rejected %s:%u: %s", ip, port, tsl_reject_name(why));
+}
+
+struct tsl_cli *
+tsl_cli_create(tsl_cli_event_fn *ev, void *arg)
+{
+    struct tsl_cli *cli = calloc(1, sizeof(*cli));
+
+    if (cli != NULL) {
+        cli->ev = ev;
+        cli->ev_arg = arg;
+    }
+    return cli;
+}
+
+void
+tsl_cli_destroy(struct tsl_cli *cli)
+{
+    struct entry *e;
+
+    if (cli == NULL)
+        return;
+    while ((e = cli->head) != NULL) {
+        cli->head = e->next;
+        tsl_server_destroy(e->srv);
+        free(e);
+    }
+    free(cli);
+}
+
+void
+tsl_cli_names(struct tsl_cli *cli, const char *prefix,
+              void (*emit)(const char *name, void *arg), void *arg)
+{
+    struct entry *e;
+    size_t n = strlen(prefix);
+
+    for (e = cli->head; e != NULL; e = e->next)
+        if (strncmp(e->name, prefix, n) == 0)
+            emit(e->name, arg);
+}
+
+static struct entry *
+find(struct tsl_cli *cli, const char *name)
+{
+    struct entry *e;
+
+    for (e = cli->head; e != NULL; e = e->next)
+        if (strcmp(e->name, name) == 0)
+            return e;
+    return NULL;
+}
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* ---- tables ---- */
+
+#define TCOLS 9
+#define TCELL 48
+
+struct table {
+    size_t rows, cols, cap;
+    char (*cell)[TCOLS][TCELL];
+};
+
+static void
+trow(struct table *t, ...)
+{
+    va_list ap;
+    size_t i;
+
+    if (t->rows == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        void *p = realloc(t->cell, cap * sizeof(*t->cell));
+        if (p == NULL)
+            return;
+        t->cell = p;
+        t->cap = cap;
+    }
+    va_start(ap, t);
+    for (i = 0; i < t->cols; i++) {
+        const char *s = va_arg(ap, const char *);
+        snprintf(t->cell[t->rows][i], TCELL, "%s", s);
+    }
+    va_end(ap);
+    t->rows++;
+}
+
+static void
+tprint(struct table *t, FILE *out)
+{
+    size_t w[TCOLS] = {0}, r, c;
+
+    for (r = 0; r < t->rows; r++)
+        for (c = 0; c < t->cols; c++)
+            if (strlen(t->cell[r][c]) > w[c])
+                w[c] = strlen(t->cell[r][c]);
+    for (r = 0; r < t->rows; r++) {
+        for (c = 0; c + 1 < t->cols; c++)
+            fprintf(out, "%-*s  ", (int)w[c], t->cell[r][c]);
+        fputs(t->cell[r][c], out);
+        fputc('\n', out);
+    }
+    free(t->cell);
+}
+
+static const char *
+u64(char *buf, uint64_t v)
+{
+    snprintf(buf, 24, "%llu", (unsigned long long)v);
+    return buf;
+}
+
+static void
+flags_text(unsigned f, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s%s%s%s",
+             f & TSL_SERVER_NOT_ACCEPTING ? "not-accepting," : "",
+             f & TSL_SERVER_NOT_LISTENING ? "not-listening," : "",
+             f & TSL_SERVER_MULTI_THREADED ? "multi-threaded," : "",
+             (f & (TSL_SERVER_NOT_ACCEPTING | TSL_SERVER_NOT_LISTENING |
+                   TSL_SERVER_MULTI_THREADED))
+                 ? ""
+                 : "-");
+    if (buf[0] != '-' && buf[strlen(buf) - 1] == ',')
+        buf[strlen(buf) - 1] = '\0';
+}
+
+/* Clients of a server, referenced (collected outside the db lock's
+ * callback so no other lock is taken under it). */
+struct refs {
+    tsl_client_t **c;
+    size_t n, cap;
+};
+
+static void
+collect(tsl_client_t *c, void *arg)
+{
+    struct refs *r = arg;
+
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        void *p = realloc(r->c, cap * sizeof(*r->c));
+        if (p == NULL)
+            return;
+        r->c = p;
+        r->cap = cap;
+    }
+    tsl_client_ref(c);
+    r->c[r->n++] = c;
+}
+
+static void
+refs_free(struct refs *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->n; i++)
+        tsl_client_unref(r->c[i]);
+    free(r->c);
+}
+
+static void
+show_all(struct tsl_cli *cli, FILE *out, bool json)
+{
+    struct table t = {0, 7, 0, NULL};
+    struct entry *e;
+    char b[5][24], fl[64], addr[32];
+
+    if (json) {
+        fputc('[', out);
+        for (e = cli->head; e != NULL; e = e->next) {
+            tsl_server_stats_t st;
+            tsl_server_stats(e->srv, &st);
+            fprintf(out,
+                    "%s{\"name\":\"%s\",\"ip\":\"%s\",\"port\":%u,"
+                    "\"running\":%s,\"clients\":%llu,\"accepted\":%llu}",
+                    e == cli->head ? "" : ",", e->name, tsl_server_ip(e->srv),
+                    tsl_server_port(e->srv),
+                    tsl_server_flags(e->srv) & TSL_SERVER_RUNNING ? "true"
+                                                                  : "false",
+                    (unsigned long long)st.current_clients,
+                    (unsigned long long)st.accepted);
+        }
+        fputs("]\n", out);
+        return;
+    }
+    trow(&t, "NAME", "ADDRESS", "STATE", "FLAGS", "CLIENTS", "ACCEPTED",
+         "REJECTED");
+    for (e = cli->head; e != NULL; e = e->next) {
+        tsl_server_stats_t st;
+        uint64_t rej = 0;
+        int i;
+        tsl_server_stats(e->srv, &st);
+        for (i = 0; i < TSL_REJECT_COUNT; i++)
+            rej += st.rejected[i];
+        snprintf(addr, sizeof(addr), "%s:%u", tsl_server_ip(e->srv),
+                 tsl_server_port(e->srv));
+        flags_text(tsl_server_flags(e->srv), fl, sizeof(fl));
+        trow(&t, e->name, addr,
+             tsl_server_flags(e->srv) & TSL_SERVER_RUNNING ? "running"
+                                                           : "stopped",
+             fl, u64(b[0], st.current_clients), u64(b[1], st.accepted),
+             u64(b[2], rej));
+    }
+    tprint(&t, out);
+}
+
+static void
+show_one(struct entry *e, FILE *out, bool json)
+{
+    struct table t = {0, 8, 0, NULL};
+    tsl_server_stats_t st;
+    struct refs r = {NULL, 0, 0};
+    char b[6][24], fl[64], addr[32], buf[1024];
+    size_t i;
+    int k;
+
+    tsl_server_foreach_client(e->srv, collect, &r);
+    tsl_server_stats(e->srv, &st);
+    flags_text(tsl_server_flags(e->srv), fl, sizeof(fl));
+    if (json) {
+        char *s = NULL;
+        int n = tsl_server_stats_json(e->srv, NULL, 0);
+        if (n > 0 && (s = malloc((size_t)n + 1)) != NULL)
+            tsl_server_stats_json(e->srv, s, (size_t)n + 1);
+        fprintf(out,
+                "{\"name\":\"%s\",\"ip\":\"%s\",\"port\":%u,\"running\":%s,"
+                "\"flags\":\"%s\",\"framing\":\"%s\",\"max_clients\":%u,"
+                "\"keepalive_hold_ms\":%u,\"stats\":%s,\"clients\":[",
+                e->name, tsl_server_ip(e->srv), tsl_server_port(e->srv),
+                tsl_server_flags(e->srv) & TSL_SERVER_RUNNING ? "true"
+                                                              : "false",
+                fl, e->framing, tsl_server_max_clients(e->srv),
+                tsl_server_keepalive(e->srv), s ? s : "{}");
+        free(s);
+        for (i = 0; i < r.n; i++) {
+            tsl_client_stats_json(r.c[i], buf, sizeof(buf));
+            fprintf(out, "%s%s", i ? "," : "", buf);
+        }
+        fputs("]}\n", out);
+        refs_free(&r);
+        return;
+    }
+    fprintf(out, "server %s  %s:%u  %s  flags %s\n", e->name,
+            tsl_server_ip(e->srv), tsl_server_port(e->srv),
+            tsl_server_flags(e->srv) & TSL_SERVER_RUNNING ? "running"
+                                                          : "stopped",
+            fl);
+    fprintf(out, "framing %s  max-clients %u  keepalive hold %u ms\n",
+            e->framing, tsl_server_max_clients(e->srv),
+            tsl_server_keepalive(e->srv));
+    fprintf(out,
+            "accepted %llu  current %llu  peak %llu  in %llu B / %llu msgs  "
+            "out %llu B / %llu msgs  protocol errors %llu\n",
+            (unsigned long long)st.accepted,
+            (unsigned long long)st.current_clients,
+            (unsigned long long)st.peak_clients,
+            (unsigned long long)st.bytes_in, (unsigned long long)st.msgs_in,
+            (unsigned long long)st.bytes_out, (unsigned long long)st.msgs_out,
+            (unsigned long long)st.protocol_errors);
+    fputs("disconnected:", out);
+    for (k = 0; k < TSL_REASON_COUNT; k++)
+        fprintf(out, " %s %llu", tsl_reason_name((tsl_reason_t)k),
+                (unsigned long long)st.disconnected[k]);
+    fputs("\nrejected:", out);
+    for (k = 0; k < TSL_REJECT_COUNT; k++)
+        fprintf(out, " %s %llu", tsl_reject_name((tsl_reject_t)k),
+                (unsigned long long)st.rejected[k]);
+    fputc('\n', out);
+    trow(&t, "ID", "CLIENT", "MODE", "BYTES_IN", "BYTES_OUT", "MSGS_IN",
+         "MSGS_OUT", "MIGRATIONS");
+    for (i = 0; i < r.n; i++) {
+        tsl_client_stats_t cs;
+        tsl_client_stats(r.c[i], &cs);
+        snprintf(addr, sizeof(addr), "%s:%u", tsl_client_ip(r.c[i]),
+                 tsl_client_port(r.c[i]));
+        trow(&t, u64(b[0], cs.id), addr,
+             cs.threaded ? "threaded" : "multiplexed", u64(b[1], cs.bytes_in),
+             u64(b[2], cs.bytes_out), u64(b[3], cs.msgs_in),
+             u64(b[4], cs.msgs_out), u64(b[5], cs.migrations));
+    }
+    tprint(&t, out);
+    refs_free(&r);
+}
+
+static void
+show_client(tsl_client_t *c, FILE *out, bool json)
+{
+    tsl_client_stats_t s;
+    char buf[1024];
+
+    if (json) {
+        tsl_client_stats_json(c, buf, sizeof(buf));
+        fprintf(out, "%s\n", buf);
+        return;
+    }
+    tsl_client_stats(c, &s);
+    fprintf(out,
+            "client %s:%u  id %llu  %s  migrations %u\n"
+            "bytes in %llu  out %llu  queued %llu (peak %llu)\n"
+            "messages in %llu  out %llu\n"
+            "keepalives in %llu  out %llu  protocol errors %llu\n"
+            "connected at %lld  last receive %lld  last send %lld (ms since "
+            "the epoch)\n",
+            tsl_client_ip(c), tsl_client_port(c), (unsigned long long)s.id,
+            s.threaded ? "threaded" : "multiplexed", s.migrations,
+            (unsigned long long)s.bytes_in, (unsigned long long)s.bytes_out,
+            (unsigned long long)s.out_queued,
+            (unsigned long long)s.out_queued_peak,
+            (unsigned long long)s.msgs_in, (unsigned long long)s.msgs_out,
+            (unsigned long long)s.keepalives_in,
+            (unsigned long long)s.keepalives_out,
+            (unsigned long long)s.protocol_errors,
+            (long long)s.connect_time_ms, (long long)s.last_recv_ms,
+            (long long)s.last_send_ms);
+}
+
+/* ---- commands ---- */
+
+static int
+lib_err(char *err, size_t errlen, const char *what, int r)
+{
+    return fail(err, errlen, "%s: %s", what, tsl_strerror(r));
+}
+
+static tsl_client_t *
+client_of(struct entry *e, const struct tsl_cli_cmd *cmd, char *err,
+          size_t errlen)
+{
+    tsl_client_t *c = tsl_server_find_client_addr(e->srv, cmd->ip, cmd->port);
+
+    if (c == NULL)
+        fail(err, errlen, "server '%s' has no client %s:%u", e->name, cmd->ip,
+             cmd->port);
+    return c;
+}
+
+static int
+set_flag(struct entry *e, unsigned flag, bool set, char *err, size_t errlen)
+{
+    int r = set ? tsl_server_set_flags(e->srv, flag)
+                : tsl_server_clear_flags(e->srv, flag);
+
+    return r < 0 ? lib_err(err, errlen, "flag", r) : 0;
+}
+
+static int
+create(struct tsl_cli *cli, const struct tsl_cli_cmd *cmd, FILE *out,
+       char *err, size_t errlen)
+{
+    tsl_callbacks_t cbs = {on_connected, on_disconnected, on_message,
+                           on_rejected};
+    const char *ip = cmd->has_addr ? cmd->ip : "127.0.0.1";
+    uint16_t port = cmd->has_addr ? cmd->port : 40000;
+    struct entry *e;
+    int r;
+
+    if (find(cli, cmd->name) != NULL)
+        return fail(err, errlen, "server '%s' already exists", cmd->name);
+    e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return fail(err, errlen, "out of memory");
+    snprintf(e->name, sizeof(e->name), "%s", cmd->name);
+    snprintf(e->framing, sizeof(e->framing), "none");
+    e->cli = cli;
+    r = tsl_server_create(&e->srv, cmd->name, ip, port);
+    if (r == 0)
+        r = tsl_server_set_callbacks(e->srv, &cbs, e);
+    if (r < 0) {
+        if (e->srv != NULL)
+            tsl_server_destroy(e->srv);
+        free(e);
+        return lib_err(err, errlen, "create", r);
+    }
+    e->next = cli->head;
+    cli->head = e;
+    fprintf(out, "server %s created on %s:%u\n", e->name, ip, port);
+    return 0;
+}
+
+static int
+abort_server(struct tsl_cli *cli, struct entry *e, FILE *out)
+{
+    struct entry **pp;
+
+    for (pp = &cli->head; *pp != e; pp = &(*pp)->next)
+        ;
+    *pp = e->next;
+    tsl_server_destroy(e->srv);
+    fprintf(out, "server %s stopped and deleted\n", e->name);
+    free(e);
+    return 0;
+}
+
+/* Frames text as one message in the server's framing: a length header
+ * (variable), the delimiter (delimiter), exactly N bytes (fixed), or a
+ * newline (none, for line-oriented peers such as nc). */
+static int
+frame_text(struct entry *e, const char *text, uint8_t *out, size_t *n,
+           char *err, size_t errlen)
+{
+    size_t len = strlen(text), w, i, total;
+    tsl_framing_t f;
+
+    if (tsl_framing_parse(e->framing, &f, NULL, 0) < 0)
+        tsl_framing_default(&f, TSL_FRAMING_NONE);
+    switch (f.kind) {
+    case TSL_FRAMING_FIXED:
+        if (len != f.fixed_size)
+            return fail(err, errlen,
+                        "framing is fixed:%u: the text must be exactly %u "
+                        "bytes, not %zu",
+                        f.fixed_size, f.fixed_size, len);
+        memcpy(out, text, len);
+        *n = len;
+        return 0;
+    case TSL_FRAMING_DELIMITER:
+        memcpy(out, text, len);
+        memcpy(out + len, f.delim, f.delim_len);
+        *n = len + f.delim_len;
+        return 0;
+    case TSL_FRAMING_VARIABLE:
+        w = f.hdr_width;
+        total = f.len_exclusive ? len : len + w;
+        if (len + w > f.max_frame || (w == 1 && total > 255))
+            return fail(err, errlen, "text too long for framing %s",
+                        e->framing);
+        for (i = 0; i < w; i++) {
+            size_t k = f.big_endian ? w - 1 - i : i;
+            out[k] = (uint8_t)(total >> (8 * i));
+        }
+        memcpy(out + w, text, len);
+        *n = len + w;
+        return 0;
+    default:
+        memcpy(out, text, len);
+        out[len] = '\n';
+        *n = len + 1;
+        return 0;
+    }
+}
+
+int
+tsl_cli_exec(struct tsl_cli *cli, const char *line, FILE *out, char *err,
+             size_t errlen)
+{
+    struct tsl_cli_cmd cmd;
+    struct entry *e = NULL;
+    tsl_client_t *c;
+    tsl_framing_t f;
+    int r;
+
+    if (tsl_cli_parse(line, &cmd, err, errlen) < 0)
+        return -1;
+    switch (cmd.op) {
+    case TSL_CLI_NOP:
+        return 0;
+    case TSL_CLI_HELP:
+        fputs(tsl_cli_help(), out);
+        return 0;
+    case TSL_CLI_EXIT:
+        return 1;
+    case TSL_CLI_SHOW:
+        if (cmd.name[0] == '\0') {
+            show_all(cli, out, cmd.json);
+            return 0;
+        }
+        break;
+    case TSL_CLI_CREATE:
+        if (cmd.has_addr || find(cli, cmd.name) == NULL)
+            return create(cli, &cmd, out, err, errlen);
+        return fail(err, errlen, "server '%s' already exists", cmd.name);
+    default:
+        break;
+    }
+    e = find(cli, cmd.name);
+    if (e == NULL)
+        return fail(err, errlen,
+                    "unknown server '%s' (create it with: config tcp-server "
+                    "%s)",
+                    cmd.name, cmd.name);
+    switch (cmd.op) {
+    case TSL_CLI_START:
+        r = tsl_server_start(e->srv);
+        if (r < 0)
+            return lib_err(err, errlen, "start", r);
+        fprintf(out, "server %s listening on %s:%u\n", e->name,
+                tsl_server_ip(e->srv), tsl_server_port(e->srv));
+        return 0;
+    case TSL_CLI_ABORT:
+        return abort_server(cli, e, out);
+    case TSL_CLI_ACCEPT:
+        return set_flag(e, TSL_SERVER_NOT_ACCEPTING, !cmd.no, err, errlen);
+    case TSL_CLI_LISTEN:
+        return set_flag(e, TSL_SERVER_NOT_LISTENING, !cmd.no, err, errlen);
+    case TSL_CLI_THREADED:
+        return set_flag(e, TSL_SERVER_MULTI_THREADED, !cmd.no, err, errlen);
+    case TSL_CLI_MAX_CLIENTS:
+        tsl_server_set_max_clients(e->srv, cmd.no ? 0 : cmd.num);
+        return 0;
+    case TSL_CLI_BLACKLIST:
+        r = cmd.no ? tsl_server_blacklist_remove(e->srv, cmd.ip)
+                   : tsl_server_blacklist_add(e->srv, cmd.ip);
+        if (r == TSL_EEXIST)
+            return fail(err, errlen, "%s is already black-listed", cmd.ip);
+        if (r == TSL_ENOENT)
+            return fail(err, errlen, "%s is not black-listed", cmd.ip);
+        return r < 0 ? lib_err(err, errlen, "black-list", r) : 0;
+    case TSL_CLI_KA_INTERVAL: {
+        /* Keepalives every N ms; silence for three intervals expires. */
+        uint64_t hold = (uint64_t)cmd.num * 3;
+        if (hold > UINT32_MAX)
+            return fail(err, errlen, "ka-interval %u is too large", cmd.num);
+        if (cmd.has_addr) {
+            if ((c = client_of(e, &cmd, err, errlen)) == NULL)
+                return -1;
+            r = tsl_client_set_keepalive(c, (int64_t)hold);
+            tsl_client_unref(c);
+            return r < 0 ? lib_err(err, errlen, "ka-interval", r) : 0;
+        }
+        e->ka_interval = cmd.num;
+        tsl_server_set_keepalive(e->srv, (uint32_t)hold);
+        tsl_server_set_keepalive_interval(e->srv, cmd.num);
+        return 0;
+    }
+    case TSL_CLI_FRAMING:
+        tsl_framing_parse(cmd.spec, &f, NULL, 0); /* checked by the parser */
+        r = tsl_server_set_framing(e->srv, &f);
+        if (r == TSL_EBUSY)
+            return fail(err, errlen,
+                        "server '%s' is running: framing can change only "
+                        "while stopped",
+                        e->name);
+        if (r < 0)
+            return lib_err(err, errlen, "framing", r);
+        snprintf(e->framing, sizeof(e->framing), "%s", cmd.spec);
+        return 0;
+    case TSL_CLI_MIGRATE:
+        if ((c = client_of(e, &cmd, err, errlen)) == NULL)
+            return -1;
+        r = tsl_server_migrate_client(e->srv, c,
+                                      cmd.no ? TSL_CLIENT_MULTIPLEXED
+                                             : TSL_CLIENT_THREADED);
+        tsl_client_unref(c);
+        return r < 0 ? lib_err(err, errlen, "migrate", r) : 0;
+    case TSL_CLI_CONNECT:
+        r = tsl_server_connect(e->srv, cmd.ip, cmd.port, 0);
+        if (r == TSL_EBUSY)
+            return fail(err, errlen, "server '%s' is not running", e->name);
+        if (r < 0)
+            return lib_err(err, errlen, "connect", r);
+        fprintf(out, "connector %d connecting to %s:%u\n", r, cmd.ip,
+                cmd.port);
+        return 0;
+    case TSL_CLI_DISCONNECT:
+        if ((c = client_of(e, &cmd, err, errlen)) == NULL)
+            return -1;
+        r = tsl_client_disconnect(c);
+        tsl_client_unref(c);
+        return r < 0 ? lib_err(err, errlen, "disconnect", r) : 0;
+    case TSL_CLI_SEND: {
+        uint8_t frame[TSL_CLI_LINE_MAX + 8];
+        size_t n = 0;
+        if (frame_text(e, cmd.text, frame, &n, err, errlen) < 0)
+            return -1;
+        if ((c = client_of(e, &cmd, err, errlen)) == NULL)
+            return -1;
+        r = tsl_client_send(c, frame, n);
+        tsl_client_unref(c);
+        return r < 0 ? lib_err(err, errlen, "send", r) : 0;
+    }
+    case TSL_CLI_SHOW:
+        show_one(e, out, cmd.json);
+        return 0;
+    case TSL_CLI_SHOW_CLIENT:
+        if ((c = client_of(e, &cmd, err, errlen)) == NULL)
+            return -1;
+        show_client(c, out, cmd.json);
+        tsl_client_unref(c);
+        return 0;
+    default:
+        return fail(err, errlen, "internal: unhandled command");
+    }
+}

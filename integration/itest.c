@@ -171,9 +171,14 @@ on_message(tsl_server_t *srv, tsl_client_t *c, const uint8_t *msg,
     s->last_msg_ms = it_now_ms();
     pthread_mutex_unlock(&s->mu);
     switch (s->action) {
-    case IT_ECHO:
-        tsl_client_send(c, msg, len);
+    case IT_ECHO: {
+        /* The frame as received (framings that strip put it back). */
+        uint8_t buf[70000];
+        long n = tsl_framing_encode(&s->framing, msg, len, buf, sizeof(buf));
+        if (n > 0)
+            tsl_client_send(c, buf, (size_t)n);
         break;
+    }
     case IT_DISCONNECT_IN_CB:
         tsl_client_disconnect(c);
         break;
@@ -224,10 +229,12 @@ it_server_create(struct it_server *s, const char *name, const char *framing,
     s->action = action;
     IT_EQ(tsl_server_create(&s->srv, name, "127.0.0.1", 0), 0);
     IT_EQ(tsl_server_set_callbacks(s->srv, &cbs, s), 0);
+    tsl_framing_default(&s->framing, TSL_FRAMING_NONE);
     if (framing != NULL) {
         if (tsl_framing_parse(framing, &f, err, sizeof(err)) != 0)
             IT_FAIL("framing %s: %s", framing, err);
         IT_EQ(tsl_server_set_framing(s->srv, &f), 0);
+        s->framing = f;
     }
 }
 

@@ -31,6 +31,7 @@ struct it_server {
     tsl_server_t *srv;
     uint16_t port;
     enum it_action action;
+    tsl_framing_t framing;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     /* all below under mu */

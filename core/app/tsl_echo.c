@@ -2,8 +2,8 @@
  * tsl_echo.c - tsl-echo, the reference echo server.
  *
  * Echoes every complete message back to its sender, re-framed in the
- * server's framing, so the reply is byte-for-byte the frame that was
- * received.  With --events it prints one JSON object per line on stdout
+ * server's framing (tsl_framing_encode), so the reply is byte-for-byte the
+ * frame that was received.  With --events it prints one JSON object per line on stdout
  * (the contract in docs/conformance.md).  Signals are taken by sigwait()
  * on the main thread, with SIGINT and SIGTERM blocked in every thread, so
  * the stop runs in ordinary thread context rather than in a handler.
@@ -81,50 +81,31 @@ on_rejected(tsl_server_t *srv, const char *ip, uint16_t port,
           ip, port, tsl_reject_name(why));
 }
 
-/* Rebuilds the frame of msg: header or delimiter the framer removed. */
-static size_t
-reframe(const uint8_t *msg, size_t len, uint8_t *out)
-{
-    size_t w = framing.hdr_width, i, total;
-
-    if (framing.kind == TSL_FRAMING_DELIMITER) {
-        memcpy(out, msg, len);
-        memcpy(out + len, framing.delim, framing.delim_len);
-        return len + framing.delim_len;
-    }
-    if (framing.kind != TSL_FRAMING_VARIABLE || !framing.strip_header) {
-        memcpy(out, msg, len);
-        return len;
-    }
-    total = framing.len_exclusive ? len : len + w;
-    for (i = 0; i < w; i++) {
-        size_t k = framing.big_endian ? w - 1 - i : i;
-        out[k] = (uint8_t)(total >> (8 * i));
-    }
-    memcpy(out + w, msg, len);
-    return len + w;
-}
-
 static void
 on_message(tsl_server_t *srv, tsl_client_t *c, const uint8_t *msg,
            size_t len, void *ud)
 {
     uint8_t stackbuf[4096], *buf = stackbuf;
-    size_t n;
+    size_t cap = len + TSL_DELIM_MAX + 4;
+    long n;
 
     (void)srv;
     (void)ud;
     event("{\"event\":\"message\",\"id\":%llu,\"len\":%zu}",
           (unsigned long long)tsl_client_id(c), len);
-    if (len + TSL_DELIM_MAX > sizeof(stackbuf)) {
-        buf = malloc(len + TSL_DELIM_MAX);
+    if (cap > sizeof(stackbuf)) {
+        buf = malloc(cap);
         if (buf == NULL) {
             tsl_client_disconnect(c);
             return;
         }
+    } else {
+        cap = sizeof(stackbuf);
     }
-    n = reframe(msg, len, buf);
-    tsl_client_send(c, buf, n); /* on failure the client is being closed */
+    /* The frame as received: what the framer removed is put back. */
+    n = tsl_framing_encode(&framing, msg, len, buf, cap);
+    if (n > 0)
+        tsl_client_send(c, buf, (size_t)n); /* failing: being closed */
     if (buf != stackbuf)
         free(buf);
 }

@@ -154,6 +154,17 @@ int tsl_framing_parse(const char *spec, tsl_framing_t *out, char *err,
 /* Checks a framing configuration; 0 or TSL_EINVAL. */
 int tsl_framing_validate(const tsl_framing_t *f);
 
+/*
+ * The wire bytes that make a receiver with framing f deliver exactly msg:
+ * the header is added when f strips it (with `keep` a delivered message
+ * already is its frame), the delimiter is appended, fixed and none are
+ * unchanged.  Writes into out (cap bytes) and returns the length, or
+ * TSL_EINVAL (msg cannot be framed: wrong fixed size, over the maximum,
+ * contains the delimiter) or TSL_ENOBUFS (cap too small).  Pure.
+ */
+long tsl_framing_encode(const tsl_framing_t *f, const void *msg, size_t len,
+                        uint8_t *out, size_t cap);
+
 /* ---- Callbacks -------------------------------------------------------- */
 
 typedef void tsl_connected_cb(tsl_server_t *srv, tsl_client_t *c, void *ud);

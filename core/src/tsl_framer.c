@@ -81,6 +81,51 @@ tsl__framer_bufsize(const tsl_framing_t *f)
     }
 }
 
+long
+tsl_framing_encode(const tsl_framing_t *f, const void *msg, size_t len,
+                   uint8_t *out, size_t cap)
+{
+    size_t w = f->hdr_width, i, total, extra = 0;
+
+    switch (f->kind) {
+    case TSL_FRAMING_FIXED:
+        if (len != f->fixed_size)
+            return TSL_EINVAL;
+        break;
+    case TSL_FRAMING_DELIMITER:
+        if (len > f->max_frame)
+            return TSL_EINVAL;
+        for (i = 0; i + f->delim_len <= len; i++)
+            if (memcmp((const uint8_t *)msg + i, f->delim, f->delim_len) == 0)
+                return TSL_EINVAL;
+        extra = f->delim_len;
+        break;
+    case TSL_FRAMING_VARIABLE:
+        if (!f->strip_header)
+            break; /* the message carries its own header */
+        total = f->len_exclusive ? len : len + w;
+        if (len + w > f->max_frame ||
+            (w < 4 && total >= (size_t)1 << (8 * w)) || len + w < len)
+            return TSL_EINVAL;
+        if (len + w > cap)
+            return TSL_ENOBUFS;
+        for (i = 0; i < w; i++) {
+            size_t k = f->big_endian ? w - 1 - i : i;
+            out[k] = (uint8_t)(total >> (8 * i));
+        }
+        memcpy(out + w, msg, len);
+        return (long)(len + w);
+    default:
+        break;
+    }
+    if (len + extra > cap)
+        return TSL_ENOBUFS;
+    memcpy(out, msg, len);
+    if (extra)
+        memcpy(out + len, f->delim, extra);
+    return (long)(len + extra);
+}
+
 size_t
 tsl__framer_keepalive(const tsl_framing_t *f, uint8_t out[4])
 {

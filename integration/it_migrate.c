@@ -304,6 +304,33 @@ half_message_completes_after_migration(void)
     it_server_finish(&s);
 }
 
+/* A migration asked for from the message callback stops delivery of the
+ * rest of the batch; those frames travel in the ring and must be
+ * delivered by the new home at once, not when more bytes arrive (the
+ * peer is waiting for their replies). */
+static void
+frames_left_in_the_ring_are_delivered_after_migration(void)
+{
+    struct it_server s;
+    uint8_t out[256], in[256];
+    size_t n = 0, i;
+    int fd, round;
+
+    it_server_start(&s, "ring", "variable", IT_ECHO_MIGRATE);
+    fd = it_connect(s.port);
+    for (round = 0; round < 20; round++) {
+        n = 0;
+        for (i = 0; i < 5; i++)
+            n += it_frame("five frames in one write", 24, out + n);
+        it_send_all(fd, out, n); /* nothing more is sent until the echo */
+        it_recv_exact(fd, in, n);
+        IT_CHECK(memcmp(in, out, n) == 0);
+    }
+    IT_EQ(s.messages, 100);
+    it_close(fd);
+    it_server_finish(&s);
+}
+
 static void
 many_clients_migrate_at_once(void)
 {
@@ -433,6 +460,8 @@ main(int argc, char **argv)
         {"half_message_completes_after_migration",
          half_message_completes_after_migration},
         {"many_clients_migrate_at_once", many_clients_migrate_at_once},
+        {"frames_left_in_the_ring_are_delivered_after_migration",
+         frames_left_in_the_ring_are_delivered_after_migration},
         {"migration_races", migration_races},
         {"stop_while_migrating", stop_while_migrating},
         {NULL, NULL},

@@ -28,6 +28,7 @@ extern char **environ;
 
 const char *it_case = "?";
 const char *it_argv0_extra = "";
+char it_context[256];
 uint64_t it_seed;
 
 void
@@ -39,6 +40,8 @@ it_fail(const char *file, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
+    if (it_context[0] != '\0')
+        fprintf(stderr, "\n  %s", it_context);
     fprintf(stderr, "\n  seed %llu; replay: TSL_SEED=%llu %s%s %s\n",
             (unsigned long long)it_seed, (unsigned long long)it_seed,
             program_invocation_name, it_argv0_extra, it_case);
@@ -147,8 +150,10 @@ on_disconnected(tsl_server_t *srv, tsl_client_t *c, tsl_reason_t why,
         pthread_mutex_unlock(&s->mu);
     }
     pthread_mutex_lock(&s->mu);
-    if (id < IT_MAX_IDS)
+    if (id < IT_MAX_IDS) {
         s->state[id] = 2;
+        s->reason_of[id] = (unsigned char)why;
+    }
     s->disconnected++;
     s->by_reason[why]++;
     s->last_disc_ms = it_now_ms();
@@ -177,6 +182,15 @@ on_message(tsl_server_t *srv, tsl_client_t *c, const uint8_t *msg,
         long n = tsl_framing_encode(&s->framing, msg, len, buf, sizeof(buf));
         if (n > 0)
             tsl_client_send(c, buf, (size_t)n);
+        break;
+    }
+    case IT_ECHO_MIGRATE: {
+        tsl_client_stats_t st;
+        tsl_client_send(c, msg, len);
+        tsl_client_stats(c, &st);
+        tsl_server_migrate_client(srv, c,
+                                  st.threaded ? TSL_CLIENT_MULTIPLEXED
+                                              : TSL_CLIENT_THREADED);
         break;
     }
     case IT_DISCONNECT_IN_CB:

@@ -24,7 +24,8 @@ enum it_action {
     IT_ECHO,              /* send every message back */
     IT_SILENT,            /* record only */
     IT_DISCONNECT_IN_CB,  /* tsl_client_disconnect() from the callback */
-    IT_STOP_IN_CB         /* tsl_server_stop() from the callback */
+    IT_STOP_IN_CB,        /* tsl_server_stop() from the callback */
+    IT_ECHO_MIGRATE       /* echo, then move the client to the other home */
 };
 
 struct it_server {
@@ -40,6 +41,7 @@ struct it_server {
     int by_reason[TSL_REASON_COUNT];
     int by_reject[TSL_REJECT_COUNT];
     unsigned char state[IT_MAX_IDS]; /* 0 unseen, 1 connected, 2 gone */
+    unsigned char reason_of[IT_MAX_IDS]; /* disconnect reason per id */
     int in_cb[IT_MAX_IDS];           /* callbacks running per client */
     int64_t last_msg_ms;             /* when the last message arrived */
     int64_t last_disc_ms;            /* when the last disconnect ran */
@@ -50,6 +52,7 @@ struct it_server {
 
 extern const char *it_case;
 extern const char *it_argv0_extra; /* arguments before the case name */
+extern char it_context[256];       /* printed with a failure (a plan) */
 extern uint64_t it_seed;
 
 _Noreturn void it_fail(const char *file, int line, const char *fmt, ...)

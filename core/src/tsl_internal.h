@@ -114,6 +114,8 @@ struct tsl_client {
     bool paused;
     bool eof;
     bool ready_r, ready_w;   /* readiness from the last wait */
+    bool fresh;              /* just adopted: try a read before anything */
+    bool redeliver;          /* frames came along in the ring: deliver */
     struct tsl_receiver *owner_rx; /* the receiver serving it */
     struct tsl_timer ka;     /* keepalive expiry */
     struct tsl_timer ka_send; /* client mode: keepalive frames out */
@@ -206,6 +208,7 @@ struct tsl_receiver {
     uint8_t *scratch;        /* messages that wrap around a ring */
     size_t scratch_cap;
     struct tsl_wheel wheel;  /* keepalive timers of its clients */
+    bool fresh;              /* a client was adopted since the last wait */
     unsigned ka_gen;         /* server keepalive generation applied */
 };
 

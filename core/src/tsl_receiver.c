@@ -145,6 +145,11 @@ rx_add(struct tsl_receiver *rx, struct tsl_client *c)
     rx->had_client = true;
     c->owner_rx = rx;
     c->ready_r = c->ready_w = false;
+    /* Bytes may have waited in the kernel during the hand-off: read once
+     * before the next request is handled, so a client that is moved again
+     * and again still makes progress. */
+    c->fresh = true;
+    rx->fresh = true;
     pthread_mutex_lock(&c->lock);
     c->st.threaded = rx->dedicated;
     if (c->adopted)
@@ -405,6 +410,15 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
             return false;
         }
     }
+    /* Whole frames that came along in the ring of a migrated client are
+     * delivered now, not when more bytes happen to arrive: the peer may be
+     * waiting for their replies (the course's demarcator left frames
+     * stranded exactly like this). */
+    if (c->redeliver) {
+        c->redeliver = false;
+        if (!rx_deliver(rx, c))
+            return false;
+    }
     /* The flag is read again here, not only when the sets were built: a
      * NOT_LISTENING set before the bytes arrived must hold them back. */
     if (c->ready_r && !c->eof &&
@@ -576,10 +590,22 @@ rx_main(void *arg)
                 ka_send_arm(rx, rx->clients[i], now);
             }
         }
-        ms = rx_timeout(rx, tsl__now_ms());
+        ms = rx->fresh ? 0 : rx_timeout(rx, tsl__now_ms());
         woke = rx->dedicated ? rx_wait_poll(rx, ms) : rx_wait_select(rx, ms);
         if (woke)
             tsl__wakeup_drain(&rx->wk);
+        if (rx->fresh) {
+            for (i = 0; i < rx->n; i++) {
+                struct tsl_client *fc = rx->clients[i];
+                if (fc->fresh && wants_read(rx, fc))
+                    fc->ready_r = true; /* EAGAIN at worst */
+                if (fc->fresh && fc->in.len > 0 &&
+                    !(atomic_load(&rx->srv->flags) & TSL_SERVER_NOT_LISTENING))
+                    fc->redeliver = true;
+                fc->fresh = false;
+            }
+            rx->fresh = false;
+        }
         now = tsl__now_ms();
         for (i = 0; i < rx->n;) {
             /* A finished client's slot now holds the last client, which

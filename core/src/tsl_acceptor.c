@@ -150,7 +150,9 @@ acc_main(void *arg)
 
     tsl__tls_server = a->srv;
     tsl__thread_name("tsl-accept");
-    for (;;) {
+    /* The stop flag is read every turn, not only when the pipe fires: a
+     * poll() that keeps failing must not keep the thread from ending. */
+    while (!atomic_load(&a->stop)) {
         pf[0].fd = a->wk.rfd;
         pf[0].events = POLLIN;
         pf[1].fd = a->lfd;

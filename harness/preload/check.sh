@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# harness/preload/check.sh CASE BUILD_DIR - libtslfault.so against tsl-echo
+# as a black box, the way it is used against a server that is not ours.
+#   storm     split, short writes, EINTR and EAGAIN on every connection:
+#             tsl-load verifies every echoed byte.
+#   fin_loss  connection 1's FIN never reaches the server: ka-expired.
+#   bad_plan  a malformed TSL_FAULTS stops the server with status 2.
+set -u
+case_=${1:?usage: check.sh CASE BUILD_DIR}
+build=$(cd "${2:?usage: check.sh CASE BUILD_DIR}" && pwd)
+shim=$build/harness/libtslfault.so
+work=$(mktemp -d)
+events=$work/events
+srv=
+trap '[[ -n $srv ]] && kill $srv 2>/dev/null; rm -rf "$work"' EXIT
+fail() { echo "FAIL preload $case_: $*"; cat "$events" "$work/err" 2>/dev/null; exit 1; }
+wait_event() {
+  local i
+  for ((i = 0; i < $2 * 20; i++)); do
+    grep -q -- "$1" "$events" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+start() {
+  TSL_FAULTS=$1 LD_PRELOAD=$shim "$build/core/tsl-echo" --listen 127.0.0.1:0 \
+    --events --ka-hold-ms 300 >"$events" 2>"$work/err" &
+  srv=$!
+  wait_event '"event":"listening"' 5 || fail "tsl-echo did not start"
+  port=$(grep -o '"port":[0-9]*' "$events" | head -1 | cut -d: -f2)
+}
+
+case $case_ in
+storm)
+  start 'split=1..5,short=1..7,eintr=25,eagain=15,seed=11'
+  "$build/harness/tsl-load" --server "127.0.0.1:$port" --clients 4 \
+    --messages 200 --chunking random --seed 4 >"$work/load" ||
+    fail "$(cat "$work/load")"
+  ;;
+fin_loss)
+  start 'fin_loss@conn=1,seed=3'
+  "$build/harness/tsl-load" --server "127.0.0.1:$port" --clients 1 \
+    --messages 10 >"$work/load" || fail "$(cat "$work/load")"
+  wait_event '"reason":"ka-expired"' 10 || fail "no ka-expired"
+  ;;
+bad_plan)
+  TSL_FAULTS='split=0' LD_PRELOAD=$shim "$build/core/tsl-echo" \
+    --listen 127.0.0.1:0 >"$events" 2>"$work/err"
+  status=$?
+  [[ $status -eq 2 ]] || fail "status $status, expected 2"
+  grep -q "libtslfault: bad TSL_FAULTS 'split=0'" "$work/err" ||
+    fail "no clear message"
+  echo "ok preload $case_"
+  exit 0
+  ;;
+*) echo "unknown case $case_"; exit 2 ;;
+esac
+kill -TERM $srv
+wait $srv || fail "tsl-echo exited with $?"
+srv=
+grep -q '"event":"stopped"' "$events" || fail "no clean stop"
+echo "ok preload $case_"

@@ -356,10 +356,12 @@ tsl__client_finish(struct tsl_client *c, tsl_reason_t reason)
     if (target != NULL && target->dedicated)
         tsl__receiver_request_stop(target);
     TSL_ASSERT(fd >= 0);
-    tsl__sys->close(fd);
-    tsl__cbuf_fini(&c->in);
+    /* Out of the database before the socket closes: once the peer sees
+     * the close, the client no longer counts against max-clients. */
     if (tsl__db_remove(&srv->db, c))
         atomic_fetch_sub(&srv->ctr.current, 1);
+    tsl__sys->close(fd);
+    tsl__cbuf_fini(&c->in);
     TSL__CTR_ADD(srv->ctr.disconnected[reason], 1);
     if (srv->cb.disconnected != NULL)
         srv->cb.disconnected(srv, c, reason, srv->ud);

@@ -19,4 +19,6 @@ for p in "${presets[@]}"; do
   cmake --preset "$p" >/dev/null
   cmake --build --preset "$p" -j"$(nproc)"
   ctest --preset "$p" -LE valgrind
+  echo "== $p, epoll backend"
+  TSL_BACKEND=epoll ctest --preset "$p" -L 'unit|integration'
 done

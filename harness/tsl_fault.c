@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/select.h>
 #include <time.h>
 
@@ -44,6 +45,8 @@ struct fconn {
     size_t stash_len;
     int64_t stash_since;
     bool stash_eof;
+    bool ep_in;        /* registered with EPOLLIN (epoll backend) */
+    uint64_t ep_data;  /* its epoll data, to report a due stash */
 };
 
 static struct {
@@ -508,6 +511,97 @@ f_poll(struct pollfd *pf, nfds_t n, int timeout)
     return res;
 }
 
+static int
+f_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
+{
+    TORTURE(ENOMEM, -1);
+    pthread_mutex_lock(&E.lock);
+    if (fd >= 0 && fd < FAULT_FD_MAX && E.conns[fd].tracked) {
+        E.conns[fd].ep_in = op != EPOLL_CTL_DEL && ev != NULL &&
+                            (ev->events & EPOLLIN);
+        if (ev != NULL)
+            E.conns[fd].ep_data = ev->data.u64;
+    }
+    pthread_mutex_unlock(&E.lock);
+    return E.real.epoll_ctl(ep, op, fd, ev);
+}
+
+/* Which tracked fd has this epoll data?  (Linear: tests only.) */
+static struct fconn *
+by_data(uint64_t data)
+{
+    int fd;
+
+    for (fd = 0; fd < FAULT_FD_MAX; fd++)
+        if (E.conns[fd].tracked && E.conns[fd].ep_in &&
+            E.conns[fd].ep_data == data)
+            return &E.conns[fd];
+    return NULL;
+}
+
+/* epoll_wait: events of quiet sockets are dropped (and, rather than spin
+ * on a level-triggered EOF nobody may see, the wait is retried after a
+ * short pause); sockets with a due stash are reported readable. */
+static int
+f_epoll_wait(int ep, struct epoll_event *evs, int max, int timeout)
+{
+    int64_t end = timeout < 0 ? -1 : now_ms() + timeout;
+    int n, k, out, fd;
+
+    TORTURE(EINTR, -1);
+    for (;;) {
+        int64_t wait = timeout < 0 ? -1 : end - now_ms(), due = -1;
+        int64_t now = now_ms();
+        int ndue = 0;
+        if (timeout >= 0 && wait < 0)
+            wait = 0;
+        pthread_mutex_lock(&E.lock);
+        for (fd = 0; fd < FAULT_FD_MAX && ndue < max; fd++) {
+            struct fconn *c = &E.conns[fd];
+            if (!c->tracked || !c->ep_in || c->quiet ||
+                (c->stash_len == 0 && !c->stash_eof))
+                continue;
+            if (stash_due(c, now)) {
+                evs[ndue].events = EPOLLIN;
+                evs[ndue].data.u64 = c->ep_data;
+                ndue++;
+            } else {
+                int64_t d = (c->delay ? c->stash_since + c->delay->a
+                                      : c->stash_since + COALESCE_HOLD_MS) -
+                            now;
+                if (due < 0 || d < due)
+                    due = d < 0 ? 0 : d;
+            }
+        }
+        pthread_mutex_unlock(&E.lock);
+        if (ndue > 0)
+            return ndue;
+        if (due >= 0 && (wait < 0 || due < wait))
+            wait = due;
+        n = E.real.epoll_wait(ep, evs, max, (int)wait);
+        if (n <= 0)
+            return n;
+        pthread_mutex_lock(&E.lock);
+        for (k = 0, out = 0; k < n; k++) {
+            struct fconn *c = evs[k].data.ptr ? by_data(evs[k].data.u64)
+                                              : NULL;
+            if (c != NULL && c->quiet)
+                continue;
+            evs[out++] = evs[k];
+        }
+        pthread_mutex_unlock(&E.lock);
+        if (out > 0)
+            return out;
+        if (timeout >= 0 && now_ms() >= end)
+            return 0;
+        /* Only quiet sockets were ready: pause instead of spinning. */
+        {
+            struct timespec ts = {0, 2 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
 /* Calls that are only counted (torture) and passed through. */
 static int
 f_socket(int d, int t, int p)
@@ -602,6 +696,8 @@ tsl_fault_init(const char *plan, const struct tsl_sys_ops *real, char *err,
     E.faulty.getsockopt = f_getsockopt;
     E.faulty.pipe2 = f_pipe2;
     E.faulty.open = f_open;
+    E.faulty.epoll_ctl = f_epoll_ctl;
+    E.faulty.epoll_wait = f_epoll_wait;
     E.nconns = 0;
     E.calls = 0;
     E.accepts = 0;

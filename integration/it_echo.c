@@ -213,6 +213,7 @@ bad_flags_exit_2_with_a_message(void)
         {"--max-clients", "-1", NULL},
         {"--max-clients", "12x", NULL},
         {"--backend", "kqueue", NULL},
+        {"--backend", NULL},
         {"--threaded", "x", NULL},
         {"--ka-hold-ms", "-5", NULL},
         {"--no-such-flag", NULL},

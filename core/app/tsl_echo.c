@@ -117,7 +117,7 @@ usage(FILE *f)
             "usage: tsl-echo [--listen ADDR:PORT] [--framing SPEC] "
             "[--max-clients N]\n"
             "                [--threaded] [--ka-hold-ms N] "
-            "[--backend select] [--events]\n"
+            "[--backend select|epoll] [--events]\n"
             "  --listen ADDR:PORT  IPv4 address and port (default "
             "127.0.0.1:40000; port 0 picks one)\n"
             "  --framing SPEC      none | fixed:N | variable[:opts] | "
@@ -184,7 +184,8 @@ main(int argc, char **argv)
     tsl_server_t *srv;
     sigset_t set;
     char *end;
-    int o, r, sig, threaded = 0;
+    int o, r, sig, threaded = 0, backend_set = 0;
+    tsl_backend_t backend = TSL_BACKEND_SELECT;
 
     tsl_framing_default(&framing, TSL_FRAMING_VARIABLE);
     opterr = 0;
@@ -218,9 +219,14 @@ main(int argc, char **argv)
                            optarg);
             break;
         case 'b':
-            if (strcmp(optarg, "select") != 0)
-                return bad("--backend: '%s' is not supported (expected "
-                           "select)", optarg);
+            if (strcmp(optarg, "select") == 0)
+                backend = TSL_BACKEND_SELECT;
+            else if (strcmp(optarg, "epoll") == 0)
+                backend = TSL_BACKEND_EPOLL;
+            else
+                return bad("--backend: expected select or epoll, got '%s'",
+                           optarg);
+            backend_set = 1;
             break;
         case 'e':
             events = 1;
@@ -255,6 +261,8 @@ main(int argc, char **argv)
         r = tsl_server_set_keepalive(srv, (uint32_t)ka_hold);
     if (r == 0 && threaded)
         r = tsl_server_set_flags(srv, TSL_SERVER_MULTI_THREADED);
+    if (r == 0 && backend_set)
+        r = tsl_server_set_backend(srv, backend);
     if (r < 0) {
         fprintf(stderr, "tsl-echo: %s\n", tsl_strerror(r));
         return 1;

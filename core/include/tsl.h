@@ -234,6 +234,21 @@ int tsl_server_destroy(tsl_server_t *srv);
 int tsl_server_set_callbacks(tsl_server_t *srv, const tsl_callbacks_t *cbs,
                              void *ud);
 
+/*
+ * How the shared receive thread waits: select() (the course's, the
+ * default; descriptors must be below FD_SETSIZE) or epoll (Linux; no such
+ * limit, cost independent of idle clients).  Only while stopped.  The
+ * default can be changed for a whole process with the environment
+ * variable TSL_BACKEND=select|epoll (read at tsl_server_create), which the
+ * test suite uses to run everything on both.
+ */
+typedef enum tsl_backend {
+    TSL_BACKEND_SELECT = 0,
+    TSL_BACKEND_EPOLL = 1
+} tsl_backend_t;
+int tsl_server_set_backend(tsl_server_t *srv, tsl_backend_t backend);
+tsl_backend_t tsl_server_backend(tsl_server_t *srv);
+
 /* Framing for clients accepted from now on; only while stopped. */
 int tsl_server_set_framing(tsl_server_t *srv, const tsl_framing_t *f);
 

@@ -117,6 +117,8 @@ struct tsl_client {
     bool fresh;              /* just adopted: try a read before anything */
     bool redeliver;          /* frames came along in the ring: deliver */
     struct tsl_receiver *owner_rx; /* the receiver serving it */
+    uint32_t ep_events;      /* epoll: the interest registered */
+    bool ep_added;           /* epoll: registered */
     struct tsl_timer ka;     /* keepalive expiry */
     struct tsl_timer ka_send; /* client mode: keepalive frames out */
     int64_t ka_last;         /* last time bytes arrived */
@@ -209,6 +211,7 @@ struct tsl_receiver {
     size_t scratch_cap;
     struct tsl_wheel wheel;  /* keepalive timers of its clients */
     bool fresh;              /* a client was adopted since the last wait */
+    int epfd;                /* epoll backend: its instance; -1 otherwise */
     unsigned ka_gen;         /* server keepalive generation applied */
 };
 
@@ -281,6 +284,7 @@ struct tsl_server {
     size_t out_low, out_high, out_hard;
     uint32_t stall_ms;
     uint32_t tick_ms;
+    tsl_backend_t backend;
 
     atomic_uint ka_hold_ms;   /* any time */
     atomic_uint ka_gen;       /* bumped when ka_hold_ms changes */

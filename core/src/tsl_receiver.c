@@ -7,7 +7,8 @@
  * output when sockets become writable, runs the keepalive timers, and
  * finishes clients (EOF, reset, protocol error, slow consumer, forced
  * close, keepalive expiry, shutdown).  Two kinds share all of that code:
- * the server's shared receiver multiplexes every client with select();
+ * the server's shared receiver multiplexes every client with select()
+ * (or epoll, the backend chosen per server: same code, another wait);
  * a dedicated receiver serves one client with poll() on a thread of its
  * own and ends when that client leaves (multi-threaded mode).
  *
@@ -39,6 +40,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/select.h>
 
 #include "tsl_internal.h"
@@ -127,6 +129,41 @@ ka_fire(struct tsl_timer *t, int64_t now, void *arg)
 
 /* ---- the client array ---- */
 
+/* ---- epoll registration (the shared receiver on the epoll backend) ---- */
+
+static bool wants_read(struct tsl_receiver *rx, struct tsl_client *c);
+
+/* Brings c's registered interest up to date; a syscall only on change.
+ * Returns false if the kernel refused (the client cannot be served). */
+static bool
+ep_sync(struct tsl_receiver *rx, struct tsl_client *c)
+{
+    struct epoll_event ev;
+    uint32_t want = (wants_read(rx, c) ? EPOLLIN : 0) |
+                    (c->want_write ? EPOLLOUT : 0);
+
+    if (rx->epfd < 0 || (c->ep_added && c->ep_events == want))
+        return true;
+    ev.events = want;
+    ev.data.ptr = c;
+    if (tsl__sys->epoll_ctl(rx->epfd, c->ep_added ? EPOLL_CTL_MOD
+                                                  : EPOLL_CTL_ADD,
+                            c->fd, &ev) < 0)
+        return false;
+    c->ep_added = true;
+    c->ep_events = want;
+    return true;
+}
+
+static void
+ep_forget(struct tsl_receiver *rx, struct tsl_client *c)
+{
+    if (rx->epfd >= 0 && c->ep_added)
+        tsl__sys->epoll_ctl(rx->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    c->ep_added = false;
+    c->ep_events = 0;
+}
+
 static int
 rx_add(struct tsl_receiver *rx, struct tsl_client *c)
 {
@@ -177,6 +214,7 @@ rx_remove(struct tsl_receiver *rx, struct tsl_client *c)
     rx->clients[i]->slot = i;
     tsl__wheel_cancel(&rx->wheel, &c->ka);
     tsl__wheel_cancel(&rx->wheel, &c->ka_send);
+    ep_forget(rx, c); /* before the socket is closed or handed over */
 }
 
 static void
@@ -437,6 +475,8 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
             return false;
         }
     }
+    /* epoll only reports what happened; the flags must start clear. */
+    c->ready_r = c->ready_w = false;
     return true;
 }
 
@@ -549,6 +589,41 @@ rx_wait_poll(struct tsl_receiver *rx, int ms)
     return pf[0].revents != 0;
 }
 
+/* The epoll wait: interests are synced first (a syscall only where one
+ * changed), then each event marks its client.  A client the kernel will
+ * not register cannot be served: it is finished. */
+static bool
+rx_wait_epoll(struct tsl_receiver *rx, int ms)
+{
+    struct epoll_event evs[256];
+    bool woke = false;
+    size_t i;
+    int n, k;
+
+    for (i = 0; i < rx->n;) {
+        if (ep_sync(rx, rx->clients[i]))
+            i++;
+        else
+            rx_finish(rx, rx->clients[i], TSL_REASON_SLOW_CONSUMER);
+    }
+    n = tsl__sys->epoll_wait(rx->epfd, evs, 256, ms);
+    if (n < 0) {
+        TSL_ASSERT(errno == EINTR);
+        return false;
+    }
+    for (k = 0; k < n; k++) {
+        struct tsl_client *c = evs[k].data.ptr;
+        if (c == NULL) {
+            woke = true;
+            continue;
+        }
+        c->ready_r = (evs[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0 &&
+                     wants_read(rx, c);
+        c->ready_w = (evs[k].events & (EPOLLOUT | EPOLLERR)) != 0;
+    }
+    return woke;
+}
+
 /* At shutdown, a client whose close was already requested keeps the
  * reason it was asked with. */
 static tsl_reason_t
@@ -591,7 +666,9 @@ rx_main(void *arg)
             }
         }
         ms = rx->fresh ? 0 : rx_timeout(rx, tsl__now_ms());
-        woke = rx->dedicated ? rx_wait_poll(rx, ms) : rx_wait_select(rx, ms);
+        woke = rx->dedicated  ? rx_wait_poll(rx, ms)
+               : rx->epfd >= 0 ? rx_wait_epoll(rx, ms)
+                               : rx_wait_select(rx, ms);
         if (woke)
             tsl__wakeup_drain(&rx->wk);
         if (rx->fresh) {
@@ -661,8 +738,24 @@ tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
         tsl__wheel_fini(&rx->wheel);
         goto fail;
     }
+    rx->epfd = -1;
+    if (!dedicated && srv->backend == TSL_BACKEND_EPOLL) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+        rx->epfd = tsl__sys->epoll_create1(EPOLL_CLOEXEC);
+        if (rx->epfd < 0 ||
+            tsl__sys->epoll_ctl(rx->epfd, EPOLL_CTL_ADD, rx->wk.rfd, &ev) < 0) {
+            r = -errno;
+            if (rx->epfd >= 0)
+                tsl__sys->close(rx->epfd);
+            tsl__wakeup_close(&rx->wk);
+            tsl__wheel_fini(&rx->wheel);
+            goto fail;
+        }
+    }
     r = -pthread_create(&rx->thread, NULL, rx_main, rx);
     if (r < 0) {
+        if (rx->epfd >= 0)
+            tsl__sys->close(rx->epfd);
         tsl__wakeup_close(&rx->wk);
         tsl__wheel_fini(&rx->wheel);
         goto fail;
@@ -692,6 +785,9 @@ tsl__receiver_stop(struct tsl_receiver *rx)
     rx->running = false;
     tsl__wakeup_close(&rx->wk);
     tsl__wheel_fini(&rx->wheel);
+    if (rx->epfd >= 0)
+        tsl__sys->close(rx->epfd);
+    rx->epfd = -1;
     free(rx->clients);
     free(rx->scratch);
     rx->clients = NULL;

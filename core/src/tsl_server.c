@@ -62,6 +62,12 @@ tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
     srv->out_hard = 4 * 1024 * 1024;
     srv->stall_ms = 30000;
     srv->tick_ms = 50;
+    {
+        const char *b = getenv("TSL_BACKEND");
+        srv->backend = b != NULL && strcmp(b, "epoll") == 0
+                           ? TSL_BACKEND_EPOLL
+                           : TSL_BACKEND_SELECT;
+    }
     atomic_init(&srv->ka_hold_ms, 0);
     atomic_init(&srv->ka_gen, 0);
     atomic_init(&srv->flags, TSL_SERVER_INITIALIZED);
@@ -293,6 +299,27 @@ tsl_server_set_framing(tsl_server_t *srv, const tsl_framing_t *f)
 }
 
 int
+tsl_server_set_backend(tsl_server_t *srv, tsl_backend_t backend)
+{
+    int r;
+
+    if (backend != TSL_BACKEND_SELECT && backend != TSL_BACKEND_EPOLL)
+        return TSL_EINVAL;
+    r = while_stopped(srv);
+    if (r < 0)
+        return r;
+    srv->backend = backend;
+    pthread_mutex_unlock(&srv->ctl_lock);
+    return 0;
+}
+
+tsl_backend_t
+tsl_server_backend(tsl_server_t *srv)
+{
+    return srv->backend;
+}
+
+int
 tsl_server_set_output_limits(tsl_server_t *srv, size_t low, size_t high,
                              size_t hard, uint32_t stall_ms)
 {
@@ -521,7 +548,8 @@ tsl__server_admit(struct tsl_server *srv, const struct sockaddr_in *peer,
     /* Only this thread adds clients, so the count cannot grow under us. */
     if (why < 0 && max != 0 && tsl__db_count(&srv->db) >= max)
         why = TSL_REJECT_MAX_CLIENTS;
-    if (why < 0 && fd >= FD_SETSIZE && !threaded)
+    if (why < 0 && fd >= FD_SETSIZE && !threaded &&
+        srv->backend == TSL_BACKEND_SELECT)
         why = TSL_REJECT_FD_TOO_LARGE; /* select() cannot watch it */
     return why;
 }
@@ -586,7 +614,8 @@ tsl_server_migrate_client(tsl_server_t *srv, tsl_client_t *c,
         rc = TSL_EAGAIN; /* still arriving, or already moving */
     else if ((c->st.threaded != 0) == (mode == TSL_CLIENT_THREADED))
         rc = 1; /* already there */
-    else if (mode == TSL_CLIENT_MULTIPLEXED && c->fd >= FD_SETSIZE)
+    else if (mode == TSL_CLIENT_MULTIPLEXED && c->fd >= FD_SETSIZE &&
+             srv->backend == TSL_BACKEND_SELECT)
         rc = TSL_ERANGE;
     if (rc == 0) {
         c->migrate_to = to;

@@ -34,6 +34,9 @@ const struct tsl_sys_ops tsl__sys_libc = {
     .poll = poll,
     .select = select,
     .pipe2 = pipe2,
+    .epoll_create1 = epoll_create1,
+    .epoll_ctl = epoll_ctl,
+    .epoll_wait = epoll_wait,
     .open = sys_open,
 };
 

@@ -11,6 +11,7 @@
 #define TSL_SYS_H
 
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -32,6 +33,9 @@ struct tsl_sys_ops {
     int (*poll)(struct pollfd *fds, nfds_t n, int timeout);
     int (*select)(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t);
     int (*pipe2)(int fds[2], int flags);
+    int (*epoll_create1)(int flags);
+    int (*epoll_ctl)(int ep, int op, int fd, struct epoll_event *ev);
+    int (*epoll_wait)(int ep, struct epoll_event *evs, int max, int timeout);
     int (*open)(const char *path, int flags);
 };
 

@@ -126,6 +126,11 @@ configuration_is_checked(void **state)
                      TSL_EINVAL);
     assert_int_equal(tsl_server_set_output_limits(srv, 1, 2, 3, 1), 0);
     assert_int_equal(tsl_server_set_callbacks(srv, NULL, NULL), 0);
+    assert_int_equal(tsl_server_set_backend(srv, TSL_BACKEND_EPOLL), 0);
+    assert_int_equal(tsl_server_backend(srv), TSL_BACKEND_EPOLL);
+    assert_int_equal(tsl_server_set_backend(srv, (tsl_backend_t)7),
+                     TSL_EINVAL);
+    assert_int_equal(tsl_server_set_backend(srv, TSL_BACKEND_SELECT), 0);
     /* While running, configuration that threads read is refused. */
     assert_int_equal(tsl_server_start(srv), 0);
     assert_true(tsl_server_flags(srv) & TSL_SERVER_RUNNING);
@@ -134,6 +139,8 @@ configuration_is_checked(void **state)
     assert_int_equal(tsl_server_set_framing(srv, &f), TSL_EBUSY);
     assert_int_equal(tsl_server_set_callbacks(srv, NULL, NULL), TSL_EBUSY);
     assert_int_equal(tsl_server_set_output_limits(srv, 1, 2, 3, 1),
+                     TSL_EBUSY);
+    assert_int_equal(tsl_server_set_backend(srv, TSL_BACKEND_EPOLL),
                      TSL_EBUSY);
     assert_int_equal(tsl_server_stop(srv), 0);
     assert_false(tsl_server_flags(srv) & TSL_SERVER_RUNNING);

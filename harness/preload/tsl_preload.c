@@ -10,8 +10,8 @@
  * about, everything else passes straight to libc.  A bad plan stops the
  * program at once with a message and status 2, so a typo never runs a
  * test without its faults.  TSL_FAULTS_LOG=1 prints the plan at start.
- * Limits: epoll-based servers get every fault but FIN loss and silent
- * crash, which hide a socket from select()/poll() only.
+ * epoll_ctl and epoll_wait are wrapped too (FIN loss and silent crashes
+ * hide the socket's events; coalesced bytes are reported when due).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -65,6 +66,9 @@ preload_init(void)
     LOAD(real.poll, "poll");
     LOAD(real.select, "select");
     LOAD(real.pipe2, "pipe2");
+    LOAD(real.epoll_create1, "epoll_create1");
+    LOAD(real.epoll_ctl, "epoll_ctl");
+    LOAD(real.epoll_wait, "epoll_wait");
     real.open = sys_open;
     LOAD(real_read, "read");
     LOAD(real_write, "write");
@@ -166,4 +170,16 @@ int
 poll(struct pollfd *pf, nfds_t n, int timeout)
 {
     return fault->poll(pf, n, timeout);
+}
+
+int
+epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
+{
+    return fault->epoll_ctl(ep, op, fd, ev);
+}
+
+int
+epoll_wait(int ep, struct epoll_event *evs, int max, int timeout)
+{
+    return fault->epoll_wait(ep, evs, max, timeout);
 }

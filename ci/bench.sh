@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# ci/bench.sh [SECONDS] - the fixed benchmark scenarios against tsl-echo
+# (select, epoll, epoll+threaded) and the minimal epoll echo server, in one
+# run; prints one table with ratios to the minimal server, then the last
+# recorded figures from bench/BASELINE.md.  Servers run pinned to CPU 0 and
+# tsl-bench to CPU 1, so the load generator does not steal the server's
+# core.  Not a test; not run in CI.  A few minutes.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+secs=${1:-3}
+b=build/default
+[[ -x $b/bench/tsl-bench ]] || { cmake --preset default >/dev/null; cmake --build --preset default -j"$(nproc)"; }
+ulimit -n "$(ulimit -Hn)"
+
+declare -A cmd=(
+  [min]="$b/bench/min-epoll-echo PORT"
+  [select]="$b/core/tsl-echo --listen 127.0.0.1:PORT --backend select"
+  [epoll]="$b/core/tsl-echo --listen 127.0.0.1:PORT --backend epoll"
+  [threaded]="$b/core/tsl-echo --listen 127.0.0.1:PORT --backend epoll --threaded"
+)
+servers=(min select epoll threaded)
+port=$((20000 + RANDOM % 20000))
+declare -A R
+
+run() { # server scenario tsl-bench-args...
+  local s=$1 sc=$2; shift 2
+  port=$((port + 1))
+  taskset -c 0 ${cmd[$s]//PORT/$port} >/dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.02; done
+  local out
+  out=$(taskset -c 1 $b/bench/tsl-bench --server 127.0.0.1:$port --pid $pid --cpu 1 "$@" 2>&1 || true)
+  kill $pid 2>/dev/null; wait $pid 2>/dev/null || true
+  R[$s,$sc]=$out
+}
+val() { sed -n "s/.*\b$2=\([-0-9.]*\).*/\1/p" <<<"${R[$1]}"; }
+
+for s in "${servers[@]}"; do
+  run "$s" p1    --conns 1 --depth 1 --size 64 --seconds "$secs"
+  run "$s" p16   --conns 50 --depth 16 --size 64 --seconds "$secs"
+  run "$s" big   --conns 8 --depth 1 --size 4096 --seconds "$secs"
+  run "$s" rate  --mode connrate --seconds "$secs"
+  run "$s" idle1k --conns 1 --depth 1 --size 64 --idle 1000 --seconds "$secs"
+  run "$s" idle  --mode idle --conns 5000
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "") printf "%.2f", a / b; else printf "-" }'; }
+printf '\n%-44s %10s %10s %10s %10s\n' "scenario (ratio to min-epoll-echo)" select epoll threaded min
+line() { # label scenario key
+  local m; m=$(val "min,$2" "$3")
+  printf '%-44s' "$1"
+  for s in select epoll threaded; do printf ' %10s' "$(ratio "$(val "$s,$2" "$3")" "$m")"; done
+  printf ' %10s\n' "$m"
+}
+line "1 conn x1 64B: p50 latency (us)"           p1    p50_us
+line "1 conn x1 64B: p99 latency (us)"           p1    p99_us
+line "50 conns x16 64B: messages/s"              p16   msgs_per_s
+line "50 conns x16 64B: server CPU us/message"   p16   server_cpu_us_per_msg
+line "8 conns 4 KiB: MB/s"                       big   mb_per_s
+line "connect+echo+close: connections/s"         rate  conns_per_s
+line "connect+echo+close: server CPU us/conn"    rate  server_cpu_us_per_conn
+line "1 active among 1000 idle: p50 (us)"        idle1k p50_us
+line "5000 idle connections: RSS bytes/conn"     idle  bytes_per_conn
+echo
+printf 'p50 with 1000 idle / p50 alone:'
+for s in select epoll threaded min; do printf ' %s %s' "$s" "$(ratio "$(val "$s,idle1k" p50_us)" "$(val "$s,p1" p50_us)")"; done
+echo
+echo
+echo "Raw figures:"
+for k in "${!R[@]}"; do echo "  $k: ${R[$k]}"; done | sort
+echo
+echo "Last recorded (bench/BASELINE.md):"
+sed -n '/^| scenario/,/^$/p' bench/BASELINE.md

@@ -20,7 +20,7 @@ declare -A cmd=(
   [threaded]="$b/core/tsl-echo --listen 127.0.0.1:PORT --backend epoll --threaded"
 )
 servers=(min select epoll threaded)
-port=$((20000 + RANDOM % 20000))
+port=$((10000 + RANDOM % 20000)) # below the ephemeral range
 declare -A R
 
 run() { # server scenario tsl-bench-args...

@@ -155,10 +155,13 @@ ep_sync(struct tsl_receiver *rx, struct tsl_client *c)
     return true;
 }
 
+/* Takes c out of the epoll set: explicitly when the socket lives on
+ * (migration), implicitly when it is about to be closed (closing the only
+ * descriptor of a socket removes it; we never dup them), saving a call. */
 static void
-ep_forget(struct tsl_receiver *rx, struct tsl_client *c)
+ep_forget(struct tsl_receiver *rx, struct tsl_client *c, bool closing)
 {
-    if (rx->epfd >= 0 && c->ep_added)
+    if (rx->epfd >= 0 && c->ep_added && !closing)
         tsl__sys->epoll_ctl(rx->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     c->ep_added = false;
     c->ep_events = 0;
@@ -168,6 +171,7 @@ static int
 rx_add(struct tsl_receiver *rx, struct tsl_client *c)
 {
     int64_t now = tsl__now_ms();
+    bool migrated;
 
     if (rx->n == rx->cap) {
         size_t cap = rx->cap ? rx->cap * 2 : (rx->dedicated ? 1 : 64);
@@ -182,18 +186,23 @@ rx_add(struct tsl_receiver *rx, struct tsl_client *c)
     rx->had_client = true;
     c->owner_rx = rx;
     c->ready_r = c->ready_w = false;
-    /* Bytes may have waited in the kernel during the hand-off: read once
-     * before the next request is handled, so a client that is moved again
-     * and again still makes progress. */
-    c->fresh = true;
-    rx->fresh = true;
     pthread_mutex_lock(&c->lock);
     c->st.threaded = rx->dedicated;
-    if (c->adopted)
+    migrated = c->adopted;
+    if (migrated)
         c->st.migrations++;
     c->adopted = true;
     c->ka_hold = c->ka_override;
     pthread_mutex_unlock(&c->lock);
+    /* A migrated client: bytes may have waited in the kernel during the
+     * hand-off, and frames in its ring: read and deliver once before the
+     * next request is handled, so a client that is moved again and again
+     * still makes progress.  (A new client has nothing of that kind: the
+     * next wait reports its first bytes.) */
+    if (migrated) {
+        c->fresh = true;
+        rx->fresh = true;
+    }
     if (c->ka_last == 0)
         c->ka_last = now; /* new; a migrated client keeps its time */
     tsl__timer_init(&c->ka, ka_fire, c);
@@ -203,9 +212,10 @@ rx_add(struct tsl_receiver *rx, struct tsl_client *c)
     return 0;
 }
 
-/* Takes c out of the array (the client itself is untouched). */
+/* Takes c out of the array (the client itself is untouched); `closing`
+ * says its socket is about to be closed. */
 static void
-rx_remove(struct tsl_receiver *rx, struct tsl_client *c)
+rx_remove(struct tsl_receiver *rx, struct tsl_client *c, bool closing)
 {
     size_t i = c->slot;
 
@@ -214,13 +224,13 @@ rx_remove(struct tsl_receiver *rx, struct tsl_client *c)
     rx->clients[i]->slot = i;
     tsl__wheel_cancel(&rx->wheel, &c->ka);
     tsl__wheel_cancel(&rx->wheel, &c->ka_send);
-    ep_forget(rx, c); /* before the socket is closed or handed over */
+    ep_forget(rx, c, closing);
 }
 
 static void
 rx_finish(struct tsl_receiver *rx, struct tsl_client *c, tsl_reason_t why)
 {
-    rx_remove(rx, c);
+    rx_remove(rx, c, true);
     tsl__client_finish(c, why);
 }
 
@@ -237,7 +247,7 @@ rx_migrate(struct tsl_receiver *rx, struct tsl_client *c)
     pthread_mutex_unlock(&c->lock);
     if (to == NULL || to == rx)
         return;
-    rx_remove(rx, c);
+    rx_remove(rx, c, false);
     if (tsl__client_handoff(c, &to->owner, &rx->wk) < 0)
         tsl__client_finish(c, TSL_REASON_SHUTDOWN); /* the target stops */
 }

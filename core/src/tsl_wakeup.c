@@ -73,7 +73,8 @@ tsl__wakeup_drain(struct tsl_wakeup *w)
      * In this order a signal that finds the flag still set writes nothing,
      * which is safe because the caller looks at its queue and stop flag
      * after draining. */
-    while (read(w->rfd, buf, sizeof(buf)) > 0)
+    /* A short read means the pipe is empty: no second call to learn it. */
+    while (read(w->rfd, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
         ;
     atomic_store(&w->signalled, 0);
 }

@@ -68,17 +68,6 @@ accept_within(int lfd, int ms)
 }
 
 static void
-echo_through(int fd, const char *text)
-{
-    uint8_t out[64], in[64];
-    size_t n = it_frame(text, strlen(text), out);
-
-    it_send_all(fd, out, n);
-    it_recv_exact(fd, in, n);
-    IT_CHECK(memcmp(in, out, n) == 0);
-}
-
-static void
 connects_once_the_remote_listens(void)
 {
     struct it_server s;
@@ -95,7 +84,7 @@ connects_once_the_remote_listens(void)
     fd = accept_within(lfd, 5000);
     IT_CHECK(fd >= 0);
     IT_WAIT(&s, s.connected == 1, 2000);
-    echo_through(fd, "hello from the remote");
+    it_echo_once(fd, "hello from the remote");
     it_close(fd);
     close(lfd);
     it_server_finish(&s);
@@ -112,14 +101,14 @@ reconnects_after_remote_restart(void)
     IT_CHECK(tsl_server_connect(s.srv, "127.0.0.1", port, 0) > 0);
     fd = accept_within(lfd, 5000);
     IT_CHECK(fd >= 0);
-    echo_through(fd, "first");
+    it_echo_once(fd, "first");
     /* The remote drops the connection: the server connects again. */
     it_close(fd);
     fd = accept_within(lfd, 5000);
     IT_CHECK(fd >= 0);
     IT_WAIT(&s, s.connected == 2, 2000);
     IT_EQ(s.by_reason[TSL_REASON_PEER_CLOSED], 1);
-    echo_through(fd, "second");
+    it_echo_once(fd, "second");
     /* The remote goes away altogether (listener first, so no reconnect
      * can slip into its backlog meanwhile), then comes back. */
     close(lfd);
@@ -128,7 +117,7 @@ reconnects_after_remote_restart(void)
     lfd = listen_on(&port);
     fd = accept_within(lfd, 8000);
     IT_CHECK(fd >= 0);
-    echo_through(fd, "third");
+    it_echo_once(fd, "third");
     IT_EQ(s.connected, 3);
     it_close(fd);
     close(lfd);
@@ -185,7 +174,7 @@ connect_once_does_not_retry(void)
              0);
     fd = accept_within(lfd, 5000);
     IT_CHECK(fd >= 0);
-    echo_through(fd, "only once");
+    it_echo_once(fd, "only once");
     it_close(fd);
     IT_WAIT(&s, s.by_reason[TSL_REASON_PEER_CLOSED] == 1, 2000);
     IT_EQ(accept_within(lfd, 400), -1);

@@ -37,19 +37,6 @@ peer_of(struct it_server *s, int fd)
     return c;
 }
 
-/* Sends one framed message and checks the echo. */
-static void
-echo_once(int fd, const char *text)
-{
-    uint8_t out[600], in[600];
-    size_t n = it_frame(text, strlen(text), out);
-
-    it_send_all(fd, out, n);
-    it_recv_exact(fd, in, n);
-    if (memcmp(in, out, n) != 0)
-        IT_FAIL("echo of '%s' differs", text);
-}
-
 static void
 many_clients(void)
 {
@@ -62,7 +49,7 @@ many_clients(void)
         fd[i] = it_connect(s.port);
     IT_WAIT(&s, s.connected == N, 5000);
     for (i = 0; i < N; i++)
-        echo_once(fd[i], "ping");
+        it_echo_once(fd[i], "ping");
     for (i = 0; i < N; i++)
         it_close(fd[i]);
     IT_WAIT(&s, s.disconnected == N, 5000);
@@ -80,8 +67,8 @@ client_close_and_reset(void)
     it_server_start(&s, "close", "variable", IT_ECHO);
     a = it_connect(s.port);
     b = it_connect(s.port);
-    echo_once(a, "a");
-    echo_once(b, "b");
+    it_echo_once(a, "a");
+    it_echo_once(b, "b");
     it_close(a);
     IT_WAIT(&s, s.by_reason[TSL_REASON_PEER_CLOSED] == 1, 2000);
     it_reset(b);
@@ -99,7 +86,7 @@ forced_close(void)
     it_server_start(&s, "forced", "variable", IT_ECHO);
     fd = it_connect(s.port);
     other = it_connect(s.port);
-    echo_once(fd, "hello");
+    it_echo_once(fd, "hello");
     c = peer_of(&s, fd);
     IT_EQ(tsl_client_disconnect(c), 0);
     IT_CHECK(it_wait_closed(fd, 2000));
@@ -107,7 +94,7 @@ forced_close(void)
     IT_EQ(tsl_client_disconnect(c), TSL_ENOTCONN);
     IT_EQ(tsl_client_send(c, "x", 1), TSL_ENOTCONN);
     tsl_client_unref(c);
-    echo_once(other, "still here");
+    it_echo_once(other, "still here");
     it_close(fd);
     it_server_finish(&s);
     IT_EQ(s.by_reason[TSL_REASON_SHUTDOWN], 1);
@@ -180,7 +167,7 @@ two_servers(void)
     IT_CHECK(a.port != b.port);
     fa = it_connect(a.port);
     fb = it_connect(b.port);
-    echo_once(fa, "to a");
+    it_echo_once(fa, "to a");
     it_send_all(fb, "abcd", 4);
     {
         char in[4];
@@ -213,7 +200,7 @@ stop_start_stop(void)
         IT_EQ(tsl_server_start(s.srv), 0);
         s.port = tsl_server_port(s.srv);
         fd = it_connect(s.port);
-        echo_once(fd, "round");
+        it_echo_once(fd, "round");
         IT_EQ(tsl_server_stop(s.srv), 0);
         IT_CHECK(it_wait_closed(fd, 2000));
         it_close(fd);
@@ -241,7 +228,7 @@ max_clients(void)
     IT_WAIT(&s, s.disconnected == 1, 2000);
     fd[4] = it_connect(s.port);
     IT_WAIT(&s, s.connected == 4, 2000);
-    echo_once(fd[4], "admitted");
+    it_echo_once(fd[4], "admitted");
     for (i = 1; i < 5; i++)
         it_close(fd[i]);
     it_server_finish(&s);
@@ -260,10 +247,10 @@ blacklist(void)
     IT_WAIT(&s, s.by_reject[TSL_REJECT_BLACKLISTED] == 1, 2000);
     IT_CHECK(it_wait_closed(bad, 2000));
     good = it_connect(s.port);
-    echo_once(good, "fine");
+    it_echo_once(good, "fine");
     IT_EQ(tsl_server_blacklist_remove(s.srv, "127.0.0.2"), 0);
     later = it_connect_from(s.port, "127.0.0.2");
-    echo_once(later, "welcome back");
+    it_echo_once(later, "welcome back");
     IT_EQ(s.connected, 2);
     it_close(bad);
     it_close(good);
@@ -281,15 +268,15 @@ not_accepting_and_not_listening(void)
 
     it_server_start(&s, "flags", "variable", IT_ECHO);
     a = it_connect(s.port);
-    echo_once(a, "first");
+    it_echo_once(a, "first");
     IT_EQ(tsl_server_set_flags(s.srv, TSL_SERVER_NOT_ACCEPTING), 0);
     b = it_connect(s.port);
     IT_WAIT(&s, s.by_reject[TSL_REJECT_NOT_ACCEPTING] == 1, 2000);
     IT_CHECK(it_wait_closed(b, 2000));
-    echo_once(a, "existing clients are served");
+    it_echo_once(a, "existing clients are served");
     IT_EQ(tsl_server_clear_flags(s.srv, TSL_SERVER_NOT_ACCEPTING), 0);
     c = it_connect(s.port);
-    echo_once(c, "accepted again");
+    it_echo_once(c, "accepted again");
 
     /* Not listening: bytes wait in the kernel until listening resumes. */
     IT_EQ(tsl_server_set_flags(s.srv, TSL_SERVER_NOT_LISTENING), 0);
@@ -444,7 +431,7 @@ slow_consumer_is_bounded_and_dropped(void)
     }
     IT_CHECK(sent > HIGH);
     /* Meanwhile another client is served normally. */
-    echo_once(other, "not blocked by the hog");
+    it_echo_once(other, "not blocked by the hog");
     IT_WAIT(&s, s.by_reason[TSL_REASON_SLOW_CONSUMER] == 1, 5000);
     tsl_client_stats(c, &st);
     /* Bounded: the queue never held much more than the high watermark
@@ -453,7 +440,7 @@ slow_consumer_is_bounded_and_dropped(void)
         IT_FAIL("output queue peaked at %llu bytes",
                 (unsigned long long)st.out_queued_peak);
     tsl_client_unref(c);
-    echo_once(other, "still served");
+    it_echo_once(other, "still served");
     it_close(hog);
     it_close(other);
     it_server_finish(&s);
@@ -470,12 +457,12 @@ protocol_error_is_isolated(void)
     it_server_start(&s, "proto", "variable", IT_ECHO);
     bad = it_connect(s.port);
     good = it_connect(s.port);
-    echo_once(good, "before");
+    it_echo_once(good, "before");
     it_send_all(bad, zero_len, sizeof(zero_len));
     IT_CHECK(it_wait_closed(bad, 2000));
     IT_WAIT(&s, s.by_reason[TSL_REASON_PROTOCOL_ERROR] == 1, 2000);
     for (i = 0; i < 10; i++)
-        echo_once(good, "after");
+        it_echo_once(good, "after");
     tsl_server_stats(s.srv, &st);
     IT_EQ(st.protocol_errors, 1);
     IT_EQ(st.disconnected[TSL_REASON_PROTOCOL_ERROR], 1);
@@ -501,7 +488,7 @@ stats_are_exact(void)
     for (i = 0; i < 50; i++) {
         memset(text, 'a' + i % 26, (size_t)i * 5 + 1);
         text[i * 5 + 1] = '\0';
-        echo_once(fd, text);
+        it_echo_once(fd, text);
         bytes += (uint64_t)i * 5 + 1 + 2;
     }
     it_send_all(fd, ka, 2);
@@ -674,7 +661,7 @@ fd_exhaustion_sheds_without_spinning(void)
         it_close(fd[i]);
     /* Recovered: new clients are served. */
     extra = it_connect(s.port);
-    echo_once(extra, "recovered");
+    it_echo_once(extra, "recovered");
     it_close(extra);
     it_server_finish(&s);
     tsl__sys_set(NULL);
@@ -722,7 +709,7 @@ fd_above_fd_setsize_is_refused(void)
         IT_EQ(s.connected, 0);
     } else {
         /* epoll has no such limit: served like any other. */
-        echo_once(fd, "above FD_SETSIZE");
+        it_echo_once(fd, "above FD_SETSIZE");
         IT_EQ(s.rejected, 0);
     }
     it_close(fd);

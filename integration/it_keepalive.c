@@ -30,17 +30,6 @@ start_ka(struct it_server *s, const char *name, uint32_t hold)
 }
 
 static void
-echo_once(int fd, const char *text)
-{
-    uint8_t out[64], in[64];
-    size_t n = it_frame(text, strlen(text), out);
-
-    it_send_all(fd, out, n);
-    it_recv_exact(fd, in, n);
-    IT_CHECK(memcmp(in, out, n) == 0);
-}
-
-static void
 silent_client_expires_on_time(void)
 {
     const int64_t hold = 300 * it_scale();
@@ -50,7 +39,7 @@ silent_client_expires_on_time(void)
 
     start_ka(&s, "silent", 300);
     fd = it_connect(s.port);
-    echo_once(fd, "then silence");
+    it_echo_once(fd, "then silence");
     IT_WAIT(&s, s.by_reason[TSL_REASON_KA_EXPIRED] == 1, 5000);
     pthread_mutex_lock(&s.mu);
     gap = s.last_disc_ms - s.last_msg_ms;
@@ -77,7 +66,7 @@ keepalive_frames_keep_a_client(void)
 
     start_ka(&s, "kaframes", 150);
     fd = it_connect(s.port);
-    echo_once(fd, "hello");
+    it_echo_once(fd, "hello");
     end = it_now_ms() + 10 * hold;
     while (it_now_ms() < end) {
         it_send_all(fd, ka, 2);
@@ -149,7 +138,7 @@ lost_fin_is_caught_by_keepalive(void)
     tsl__sys_set(&finloss);
     start_ka(&s, "finloss", 200);
     fd = it_connect(s.port);
-    echo_once(fd, "bye");
+    it_echo_once(fd, "bye");
     it_close(fd); /* the server never sees this FIN */
     IT_WAIT(&s, s.disconnected == 1, 5000);
     IT_EQ(s.by_reason[TSL_REASON_KA_EXPIRED], 1);
@@ -168,15 +157,15 @@ per_client_override(void)
     start_ka(&s, "override", 0); /* server: keepalive off */
     a = it_connect(s.port);
     b = it_connect(s.port);
-    echo_once(a, "a");
-    echo_once(b, "b");
+    it_echo_once(a, "a");
+    it_echo_once(b, "b");
     IT_WAIT(&s, (c = tsl_server_find_client(s.srv, 1)) != NULL, 1000);
     IT_EQ(tsl_client_set_keepalive(c, 100 * it_scale()), 0);
     IT_WAIT(&s, s.by_reason[TSL_REASON_KA_EXPIRED] == 1, 3000);
     IT_EQ(tsl_client_set_keepalive(c, 5), TSL_ENOTCONN);
     tsl_client_unref(c);
     /* The other one is still served: its hold time is the server's (off). */
-    echo_once(b, "still here");
+    it_echo_once(b, "still here");
     /* Turning it on for the server now reaches existing clients. */
     IT_EQ(tsl_server_set_keepalive(s.srv, (uint32_t)(100 * it_scale())), 0);
     IT_WAIT(&s, s.by_reason[TSL_REASON_KA_EXPIRED] == 2, 3000);
@@ -197,7 +186,7 @@ expiry_racing_forced_disconnect_is_reported_once(void)
     for (i = 0; i < ROUNDS; i++) {
         int64_t at;
         fd = it_connect(s.port);
-        echo_once(fd, "race");
+        it_echo_once(fd, "race");
         IT_WAIT(&s, (c = tsl_server_find_client(s.srv, (uint64_t)i + 1)) !=
                         NULL || s.disconnected > i,
                 2000);

@@ -48,18 +48,6 @@ thread_count(void)
     return n;
 }
 
-static void
-echo_once(int fd, const char *text)
-{
-    uint8_t out[128], in[128];
-    size_t n = it_frame(text, strlen(text), out);
-
-    it_send_all(fd, out, n);
-    it_recv_exact(fd, in, n);
-    if (memcmp(in, out, n) != 0)
-        IT_FAIL("echo of '%s' differs", text);
-}
-
 static tsl_client_t *
 client_id(struct it_server *s, uint64_t id)
 {
@@ -95,7 +83,7 @@ threaded_mode_serves_and_joins(void)
     s.port = tsl_server_port(s.srv);
     for (i = 0; i < N; i++) {
         fd[i] = it_connect(s.port);
-        echo_once(fd[i], "threaded hello");
+        it_echo_once(fd[i], "threaded hello");
     }
     IT_EQ(thread_count(), base + 2 + N);
     c = client_id(&s, 1);
@@ -110,7 +98,7 @@ threaded_mode_serves_and_joins(void)
     IT_WAIT(&s, s.disconnected == 2, 2000);
     /* Ended threads are joined when the next one is made, or at stop. */
     IT_EQ(tsl_server_clear_flags(s.srv, TSL_SERVER_MULTI_THREADED), 0);
-    echo_once(fd[2], "still threaded");
+    it_echo_once(fd[2], "still threaded");
     IT_EQ(tsl_server_stop(s.srv), 0);
     IT_EQ(thread_count(), base);
     IT_EQ(s.by_reason[TSL_REASON_SHUTDOWN], N - 2);
@@ -355,7 +343,7 @@ many_clients_migrate_at_once(void)
         }
         for (i = 0; i < N; i++) {
             wait_migrations(&s, c[i], (uint32_t)round, mode);
-            echo_once(fd[i], mode ? "on my own thread" : "back in the loop");
+            it_echo_once(fd[i], mode ? "on my own thread" : "back in the loop");
         }
         if (mode)
             IT_EQ(thread_count(), base + 2 + N);

@@ -377,6 +377,21 @@ it_frame(const void *payload, size_t n, uint8_t *out)
 }
 
 void
+it_echo_once(int fd, const char *text)
+{
+    uint8_t out[600], in[600];
+    size_t n = strlen(text);
+
+    if (n > sizeof(out) - 2)
+        IT_FAIL("echo text longer than %zu", sizeof(out) - 2);
+    n = it_frame(text, n, out);
+    it_send_all(fd, out, n);
+    it_recv_exact(fd, in, n);
+    if (memcmp(in, out, n) != 0)
+        IT_FAIL("echo of '%s' differs", text);
+}
+
+void
 it_close(int fd)
 {
     close(fd);

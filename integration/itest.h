@@ -109,6 +109,8 @@ void it_send_all(int fd, const void *buf, size_t n);
 void it_recv_exact(int fd, void *buf, size_t n);
 /* 1 if the peer closed (EOF or reset) within ms, 0 on timeout. */
 int it_wait_closed(int fd, int ms);
+/* Sends text as one course-framed message and checks the echo. */
+void it_echo_once(int fd, const char *text);
 /* Course framing: 2-byte LE total length, then payload. */
 size_t it_frame(const void *payload, size_t n, uint8_t *out);
 void it_close(int fd);

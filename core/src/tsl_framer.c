@@ -6,6 +6,7 @@
  * tsl-echo --framing and the CLI.  Pure functions, any thread.
  */
 #include "tsl_framer.h"
+#include "tsl_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -172,18 +173,8 @@ tsl__framer_next(struct tsl_framer *fr, const struct tsl_span sp[2],
 
 /* ---- spec parsing ---- */
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return TSL_EINVAL;
-}
+/* The framing parser's errors are TSL_EINVAL with a reason in err. */
+#define fail(err, errlen, ...) (tsl__errf(err, errlen, __VA_ARGS__), TSL_EINVAL)
 
 /* Parses a decimal in [lo, hi] from s..s+n exactly. */
 static int

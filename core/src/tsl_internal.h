@@ -34,6 +34,9 @@
 _Noreturn void tsl__assert_fail(const char *what, const char *file, int line);
 
 int64_t tsl__now_ms(void);   /* CLOCK_MONOTONIC */
+/* Formats a one-line error into err (if errlen > 0); returns -1. */
+int tsl__errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Names the calling thread (tsl-rx, tsl-client, tsl-accept, tsl-stop). */
 void tsl__thread_name(const char *name);
 int64_t tsl__wall_ms(void);  /* CLOCK_REALTIME */

@@ -103,23 +103,31 @@ join_stopper(struct tsl_server *srv)
     }
 }
 
+/* Opens or closes the gates for new connectors and dedicated receivers
+ * (tsl_server_connect, multi-threaded clients, migrations). */
+static void
+set_gates(struct tsl_server *srv, bool open)
+{
+    pthread_mutex_lock(&srv->conn_lock);
+    srv->conn_closed = !open;
+    pthread_mutex_unlock(&srv->conn_lock);
+    pthread_mutex_lock(&srv->ded_lock);
+    srv->ded_closed = !open;
+    pthread_mutex_unlock(&srv->ded_lock);
+}
+
 /* Joins the threads.  The caller moved the state to STOPPING. */
 static void
 do_stop(struct tsl_server *srv)
 {
     tsl__acceptor_stop(&srv->acc);
-    /* No new connectors.  Those running finish their work below: their
-     * clients end with reason shutdown as the receivers stop, then they
-     * are cancelled and joined. */
-    pthread_mutex_lock(&srv->conn_lock);
-    srv->conn_closed = true;
-    pthread_mutex_unlock(&srv->conn_lock);
-    /* No new dedicated receivers from now on; ask every receiver to stop
-     * before joining any, so that a hand-off between two of them fails
-     * cleanly (the giver finishes the client) instead of waiting. */
-    pthread_mutex_lock(&srv->ded_lock);
-    srv->ded_closed = true;
-    pthread_mutex_unlock(&srv->ded_lock);
+    /* No new connectors or dedicated receivers from now on.  Running
+     * connectors' clients end with reason shutdown as the receivers stop,
+     * then the connectors are cancelled and joined.  Every receiver is
+     * asked to stop before any is joined, so that a hand-off between two
+     * of them fails cleanly (the giver finishes the client) instead of
+     * waiting. */
+    set_gates(srv, false);
     tsl__receiver_request_stop(&srv->rx);
     tsl__dedicated_reap(srv, true);
     tsl__receiver_stop(&srv->rx);
@@ -197,12 +205,7 @@ tsl_server_start(tsl_server_t *srv)
         goto out;
     }
     atomic_store(&srv->bound_port, bound);
-    pthread_mutex_lock(&srv->ded_lock);
-    srv->ded_closed = false;
-    pthread_mutex_unlock(&srv->ded_lock);
-    pthread_mutex_lock(&srv->conn_lock);
-    srv->conn_closed = false;
-    pthread_mutex_unlock(&srv->conn_lock);
+    set_gates(srv, true);
     r = tsl__receiver_start(&srv->rx, srv, false);
     if (r < 0) {
         tsl__sys->close(lfd);
@@ -219,14 +222,8 @@ tsl_server_start(tsl_server_t *srv)
     srv->state = TSL__S_RUNNING;
     pthread_mutex_unlock(&srv->stop_lock);
 out:
-    if (r < 0) {
-        pthread_mutex_lock(&srv->conn_lock);
-        srv->conn_closed = true;
-        pthread_mutex_unlock(&srv->conn_lock);
-        pthread_mutex_lock(&srv->ded_lock);
-        srv->ded_closed = true;
-        pthread_mutex_unlock(&srv->ded_lock);
-    }
+    if (r < 0)
+        set_gates(srv, false);
     pthread_mutex_unlock(&srv->ctl_lock);
     return r;
 }

@@ -121,17 +121,17 @@ static void
 do_stop(struct tsl_server *srv)
 {
     tsl__acceptor_stop(&srv->acc);
-    /* No new connectors or dedicated receivers from now on.  Running
-     * connectors' clients end with reason shutdown as the receivers stop,
-     * then the connectors are cancelled and joined.  Every receiver is
-     * asked to stop before any is joined, so that a hand-off between two
-     * of them fails cleanly (the giver finishes the client) instead of
-     * waiting. */
+    /* No new connectors or dedicated receivers from now on.  The shared
+     * receiver is joined before the dedicated ones: a client it finishes
+     * may still name a dedicated receiver as its migration target and
+     * signal it, so that receiver must outlive the shared one.  (Only the
+     * shared receiver's clients can point at dedicated targets.)  A
+     * hand-off to a receiver that has stopped fails and the giver finishes
+     * the client.  Running connectors' clients end with reason shutdown as
+     * the receivers stop; then the connectors are cancelled and joined. */
     set_gates(srv, false);
-    tsl__receiver_request_stop(&srv->rx);
-    tsl__dedicated_reap(srv, true);
     tsl__receiver_stop(&srv->rx);
-    tsl__dedicated_reap(srv, true); /* any created while we joined */
+    tsl__dedicated_reap(srv, true);
     tsl__connector_reap(srv, true);
     tsl__dedicated_reap(srv, true); /* any a connector made meanwhile */
     TSL_ASSERT(tsl__db_count(&srv->db) == 0);

@@ -62,7 +62,7 @@ acc_new(struct tsl_acceptor *a, int fd, const struct sockaddr_in *peer)
     c = tsl__client_create(srv, fd, peer);
     if (c == NULL) {
         if (owner->dedicated)
-            tsl__receiver_request_stop(owner);
+            tsl__dedicated_release(srv, owner);
         tsl__sys->close(fd);
         tsl__server_count_reject(srv, TSL_REJECT_NO_MEMORY, peer);
         return;

@@ -354,7 +354,7 @@ tsl__client_finish(struct tsl_client *c, tsl_reason_t reason)
     pthread_mutex_unlock(&c->lock);
 
     if (target != NULL && target->dedicated)
-        tsl__receiver_request_stop(target);
+        tsl__dedicated_release(srv, target);
     TSL_ASSERT(fd >= 0);
     /* Out of the database before the socket closes: once the peer sees
      * the close, the client no longer counts against max-clients. */

@@ -98,7 +98,7 @@ adopt(struct tsl_connector *k, int fd)
     c = tsl__client_create(srv, fd, &k->peer);
     if (c == NULL) {
         if (owner->dedicated)
-            tsl__receiver_request_stop(owner);
+            tsl__dedicated_release(srv, owner);
         goto fail;
     }
     c->connector = k;

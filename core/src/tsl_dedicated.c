@@ -72,3 +72,19 @@ tsl__dedicated_reap(struct tsl_server *srv, bool all)
         free(rx);
     }
 }
+
+void
+tsl__dedicated_release(struct tsl_server *srv, struct tsl_receiver *rx)
+{
+    struct tsl_receiver *it;
+
+    /* Under the list lock, and only if it is still listed: a stop may
+     * have reaped (joined and freed) it meanwhile. */
+    pthread_mutex_lock(&srv->ded_lock);
+    for (it = srv->ded_head; it != NULL; it = it->ded_next)
+        if (it == rx) {
+            tsl__receiver_request_stop(rx);
+            break;
+        }
+    pthread_mutex_unlock(&srv->ded_lock);
+}

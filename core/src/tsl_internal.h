@@ -229,6 +229,9 @@ void tsl__receiver_stop(struct tsl_receiver *rx);
 
 /* A new dedicated receiver, started and listed; NULL with *err set. */
 struct tsl_receiver *tsl__dedicated_create(struct tsl_server *srv, int *err);
+/* Asks a dedicated receiver that will get no client (or no more) to end,
+ * if it still exists: any thread but the receiver's own. */
+void tsl__dedicated_release(struct tsl_server *srv, struct tsl_receiver *rx);
 /* Joins and frees the dedicated receivers that have ended (all of them,
  * after asking them to stop, with `all`). */
 void tsl__dedicated_reap(struct tsl_server *srv, bool all);

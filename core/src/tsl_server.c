@@ -585,7 +585,7 @@ tsl__server_new_client(struct tsl_server *srv, struct tsl_client *c,
     if (tsl__client_handoff(c, &owner->owner, NULL) < 0) {
         tsl__client_finish(c, TSL_REASON_SHUTDOWN);
         if (owner->dedicated)
-            tsl__receiver_request_stop(owner);
+            tsl__dedicated_release(srv, owner);
     }
 }
 
@@ -621,6 +621,6 @@ tsl_server_migrate_client(tsl_server_t *srv, tsl_client_t *c,
     }
     pthread_mutex_unlock(&c->lock);
     if (rc != 0 && to->dedicated)
-        tsl__receiver_request_stop(to); /* it will never get its client */
+        tsl__dedicated_release(srv, to); /* it will never get its client */
     return rc > 0 ? 0 : rc;
 }

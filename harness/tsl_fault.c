@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include "tsl_fault.h"
+#include "tsl_mix.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -71,19 +72,10 @@ now_ms(void)
 }
 
 static uint64_t
-mix(uint64_t z)
-{
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t
 next(uint64_t *st)
 {
     *st += 0x9e3779b97f4a7c15ull;
-    return mix(*st);
+    return tsl_mix(*st);
 }
 
 /* Uniform in [a, b]. */
@@ -143,8 +135,8 @@ track(int fd)
     memset(c, 0, sizeof(*c));
     c->tracked = true;
     c->num = ++E.nconns;
-    c->rng_rx = mix(p->seed ^ mix(c->num * 2 + 0));
-    c->rng_tx = mix(p->seed ^ mix(c->num * 2 + 1));
+    c->rng_rx = tsl_mix(p->seed ^ tsl_mix(c->num * 2 + 0));
+    c->rng_tx = tsl_mix(p->seed ^ tsl_mix(c->num * 2 + 1));
     c->split = tsl_fault_plan_find(p, TSL_FAULT_SPLIT, c->num);
     c->shrt = tsl_fault_plan_find(p, TSL_FAULT_SHORT, c->num);
     c->coalesce = tsl_fault_plan_find(p, TSL_FAULT_COALESCE, c->num);

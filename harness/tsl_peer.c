@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "tsl_peer.h"
+#include "tsl_mix.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,15 +22,6 @@
 #define PEER_MAX_PAYLOAD 2000
 #define FRAME_CAP 65560        /* fixed:65535, with room in front */
 #define OUT_CAP (256 * 1024)   /* coalesced writes */
-
-static uint64_t
-mix(uint64_t z)
-{
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static int
 why(struct tsl_peer *p, const char *fmt, ...)
@@ -53,7 +45,7 @@ tsl_peer_open(struct tsl_peer *p, const char *ip, uint16_t port,
     memset(p, 0, sizeof(*p));
     p->f = *f;
     p->seed = seed;
-    p->rng = mix(seed ^ 0x5eed);
+    p->rng = tsl_mix(seed ^ 0x5eed);
     /* The largest payload the framing carries, within our own bound. */
     p->max_len = PEER_MAX_PAYLOAD;
     if (f->kind == TSL_FRAMING_VARIABLE) {
@@ -90,7 +82,7 @@ tsl_peer_open(struct tsl_peer *p, const char *ip, uint16_t port,
 static size_t
 payload(const struct tsl_peer *p, uint32_t seq, uint8_t *out)
 {
-    uint64_t x = mix(p->seed ^ mix(seq + 1));
+    uint64_t x = tsl_mix(p->seed ^ tsl_mix(seq + 1));
     size_t n, i;
 
     if (p->f.kind == TSL_FRAMING_FIXED)
@@ -181,7 +173,7 @@ tsl_peer_send(struct tsl_peer *p, uint32_t n, enum tsl_peer_mode mode)
                         return -1;
                 } else {
                     for (off = 0; off < used; off += cut) {
-                        p->rng = mix(p->rng);
+                        p->rng = tsl_mix(p->rng);
                         cut = 1 + p->rng % 97;
                         if (cut > used - off)
                             cut = used - off;

@@ -74,10 +74,12 @@ scripted_session(void)
     cmd(&p, "config tcp-server s1 127.0.0.1 %u", port1);
     it_expect(&p, "server s1 created", 3000);
     cmd(&p, "config tcp-server s1 framing variable");
+    cmd(&p, "config tcp-server s1 backend select"); /* whatever TSL_BACKEND says */
     cmd(&p, "config tcp-server s1 start");
     snprintf(line, sizeof(line), "server s1 listening on 127.0.0.1:%u", port1);
     it_expect(&p, line, 3000);
     cmd(&p, "config tcp-server s2 127.0.0.1 %u", port2);
+    cmd(&p, "config tcp-server s2 backend epoll");
     cmd(&p, "config tcp-server s2 start");
     snprintf(line, sizeof(line), "server s2 listening on 127.0.0.1:%u", port2);
     it_expect(&p, line, 3000);
@@ -135,7 +137,10 @@ scripted_session(void)
     cmd(&p, "show tcp-server");
     it_expect(&p, "NAME  ADDRESS", 3000);
     it_expect(&p, "s2", 3000);
+    cmd(&p, "show tcp-server s2");
+    it_expect(&p, "backend epoll", 3000);
     cmd(&p, "show tcp-server s1");
+    it_expect(&p, "backend select", 3000);
     it_expect(&p, "forced 1", 3000);
     it_expect(&p, "threaded", 3000);
 
@@ -191,6 +196,7 @@ bad_input_gets_one_line_errors(void)
          "out of range"},
         {"config tcp-server a framing fixed 0", "fixed: size must be"},
         {"config tcp-server a start now", "unexpected 'now'"},
+        {"config tcp-server a backend poll", "expected: select, epoll"},
         {"show tcp-server a client 1.2.3.4 5 stat", "expected: stats"},
         {"\x01\x02\xff garbage", "unknown command"},
     };

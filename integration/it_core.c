@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -718,6 +719,192 @@ fd_above_fd_setsize_is_refused(void)
     IT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
 }
 
+/* ---- work a receiver hands to itself ---- */
+
+/* A disconnect requested from the disconnected callback of another client
+ * of the same receiver queues to that receiver from its own thread, which
+ * does not wake itself: it must still act before it next waits.  No
+ * keepalive and no other traffic here, so nothing else would wake it. */
+struct chain {
+    tsl_client_t *a, *b;
+    atomic_int rc;           /* tsl_client_disconnect(b)'s result + 100 */
+};
+
+static void
+chain_connected(tsl_server_t *srv, tsl_client_t *c, void *ud)
+{
+    struct chain *ch = ud;
+
+    (void)srv;
+    tsl_client_ref(c);
+    if (tsl_client_id(c) == 1)
+        ch->a = c;
+    else
+        ch->b = c;
+}
+
+static void
+chain_disconnected(tsl_server_t *srv, tsl_client_t *c, tsl_reason_t why,
+                   void *ud)
+{
+    struct chain *ch = ud;
+
+    (void)srv;
+    (void)why;
+    if (c == ch->a)
+        atomic_store(&ch->rc, tsl_client_disconnect(ch->b) + 100);
+}
+
+static void
+chain_message(tsl_server_t *srv, tsl_client_t *c, const uint8_t *m, size_t n,
+              void *ud)
+{
+    (void)srv;
+    (void)ud;
+    tsl_client_send(c, m, n);
+}
+
+static void
+disconnect_from_disconnected_callback(void)
+{
+    struct chain ch = {NULL, NULL, 0};
+    tsl_callbacks_t cbs = {chain_connected, chain_disconnected, chain_message,
+                           NULL};
+    tsl_server_t *srv;
+    int a, b;
+
+    IT_EQ(tsl_server_create(&srv, "chain", "127.0.0.1", 0), 0);
+    IT_EQ(tsl_server_set_callbacks(srv, &cbs, &ch), 0);
+    IT_EQ(tsl_server_start(srv), 0);
+    a = it_connect(tsl_server_port(srv));
+    it_send_all(a, "x", 1);
+    it_recv_exact(a, (char[1]){0}, 1); /* a is served */
+    b = it_connect(tsl_server_port(srv));
+    it_send_all(b, "y", 1);
+    it_recv_exact(b, (char[1]){0}, 1); /* so is b */
+    IT_EQ(tsl_client_disconnect(ch.a), 0);
+    IT_CHECK(it_wait_closed(a, 2000));
+    IT_CHECK(it_wait_closed(b, 2000));
+    IT_EQ(atomic_load(&ch.rc), 100);
+    IT_EQ(tsl_server_destroy(srv), 0);
+    tsl_client_unref(ch.a);
+    tsl_client_unref(ch.b);
+    it_close(a);
+    it_close(b);
+}
+
+/* ---- the acceptor under failing accept() ---- */
+
+static atomic_int accept_fail_left;
+
+static int
+failing_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+    atomic_fetch_add(&accept_calls, 1);
+    if (atomic_fetch_sub(&accept_fail_left, 1) > 0) {
+        errno = ENOBUFS;
+        return -1;
+    }
+    return tsl__sys_libc.accept4(fd, sa, len, flags);
+}
+
+/* accept() failing with an error that is not the connection's (ENOBUFS)
+ * makes the acceptor back off and try again, not spin and not give up. */
+static void
+accept_errors_back_off_and_recover(void)
+{
+    struct it_server s;
+    tsl_server_stats_t st;
+    int fd;
+
+    counting = tsl__sys_libc;
+    counting.accept4 = failing_accept4;
+    atomic_store(&accept_fail_left, 3);
+    atomic_store(&accept_calls, 0);
+    tsl__sys_set(&counting);
+    it_server_start(&s, "accerr", "variable", IT_ECHO);
+    fd = it_connect(s.port);
+    it_echo_once(fd, "after three failures");
+    tsl_server_stats(s.srv, &st);
+    IT_EQ(st.accept_errors, 3);
+    /* One call per pause, not a loop: three failures, one success (and at
+     * most one EAGAIN that ends the batch). */
+    IT_CHECK(atomic_load(&accept_calls) <= 5);
+    it_close(fd);
+    it_server_finish(&s);
+    tsl__sys_set(NULL);
+}
+
+/* ---- stop while connections arrive ---- */
+
+struct churn {
+    uint16_t port;
+    atomic_bool halt;
+    atomic_int made, refused;
+};
+
+static void *
+churn_main(void *arg)
+{
+    struct churn *ch = arg;
+    struct sockaddr_in sa;
+    int i, fd;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons(ch->port);
+    for (i = 0; i < 20000 && !atomic_load(&ch->halt); i++) {
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            break;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+            atomic_fetch_add(&ch->made, 1);
+        else if (errno == ECONNREFUSED)
+            atomic_fetch_add(&ch->refused, 1);
+        close(fd);
+    }
+    return NULL;
+}
+
+/* Connections keep arriving while the server stops: each one is either
+ * served to the end (connected, then disconnected once) or never accepted;
+ * none is refused for want of memory or threads, and once stop returns the
+ * port refuses connections.  In multi-threaded mode too. */
+static void
+stop_while_connections_arrive(void)
+{
+    int round;
+
+    for (round = 0; round < 2; round++) {
+        struct it_server s;
+        struct churn ch = {0};
+        pthread_t t;
+
+        it_server_create(&s, "churnstop", "variable", IT_ECHO);
+        if (round == 1)
+            IT_EQ(tsl_server_set_flags(s.srv, TSL_SERVER_MULTI_THREADED), 0);
+        IT_EQ(tsl_server_start(s.srv), 0);
+        s.port = ch.port = tsl_server_port(s.srv);
+        IT_EQ(pthread_create(&t, NULL, churn_main, &ch), 0);
+        IT_WAIT(&s, s.connected >= 20, 5000);
+        IT_EQ(tsl_server_stop(s.srv), 0);
+        IT_EQ(s.connected, s.disconnected);
+        IT_EQ(s.by_reject[TSL_REJECT_NO_MEMORY], 0);
+        /* Stopped: nothing listens; the churn meets a refusal. */
+        {
+            int before = atomic_load(&ch.refused);
+            int64_t end = it_now_ms() + 2000 * it_scale();
+            while (atomic_load(&ch.refused) == before && it_now_ms() < end)
+                sched_yield();
+            IT_CHECK(atomic_load(&ch.refused) > before);
+        }
+        atomic_store(&ch.halt, true);
+        pthread_join(t, NULL);
+        it_server_finish(&s);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -743,6 +930,11 @@ main(int argc, char **argv)
         {"fd_exhaustion_sheds_without_spinning",
          fd_exhaustion_sheds_without_spinning},
         {"fd_above_fd_setsize_is_refused", fd_above_fd_setsize_is_refused},
+        {"disconnect_from_disconnected_callback",
+         disconnect_from_disconnected_callback},
+        {"accept_errors_back_off_and_recover",
+         accept_errors_back_off_and_recover},
+        {"stop_while_connections_arrive", stop_while_connections_arrive},
         {NULL, NULL},
     };
     return it_main(argc, argv, cases);

@@ -4,7 +4,7 @@
  * A library for multi-threaded TCP servers after the Controller / CAS /
  * DBMS / DRS design: a controller (tsl_server_t) owns an acceptor thread,
  * a client database and a receive thread that multiplexes all clients with
- * select().  Applications are told of connections, disconnections (with a
+ * select() (or epoll, where the receive thread also accepts).  Applications are told of connections, disconnections (with a
  * reason), messages and rejected connections through callbacks.
  *
  * Conventions.
@@ -177,10 +177,10 @@ typedef void tsl_rejected_cb(tsl_server_t *srv, const char *ip,
                              uint16_t port, tsl_reject_t why, void *ud);
 
 typedef struct tsl_callbacks {
-    tsl_connected_cb *connected;       /* on the acceptor thread */
+    tsl_connected_cb *connected;       /* on the acceptor (see backend) */
     tsl_disconnected_cb *disconnected; /* on the thread serving the client */
     tsl_message_cb *message;           /* on the thread serving the client */
-    tsl_rejected_cb *rejected;         /* on the acceptor thread */
+    tsl_rejected_cb *rejected;         /* on the acceptor (see backend) */
 } tsl_callbacks_t;
 
 /* ---- Statistics ------------------------------------------------------- */
@@ -237,7 +237,11 @@ int tsl_server_set_callbacks(tsl_server_t *srv, const tsl_callbacks_t *cbs,
 /*
  * How the shared receive thread waits: select() (the course's, the
  * default; descriptors must be below FD_SETSIZE) or epoll (Linux; no such
- * limit, cost independent of idle clients).  Only while stopped.  The
+ * limit, cost independent of idle clients).  On epoll the receive thread
+ * also accepts (no acceptor thread: one thread per connection fewer to
+ * wake), so connected and rejected run on it and should be as quick as
+ * message callbacks.  Client-mode connections still announce themselves
+ * on their connector thread.  Only while stopped.  The
  * default can be changed for a whole process with the environment
  * variable TSL_BACKEND=select|epoll (read at tsl_server_create), which the
  * test suite uses to run everything on both.

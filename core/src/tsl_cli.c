@@ -225,6 +225,12 @@ flags_text(unsigned f, char *buf, size_t n)
         buf[strlen(buf) - 1] = '\0';
 }
 
+static const char *
+backend_name(tsl_server_t *srv)
+{
+    return tsl_server_backend(srv) == TSL_BACKEND_EPOLL ? "epoll" : "select";
+}
+
 /* Clients of a server, referenced (collected outside the db lock's
  * callback so no other lock is taken under it). */
 struct refs {
@@ -325,12 +331,14 @@ show_one(struct entry *e, FILE *out, bool json)
             tsl_server_stats_json(e->srv, s, (size_t)n + 1);
         fprintf(out,
                 "{\"name\":\"%s\",\"ip\":\"%s\",\"port\":%u,\"running\":%s,"
-                "\"flags\":\"%s\",\"framing\":\"%s\",\"max_clients\":%u,"
+                "\"flags\":\"%s\",\"framing\":\"%s\",\"backend\":\"%s\","
+                "\"max_clients\":%u,"
                 "\"keepalive_hold_ms\":%u,\"stats\":%s,\"clients\":[",
                 e->name, tsl_server_ip(e->srv), tsl_server_port(e->srv),
                 tsl_server_flags(e->srv) & TSL_SERVER_RUNNING ? "true"
                                                               : "false",
-                fl, e->framing, tsl_server_max_clients(e->srv),
+                fl, e->framing, backend_name(e->srv),
+                tsl_server_max_clients(e->srv),
                 tsl_server_keepalive(e->srv), s ? s : "{}");
         free(s);
         for (i = 0; i < r.n; i++) {
@@ -346,9 +354,10 @@ show_one(struct entry *e, FILE *out, bool json)
             tsl_server_flags(e->srv) & TSL_SERVER_RUNNING ? "running"
                                                           : "stopped",
             fl);
-    fprintf(out, "framing %s  max-clients %u  keepalive hold %u ms\n",
+    fprintf(out, "framing %s  max-clients %u  keepalive hold %u ms  "
+                 "backend %s\n",
             e->framing, tsl_server_max_clients(e->srv),
-            tsl_server_keepalive(e->srv));
+            tsl_server_keepalive(e->srv), backend_name(e->srv));
     fprintf(out,
             "accepted %llu  current %llu  peak %llu  in %llu B / %llu msgs  "
             "out %llu B / %llu msgs  protocol errors %llu\n",
@@ -635,6 +644,14 @@ tsl_cli_exec(struct tsl_cli *cli, const char *line, FILE *out, char *err,
             return lib_err(err, errlen, "framing", r);
         snprintf(e->framing, sizeof(e->framing), "%s", cmd.spec);
         return 0;
+    case TSL_CLI_BACKEND:
+        r = tsl_server_set_backend(e->srv, (tsl_backend_t)cmd.num);
+        if (r == TSL_EBUSY)
+            return fail(err, errlen,
+                        "server '%s' is running: the backend can change only "
+                        "while stopped",
+                        e->name);
+        return r < 0 ? lib_err(err, errlen, "backend", r) : 0;
     case TSL_CLI_MIGRATE:
         if ((c = client_of(e, &cmd, err, errlen)) == NULL)
             return -1;

@@ -103,6 +103,13 @@ static const struct pattern patterns[] = {
       {P_SPEC, "<spec>",
        "none | fixed N | variable[:opts] | delimiter:HEX[,max=N]"},
       END}},
+    {TSL_CLI_BACKEND, 0, 0,
+     {CFG, KW("backend", "how the receive thread waits; only while stopped"),
+      KW("select", "select(), the course's (default)"), END}},
+    {TSL_CLI_BACKEND, 0, 0,
+     {CFG, KW("backend", "how the receive thread waits; only while stopped"),
+      KW("epoll", "epoll: no FD_SETSIZE limit, cost independent of idle clients"),
+      END}},
     {TSL_CLI_MIGRATE, 0, 0,
      {CFG, KW("client", "a client by address"), IP, PORT,
       KW("multi-threaded", "move it to a thread of its own"), END}},
@@ -144,6 +151,7 @@ static const char help_text[] =
     "config tcp-server NAME ka-interval N [client IP PORT]   ms; hold 3N\n"
     "config tcp-server NAME framing none|fixed N|variable[:opts]|"
     "delimiter:HEX[,max=N]\n"
+    "config tcp-server NAME backend select|epoll\n"
     "config tcp-server NAME [no] client IP PORT multi-threaded   migrate\n"
     "config tcp-server NAME connect IP PORT      client mode\n"
     "run tcp-server NAME client disconnect IP PORT\n"
@@ -436,6 +444,10 @@ tsl_cli_parse(const char *line, struct tsl_cli_cmd *out, char *err,
             *out = tmp;
             out->op = pt->op;
             out->no = pt->no;
+            if (pt->op == TSL_CLI_BACKEND) /* the last word says which */
+                out->num = tok_eq(line, &t, ntok - 1, "epoll")
+                               ? TSL_BACKEND_EPOLL
+                               : TSL_BACKEND_SELECT;
             out->json = json;
             return 0;
         }

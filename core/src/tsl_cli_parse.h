@@ -29,6 +29,7 @@ typedef enum tsl_cli_op {
     TSL_CLI_BLACKLIST,      /* [no] client black-list IP */
     TSL_CLI_KA_INTERVAL,    /* ka-interval N [client IP PORT] */
     TSL_CLI_FRAMING,        /* framing SPEC */
+    TSL_CLI_BACKEND,        /* backend select|epoll (num: tsl_backend_t) */
     TSL_CLI_MIGRATE,        /* [no] client IP PORT multi-threaded */
     TSL_CLI_CONNECT,        /* connect IP PORT */
     TSL_CLI_DISCONNECT,     /* run ... client disconnect IP PORT */

@@ -55,8 +55,9 @@ int tsl__wakeup_open(struct tsl_wakeup *w);
 void tsl__wakeup_close(struct tsl_wakeup *w);
 void tsl__wakeup_signal(struct tsl_wakeup *w);
 void tsl__wakeup_drain(struct tsl_wakeup *w);
-/* Appends c (its q_next must be unused); TSL_ESHUTDOWN if closed. */
-int tsl__wakeup_push(struct tsl_wakeup *w, struct tsl_client *c);
+/* Appends c (its q_next must be unused) and, with `wake`, signals;
+ * TSL_ESHUTDOWN if closed. */
+int tsl__wakeup_push(struct tsl_wakeup *w, struct tsl_client *c, bool wake);
 /* Unlinks c if it is queued in w; true if it was. */
 bool tsl__wakeup_remove(struct tsl_wakeup *w, struct tsl_client *c);
 /* Detaches and returns the whole queue; with `shut`, also closes it. */
@@ -176,19 +177,41 @@ void tsl__db_foreach(struct tsl_clientdb *db,
 
 /* ---- acceptor (CAS) ---- */
 
+struct tsl_receiver;
+
 struct tsl_acceptor {
     struct tsl_server *srv;
-    pthread_t thread;
+    struct tsl_receiver *host; /* epoll: the receiver that runs it */
+    pthread_t thread;        /* select: its own thread */
     bool running;
-    int lfd;
+    int lfd;                 /* -1 once closed */
     int spare_fd;            /* kept open to shed connections on EMFILE */
-    struct tsl_wakeup wk;
+    struct tsl_wakeup wk;    /* own thread only */
     atomic_bool stop;
+    /* hosted: the host's alone */
+    bool watched;            /* lfd is in the host's epoll set */
+    int64_t paused_until;    /* not watched until then (0: not paused) */
+    /* hosted: the stop handshake */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool off;                /* the host will never accept again */
 };
 
-int tsl__acceptor_start(struct tsl_acceptor *a, struct tsl_server *srv,
-                        int lfd);
+/* Controller: takes lfd; `host` is the receiver that will run the
+ * acceptor (epoll), NULL for a thread of its own.  Call before the host
+ * starts, then start. */
+int tsl__acceptor_init(struct tsl_acceptor *a, struct tsl_server *srv,
+                       int lfd, struct tsl_receiver *host);
+int tsl__acceptor_start(struct tsl_acceptor *a);
+/* Controller: no accept happens after it returns; closes the sockets. */
 void tsl__acceptor_stop(struct tsl_acceptor *a);
+/* Host thread: the listening socket is readable. */
+void tsl__acceptor_ready(struct tsl_acceptor *a);
+/* Host thread, once a turn: acts on a stop request, resumes after a
+ * pause; returns the ms until it needs a turn again (-1: none). */
+int tsl__acceptor_tend(struct tsl_acceptor *a, int64_t now);
+/* Host thread, as it ends. */
+void tsl__acceptor_host_exit(struct tsl_acceptor *a);
 
 /* ---- receiver (DRS) ---- */
 
@@ -215,6 +238,8 @@ struct tsl_receiver {
     struct tsl_wheel wheel;  /* keepalive timers of its clients */
     bool fresh;              /* a client was adopted since the last wait */
     int epfd;                /* epoll backend: its instance; -1 otherwise */
+    struct tsl_acceptor *acc; /* epoll: the acceptor it runs, or NULL */
+    bool acc_ready;          /* the listening socket was reported */
     unsigned ka_gen;         /* server keepalive generation applied */
 };
 

@@ -48,12 +48,18 @@
 
 #define RX_SCRATCH_MIN 65536
 
+/* The receiver this thread is (NULL on other threads). */
+static _Thread_local struct tsl_receiver *tls_rx;
+
+/* A receiver handing something to itself (a callback sending, closing,
+ * migrating; the hosted acceptor) needs no wake-up: its loop takes the
+ * queue until it is empty before every wait. */
 static int
 rx_enqueue(struct tsl_owner *o, struct tsl_client *c)
 {
     struct tsl_receiver *rx = (struct tsl_receiver *)o;
 
-    return tsl__wakeup_push(&rx->wk, c);
+    return tsl__wakeup_push(&rx->wk, c, tls_rx != rx);
 }
 
 /* ---- keepalive ---- */
@@ -272,7 +278,10 @@ rx_process_queue(struct tsl_receiver *rx)
     unsigned f;
     bool closed;
 
-    for (c = tsl__wakeup_take(&rx->wk, false); c != NULL; c = next) {
+    /* Until empty: callbacks run from here may queue to this receiver
+     * again, without waking it. */
+    for (c = tsl__wakeup_take(&rx->wk, false); c != NULL;
+         c = next != NULL ? next : tsl__wakeup_take(&rx->wk, false)) {
         next = c->q_next;
         c->q_next = NULL;
         f = tsl__client_take_pending(c, &closed);
@@ -627,6 +636,10 @@ rx_wait_epoll(struct tsl_receiver *rx, int ms)
             woke = true;
             continue;
         }
+        if ((void *)c == (void *)rx->acc) {
+            rx->acc_ready = true;
+            continue;
+        }
         c->ready_r = (evs[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0 &&
                      wants_read(rx, c);
         c->ready_w = (evs[k].events & (EPOLLOUT | EPOLLERR)) != 0;
@@ -659,6 +672,7 @@ rx_main(void *arg)
     int ms;
 
     tsl__tls_server = rx->srv;
+    tls_rx = rx;
     tsl__thread_name(rx->dedicated ? "tsl-client" : "tsl-rx");
     for (;;) {
         rx_process_queue(rx);
@@ -675,7 +689,13 @@ rx_main(void *arg)
                 ka_send_arm(rx, rx->clients[i], now);
             }
         }
-        ms = rx->fresh ? 0 : rx_timeout(rx, tsl__now_ms());
+        now = tsl__now_ms();
+        ms = rx->fresh ? 0 : rx_timeout(rx, now);
+        if (rx->acc != NULL) {
+            int acc_ms = tsl__acceptor_tend(rx->acc, now);
+            if (acc_ms >= 0 && (ms < 0 || acc_ms < ms))
+                ms = acc_ms;
+        }
         woke = rx->dedicated  ? rx_wait_poll(rx, ms)
                : rx->epfd >= 0 ? rx_wait_epoll(rx, ms)
                                : rx_wait_select(rx, ms);
@@ -700,9 +720,17 @@ rx_main(void *arg)
             if (rx_service(rx, rx->clients[i], now))
                 i++;
         }
+        if (rx->acc_ready) {
+            /* New clients queue to this receiver; the next turn adopts
+             * them before it waits. */
+            rx->acc_ready = false;
+            tsl__acceptor_ready(rx->acc);
+        }
         tsl__wheel_advance(&rx->wheel, tsl__now_ms());
     }
 
+    if (rx->acc != NULL)
+        tsl__acceptor_host_exit(rx->acc);
     /* Refuse new hand-offs, then finish everything held or queued. */
     for (c = tsl__wakeup_take(&rx->wk, true); c != NULL; c = next) {
         next = c->q_next;
@@ -716,6 +744,7 @@ rx_main(void *arg)
         rx_finish(rx, c, final_reason(c));
     }
     tsl__tls_server = NULL;
+    tls_rx = NULL;
     atomic_store(&rx->done, true);
     return NULL;
 }
@@ -749,6 +778,8 @@ tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
         goto fail;
     }
     rx->epfd = -1;
+    if (!dedicated && srv->acc.host == rx)
+        rx->acc = &srv->acc; /* registered on the thread's first turn */
     if (!dedicated && srv->backend == TSL_BACKEND_EPOLL) {
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
         rx->epfd = tsl__sys->epoll_create1(EPOLL_CLOEXEC);

@@ -206,14 +206,17 @@ tsl_server_start(tsl_server_t *srv)
     }
     atomic_store(&srv->bound_port, bound);
     set_gates(srv, true);
+    /* On epoll the shared receiver runs the acceptor (tsl_acceptor.c). */
+    tsl__acceptor_init(&srv->acc, srv, lfd,
+                       srv->backend == TSL_BACKEND_EPOLL ? &srv->rx : NULL);
     r = tsl__receiver_start(&srv->rx, srv, false);
     if (r < 0) {
-        tsl__sys->close(lfd);
+        tsl__acceptor_stop(&srv->acc);
         goto out;
     }
-    r = tsl__acceptor_start(&srv->acc, srv, lfd);
+    r = tsl__acceptor_start(&srv->acc);
     if (r < 0) {
-        tsl__sys->close(lfd);
+        tsl__acceptor_stop(&srv->acc);
         tsl__receiver_stop(&srv->rx);
         goto out;
     }

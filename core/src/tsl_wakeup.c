@@ -80,7 +80,7 @@ tsl__wakeup_drain(struct tsl_wakeup *w)
 }
 
 int
-tsl__wakeup_push(struct tsl_wakeup *w, struct tsl_client *c)
+tsl__wakeup_push(struct tsl_wakeup *w, struct tsl_client *c, bool wake)
 {
     pthread_mutex_lock(&w->lock);
     if (w->closed) {
@@ -94,7 +94,8 @@ tsl__wakeup_push(struct tsl_wakeup *w, struct tsl_client *c)
         w->head = c;
     w->tail = c;
     pthread_mutex_unlock(&w->lock);
-    tsl__wakeup_signal(w);
+    if (wake)
+        tsl__wakeup_signal(w);
     return 0;
 }
 

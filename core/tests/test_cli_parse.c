@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "tsl.h"
 #include "tsl_cli_parse.h"
 
 static void
@@ -44,6 +45,17 @@ parses_the_course_commands(void **state)
     assert_int_equal(tsl_cli_parse("config tcp-server s1 framing fixed 8", &c,
                                    err, 200), 0);
     assert_string_equal(c.spec, "fixed:8");
+    assert_int_equal(tsl_cli_parse("config tcp-server s1 backend epoll", &c,
+                                   err, 200), 0);
+    assert_int_equal(c.op, TSL_CLI_BACKEND);
+    assert_int_equal(c.num, TSL_BACKEND_EPOLL);
+    assert_int_equal(tsl_cli_parse("config tcp-server s1 backend select", &c,
+                                   err, 200), 0);
+    assert_int_equal(c.num, TSL_BACKEND_SELECT);
+    assert_int_equal(tsl_cli_parse("config tcp-server s1 backend kqueue", &c,
+                                   err, 200), -1);
+    assert_non_null(strstr(err, "select"));
+    assert_non_null(strstr(err, "epoll"));
     assert_int_equal(tsl_cli_parse("config tcp-server s1 no client 1.2.3.4 5 "
                                    "multi-threaded",
                                    &c, err, 200), 0);

@@ -61,6 +61,7 @@ line "8 conns 4 KiB: MB/s"                       big   mb_per_s
 line "connect+echo+close: connections/s"         rate  conns_per_s
 line "connect+echo+close: server CPU us/conn"    rate  server_cpu_us_per_conn
 line "1 active among 1000 idle: p50 (us)"        idle1k p50_us
+line "1 active among 1000 idle: CPU us/message"  idle1k server_cpu_us_per_msg
 line "5000 idle connections: RSS bytes/conn"     idle  bytes_per_conn
 echo
 printf 'p50 with 1000 idle / p50 alone:'

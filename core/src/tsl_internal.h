@@ -118,13 +118,16 @@ struct tsl_client {
     bool paused;
     bool eof;
     bool ready_r, ready_w;   /* readiness from the last wait */
-    bool fresh;              /* just adopted: try a read before anything */
+    bool fresh;              /* migrated in: try a read before anything */
     bool redeliver;          /* frames came along in the ring: deliver */
     struct tsl_receiver *owner_rx; /* the receiver serving it */
     uint32_t ep_events;      /* epoll: the interest registered */
     bool ep_added;           /* epoll: registered */
     struct tsl_timer ka;     /* keepalive expiry */
     struct tsl_timer ka_send; /* client mode: keepalive frames out */
+    struct tsl_timer stall;  /* output waiting without progress */
+    struct tsl_client *work_next; /* the owner's work list this turn */
+    bool in_work;
     int64_t ka_last;         /* last time bytes arrived */
     int64_t ka_hold;         /* hold time in force, -1: the server's */
 };
@@ -236,7 +239,8 @@ struct tsl_receiver {
     uint8_t *scratch;        /* messages that wrap around a ring */
     size_t scratch_cap;
     struct tsl_wheel wheel;  /* keepalive timers of its clients */
-    bool fresh;              /* a client was adopted since the last wait */
+    struct tsl_client *work; /* clients to service this turn */
+    bool listen_on;          /* NOT_LISTENING clear when interests synced */
     int epfd;                /* epoll backend: its instance; -1 otherwise */
     struct tsl_acceptor *acc; /* epoll: the acceptor it runs, or NULL */
     bool acc_ready;          /* the listening socket was reported */

@@ -30,8 +30,14 @@
  * not read until the queue falls below the low one; output that makes no
  * progress for stall_ms ends the client with slow-consumer.
  *
- * Keepalive: each receiver owns a timer wheel and drives it from its wait
- * timeout, so timers live on this one thread.
+ * Keepalive and output stalls: each receiver owns a timer wheel and drives
+ * it from its wait timeout, so timers live on this one thread.
+ *
+ * Cost per turn: only clients with something to do are touched - those
+ * the wait reported, those touched through the queue, migrated ones - via
+ * the turn's work list; timers do the periodic checks.  On epoll a turn
+ * therefore costs the same with 10 or 10,000 idle clients; select() has to
+ * rebuild its sets from every client, and poll() serves one.
  *
  * The shared receiver never sees descriptors >= FD_SETSIZE: admission and
  * migration refuse them (FD_SET on them would write out of bounds).
@@ -62,6 +68,9 @@ rx_enqueue(struct tsl_owner *o, struct tsl_client *c)
     return tsl__wakeup_push(&rx->wk, c, tls_rx != rx);
 }
 
+static void rx_finish(struct tsl_receiver *rx, struct tsl_client *c,
+                      tsl_reason_t why);
+
 /* ---- keepalive ---- */
 
 /* Receiving only records the time (ka_last); the timer is armed for the
@@ -86,8 +95,6 @@ ka_arm(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
         tsl__wheel_start(&rx->wheel, &c->ka, now, c->ka_last + hold - now);
 }
 
-static void rx_finish(struct tsl_receiver *rx, struct tsl_client *c,
-                      tsl_reason_t why);
 
 /* Client mode: a connection we made sends keepalive frames so that the
  * remote side keeps it alive. */
@@ -133,7 +140,90 @@ ka_fire(struct tsl_timer *t, int64_t now, void *arg)
         ka_arm(rx, c, now);
 }
 
-/* ---- the client array ---- */
+/* ---- the turn's work list ---- */
+
+/* c is serviced this turn (once, however often it is added). */
+static void
+work_add(struct tsl_receiver *rx, struct tsl_client *c)
+{
+    if (c->in_work)
+        return;
+    c->in_work = true;
+    c->work_next = rx->work;
+    rx->work = c;
+}
+
+static struct tsl_client *
+work_pop(struct tsl_receiver *rx)
+{
+    struct tsl_client *c = rx->work;
+
+    if (c != NULL) {
+        rx->work = c->work_next;
+        c->work_next = NULL;
+        c->in_work = false;
+    }
+    return c;
+}
+
+/* Unlinks c (leaving the receiver); the list is short: one turn's work. */
+static void
+work_remove(struct tsl_receiver *rx, struct tsl_client *c)
+{
+    struct tsl_client **pp;
+
+    if (!c->in_work)
+        return;
+    for (pp = &rx->work; *pp != c; pp = &(*pp)->work_next)
+        TSL_ASSERT(*pp != NULL);
+    *pp = c->work_next;
+    c->work_next = NULL;
+    c->in_work = false;
+}
+
+/* ---- output stalls ---- */
+
+/* Output that makes no progress for stall_ms ends the client: a timer is
+ * armed while output waits and, when it fires, looks at when output last
+ * moved (out_since_ms, written under the client lock by whoever sent). */
+static void
+stall_fire(struct tsl_timer *t, int64_t now, void *arg)
+{
+    struct tsl_client *c = arg;
+    struct tsl_receiver *rx = c->owner_rx;
+    int64_t since;
+
+    (void)t;
+    if (!c->want_write)
+        return;
+    pthread_mutex_lock(&c->lock);
+    since = c->out.len > 0 ? c->out_since_ms : now;
+    pthread_mutex_unlock(&c->lock);
+    if (now - since >= (int64_t)c->srv->stall_ms)
+        rx_finish(rx, c, TSL_REASON_SLOW_CONSUMER);
+    else
+        tsl__wheel_start(&rx->wheel, &c->stall, now,
+                         since + c->srv->stall_ms - now);
+}
+
+/* Arms the stall timer while output waits, disarms it when none does. */
+static void
+stall_watch(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
+{
+    int64_t since;
+
+    if (!c->want_write) {
+        tsl__wheel_cancel(&rx->wheel, &c->stall);
+        return;
+    }
+    if (c->stall.armed)
+        return;
+    pthread_mutex_lock(&c->lock);
+    since = c->out.len > 0 ? c->out_since_ms : now;
+    pthread_mutex_unlock(&c->lock);
+    tsl__wheel_start(&rx->wheel, &c->stall, now,
+                     since + c->srv->stall_ms - now);
+}
 
 /* ---- epoll registration (the shared receiver on the epoll backend) ---- */
 
@@ -207,12 +297,13 @@ rx_add(struct tsl_receiver *rx, struct tsl_client *c)
      * next wait reports its first bytes.) */
     if (migrated) {
         c->fresh = true;
-        rx->fresh = true;
+        work_add(rx, c);
     }
     if (c->ka_last == 0)
         c->ka_last = now; /* new; a migrated client keeps its time */
     tsl__timer_init(&c->ka, ka_fire, c);
     tsl__timer_init(&c->ka_send, ka_send_fire, c);
+    tsl__timer_init(&c->stall, stall_fire, c);
     ka_arm(rx, c, now);
     ka_send_arm(rx, c, now);
     return 0;
@@ -230,6 +321,8 @@ rx_remove(struct tsl_receiver *rx, struct tsl_client *c, bool closing)
     rx->clients[i]->slot = i;
     tsl__wheel_cancel(&rx->wheel, &c->ka);
     tsl__wheel_cancel(&rx->wheel, &c->ka_send);
+    tsl__wheel_cancel(&rx->wheel, &c->stall);
+    work_remove(rx, c);
     ep_forget(rx, c, closing);
 }
 
@@ -269,6 +362,20 @@ out_len(struct tsl_client *c)
     return n;
 }
 
+/* After c's state changed (serviced, or touched through the queue):
+ * brings its registered interest and stall timer up to date.  Returns
+ * false if it had to be finished (the kernel refused to watch it). */
+static bool
+rx_settle(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
+{
+    if (!ep_sync(rx, c)) {
+        rx_finish(rx, c, TSL_REASON_SLOW_CONSUMER);
+        return false;
+    }
+    stall_watch(rx, c, now);
+    return true;
+}
+
 /* Takes the hand-off queue: adoptions, close requests, output waiting,
  * keepalive changes, migrations. */
 static void
@@ -302,6 +409,9 @@ rx_process_queue(struct tsl_receiver *rx)
             c->ka_hold = tsl__client_ka_override(c);
             ka_arm(rx, c, tsl__now_ms());
         }
+        if (!rx_settle(rx, c, tsl__now_ms()))
+            goto next;
+        /* Last: after the hand-off the client is no longer ours to touch. */
         if (f & TSL__P_MIGRATE)
             rx_migrate(rx, c);
     next:
@@ -456,7 +566,6 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 {
     struct tsl_server *srv = c->srv;
     size_t left;
-    int64_t since;
 
     if (c->want_write && c->ready_w) {
         left = tsl__client_flush(c, now);
@@ -485,56 +594,51 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
         if (out_len(c) > srv->out_high)
             c->paused = true;
     }
-    if (c->want_write) {
-        pthread_mutex_lock(&c->lock);
-        since = c->out.len > 0 ? c->out_since_ms : now;
-        pthread_mutex_unlock(&c->lock);
-        if (now - since >= (int64_t)srv->stall_ms) {
-            rx_finish(rx, c, TSL_REASON_SLOW_CONSUMER);
-            return false;
-        }
-    }
     /* epoll only reports what happened; the flags must start clear. */
     c->ready_r = c->ready_w = false;
-    return true;
+    return rx_settle(rx, c, now);
 }
 
 /* ---- waiting: select() for the shared receiver, poll() for one ---- */
 
 static bool
-wants_read(struct tsl_receiver *rx, struct tsl_client *c)
+listening(struct tsl_receiver *rx)
 {
-    return !(atomic_load(&rx->srv->flags) & TSL_SERVER_NOT_LISTENING) &&
-           !c->paused && !c->eof;
+    return !(atomic_load(&rx->srv->flags) & TSL_SERVER_NOT_LISTENING);
 }
 
-/* The wait timeout in ms (-1: none): output stall deadlines and timers. */
+static bool
+wants_read(struct tsl_receiver *rx, struct tsl_client *c)
+{
+    return listening(rx) && !c->paused && !c->eof;
+}
+
+/* The wait timeout in ms (-1: none): the next timer, or at once when
+ * there is work already (migrated clients to read and deliver). */
 static int
 rx_timeout(struct tsl_receiver *rx, int64_t now)
 {
-    int64_t wait = -1, d;
-    size_t i;
+    int64_t wait;
 
-    for (i = 0; i < rx->n; i++) {
-        struct tsl_client *c = rx->clients[i];
-        if (!c->want_write)
-            continue;
-        pthread_mutex_lock(&c->lock);
-        d = c->out_since_ms + rx->srv->stall_ms - now;
-        pthread_mutex_unlock(&c->lock);
-        if (d < 0)
-            d = 0;
-        if (wait < 0 || d < wait)
-            wait = d;
-    }
-    d = tsl__wheel_timeout(&rx->wheel, now);
-    if (d >= 0 && (wait < 0 || d < wait))
-        wait = d;
+    if (rx->work != NULL)
+        return 0;
+    wait = tsl__wheel_timeout(&rx->wheel, now);
     return (int)(wait > 60000 ? 60000 : wait);
 }
 
-/* Waits for readiness; sets ready_r/ready_w on every client and returns
- * whether the wakeup pipe fired.  EINTR counts as a spurious wake-up. */
+/* The wait marks what it found (ready_r, ready_w) and puts those clients
+ * on the work list. */
+static void
+mark(struct tsl_receiver *rx, struct tsl_client *c, bool r, bool w)
+{
+    c->ready_r = r;
+    c->ready_w = w;
+    if (r || w)
+        work_add(rx, c);
+}
+
+/* Waits for readiness; returns whether the wakeup pipe fired.  EINTR
+ * counts as a spurious wake-up. */
 static bool
 rx_wait_select(struct tsl_receiver *rx, int ms)
 {
@@ -567,8 +671,7 @@ rx_wait_select(struct tsl_receiver *rx, int ms)
     }
     for (i = 0; i < rx->n; i++) {
         struct tsl_client *c = rx->clients[i];
-        c->ready_r = FD_ISSET(c->fd, &rs);
-        c->ready_w = FD_ISSET(c->fd, &ws);
+        mark(rx, c, FD_ISSET(c->fd, &rs), FD_ISSET(c->fd, &ws));
     }
     return FD_ISSET(rx->wk.rfd, &rs);
 }
@@ -601,30 +704,25 @@ rx_wait_poll(struct tsl_receiver *rx, int ms)
     if (c != NULL) {
         /* Hang-up and error are reported whatever was asked: a read then
          * tells what happened. */
-        c->ready_r = (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
-                     wants_read(rx, c);
-        c->ready_w = (pf[1].revents & (POLLOUT | POLLERR)) != 0;
+        mark(rx, c,
+             (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
+                 wants_read(rx, c),
+             (pf[1].revents & (POLLOUT | POLLERR)) != 0);
     }
     return pf[0].revents != 0;
 }
 
-/* The epoll wait: interests are synced first (a syscall only where one
- * changed), then each event marks its client.  A client the kernel will
- * not register cannot be served: it is finished. */
+/* The epoll wait: interests were brought up to date where they changed
+ * (rx_settle); each event marks its client.  Every reported client is
+ * serviced, even for an event it did not ask for (hang-up, error): the
+ * service then resyncs its interest, so no event can repeat unseen. */
 static bool
 rx_wait_epoll(struct tsl_receiver *rx, int ms)
 {
     struct epoll_event evs[256];
     bool woke = false;
-    size_t i;
     int n, k;
 
-    for (i = 0; i < rx->n;) {
-        if (ep_sync(rx, rx->clients[i]))
-            i++;
-        else
-            rx_finish(rx, rx->clients[i], TSL_REASON_SLOW_CONSUMER);
-    }
     n = tsl__sys->epoll_wait(rx->epfd, evs, 256, ms);
     if (n < 0) {
         TSL_ASSERT(errno == EINTR);
@@ -640,9 +738,11 @@ rx_wait_epoll(struct tsl_receiver *rx, int ms)
             rx->acc_ready = true;
             continue;
         }
-        c->ready_r = (evs[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0 &&
-                     wants_read(rx, c);
-        c->ready_w = (evs[k].events & (EPOLLOUT | EPOLLERR)) != 0;
+        mark(rx, c,
+             (evs[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0 &&
+                 wants_read(rx, c),
+             (evs[k].events & (EPOLLOUT | EPOLLERR)) != 0);
+        work_add(rx, c);
     }
     return woke;
 }
@@ -689,8 +789,18 @@ rx_main(void *arg)
                 ka_send_arm(rx, rx->clients[i], now);
             }
         }
+        if (rx->epfd >= 0 && listening(rx) != rx->listen_on) {
+            /* NOT_LISTENING changed: every client's interest with it. */
+            rx->listen_on = !rx->listen_on;
+            for (i = 0; i < rx->n;) {
+                if (ep_sync(rx, rx->clients[i]))
+                    i++;
+                else
+                    rx_finish(rx, rx->clients[i], TSL_REASON_SLOW_CONSUMER);
+            }
+        }
         now = tsl__now_ms();
-        ms = rx->fresh ? 0 : rx_timeout(rx, now);
+        ms = rx_timeout(rx, now);
         if (rx->acc != NULL) {
             int acc_ms = tsl__acceptor_tend(rx->acc, now);
             if (acc_ms >= 0 && (ms < 0 || acc_ms < ms))
@@ -701,24 +811,18 @@ rx_main(void *arg)
                                : rx_wait_select(rx, ms);
         if (woke)
             tsl__wakeup_drain(&rx->wk);
-        if (rx->fresh) {
-            for (i = 0; i < rx->n; i++) {
-                struct tsl_client *fc = rx->clients[i];
-                if (fc->fresh && wants_read(rx, fc))
-                    fc->ready_r = true; /* EAGAIN at worst */
-                if (fc->fresh && fc->in.len > 0 &&
-                    !(atomic_load(&rx->srv->flags) & TSL_SERVER_NOT_LISTENING))
-                    fc->redeliver = true;
-                fc->fresh = false;
-            }
-            rx->fresh = false;
-        }
         now = tsl__now_ms();
-        for (i = 0; i < rx->n;) {
-            /* A finished client's slot now holds the last client, which
-             * has not been serviced yet: look at slot i again. */
-            if (rx_service(rx, rx->clients[i], now))
-                i++;
+        while ((c = work_pop(rx)) != NULL) {
+            if (c->fresh) {
+                /* Migrated in: read (EAGAIN at worst) and deliver what
+                 * came along in its ring, without waiting for an event. */
+                c->fresh = false;
+                if (wants_read(rx, c))
+                    c->ready_r = true;
+                if (c->in.len > 0 && listening(rx))
+                    c->redeliver = true;
+            }
+            rx_service(rx, c, now);
         }
         if (rx->acc_ready) {
             /* New clients queue to this receiver; the next turn adopts
@@ -778,6 +882,7 @@ tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
         goto fail;
     }
     rx->epfd = -1;
+    rx->listen_on = !(atomic_load(&srv->flags) & TSL_SERVER_NOT_LISTENING);
     if (!dedicated && srv->acc.host == rx)
         rx->acc = &srv->acc; /* registered on the thread's first turn */
     if (!dedicated && srv->backend == TSL_BACKEND_EPOLL) {

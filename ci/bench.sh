@@ -36,14 +36,15 @@ run() { # server scenario tsl-bench-args...
 }
 val() { sed -n "s/.*\b$2=\([-0-9.]*\).*/\1/p" <<<"${R[$1]}"; }
 
-for s in "${servers[@]}"; do
-  run "$s" p1    --conns 1 --depth 1 --size 64 --seconds "$secs"
-  run "$s" p16   --conns 50 --depth 16 --size 64 --seconds "$secs"
-  run "$s" big   --conns 8 --depth 1 --size 4096 --seconds "$secs"
-  run "$s" rate  --mode connrate --seconds "$secs"
-  run "$s" idle1k --conns 1 --depth 1 --size 64 --idle 1000 --seconds "$secs"
-  run "$s" idle  --mode idle --conns 5000
-done
+# Scenario by scenario, every server in turn: the machine's drift (other
+# load, TIME_WAIT sockets piling up) then weighs on all servers alike.
+each() { for s in "${servers[@]}"; do run "$s" "$@"; done; }
+each p1    --conns 1 --depth 1 --size 64 --seconds "$secs"
+each p16   --conns 50 --depth 16 --size 64 --seconds "$secs"
+each big   --conns 8 --depth 1 --size 4096 --seconds "$secs"
+each rate  --mode connrate --seconds "$secs"
+each idle1k --conns 1 --depth 1 --size 64 --idle 1000 --seconds "$secs"
+each idle  --mode idle --conns 5000
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "") printf "%.2f", a / b; else printf "-" }'; }
 printf '\n%-44s %10s %10s %10s %10s\n' "scenario (ratio to min-epoll-echo)" select epoll threaded min

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -243,6 +244,57 @@ connecting_to_itself(void)
     IT_EQ(s.by_reason[TSL_REASON_SHUTDOWN], 2);
 }
 
+/* A stop (and a setter) called from the connected callback of a
+ * client-mode connection: that callback runs on the connector thread, one
+ * of the server's own, so the stop must not try to join it (it is handed
+ * to a stopper thread) and setters answer TSL_EBUSY at once. */
+struct cbstop {
+    atomic_int framing_rc, stop_rc, calls;
+};
+
+static void
+cbstop_connected(tsl_server_t *srv, tsl_client_t *c, void *ud)
+{
+    struct cbstop *st = ud;
+    tsl_framing_t f;
+
+    (void)c;
+    tsl_framing_default(&f, TSL_FRAMING_VARIABLE);
+    atomic_store(&st->framing_rc, tsl_server_set_framing(srv, &f));
+    atomic_store(&st->stop_rc, tsl_server_stop(srv));
+    atomic_fetch_add(&st->calls, 1);
+}
+
+static void
+stop_from_connected_callback(void)
+{
+    struct cbstop st = {0, 1, 0};
+    tsl_callbacks_t cbs = {cbstop_connected, NULL, NULL, NULL};
+    tsl_server_t *srv;
+    uint16_t port = 0;
+    int lfd = listen_on(&port), fd;
+    int64_t end;
+
+    IT_EQ(tsl_server_create(&srv, "cbstop", "127.0.0.1", 0), 0);
+    IT_EQ(tsl_server_set_callbacks(srv, &cbs, &st), 0);
+    IT_EQ(tsl_server_start(srv), 0);
+    IT_CHECK(tsl_server_connect(srv, "127.0.0.1", port, 0) > 0);
+    fd = accept_within(lfd, 5000);
+    IT_CHECK(fd >= 0);
+    /* The stop runs on its own: the remote sees the connection end. */
+    IT_CHECK(it_wait_closed(fd, 5000));
+    end = it_now_ms() + 5000 * it_scale();
+    while ((tsl_server_flags(srv) & TSL_SERVER_RUNNING) && it_now_ms() < end)
+        poll(NULL, 0, 5); /* nothing announces the end of a stop */
+    IT_CHECK(!(tsl_server_flags(srv) & TSL_SERVER_RUNNING));
+    IT_EQ(atomic_load(&st.calls), 1);
+    IT_EQ(atomic_load(&st.framing_rc), TSL_EBUSY);
+    IT_EQ(atomic_load(&st.stop_rc), 0);
+    IT_EQ(tsl_server_destroy(srv), 0);
+    close(fd);
+    close(lfd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -256,6 +308,7 @@ main(int argc, char **argv)
         {"stop_cancels_pending_connects", stop_cancels_pending_connects},
         {"sends_keepalive_frames", sends_keepalive_frames},
         {"connecting_to_itself", connecting_to_itself},
+        {"stop_from_connected_callback", stop_from_connected_callback},
         {NULL, NULL},
     };
     return it_main(argc, argv, cases);

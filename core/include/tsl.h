@@ -218,7 +218,8 @@ typedef struct tsl_client_stats {
  * Creates a server named `name` that will listen on ip:port (IPv4 dotted
  * quad; port 0 picks a free port at start).  The server is INITIALIZED, not
  * running.  *out is owned by the caller until tsl_server_destroy().
- * Returns 0, TSL_EINVAL (bad name or address) or TSL_ENOMEM.
+ * Returns 0, TSL_EINVAL (bad name or address) or TSL_ENOMEM; on failure
+ * *out is NULL.
  */
 int tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
                       uint16_t port);

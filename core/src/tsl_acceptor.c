@@ -77,13 +77,17 @@ acc_new(struct tsl_acceptor *a, int fd, const struct sockaddr_in *peer)
     tsl__sys->setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c = tsl__client_create(srv, fd, peer);
     if (c == NULL) {
-        if (owner->dedicated)
+        if (owner->dedicated) {
             tsl__dedicated_release(srv, owner);
+            tsl__dedicated_unpin(srv, owner);
+        }
         tsl__sys->close(fd);
         tsl__server_count_reject(srv, TSL_REJECT_NO_MEMORY, peer);
         return;
     }
     tsl__server_new_client(srv, c, owner);
+    if (owner->dedicated)
+        tsl__dedicated_unpin(srv, owner);
 }
 
 static int
@@ -298,7 +302,7 @@ tsl__acceptor_start(struct tsl_acceptor *a)
     r = tsl__wakeup_open(&a->wk);
     if (r < 0)
         return r;
-    r = -pthread_create(&a->thread, NULL, acc_main, a);
+    r = -tsl__sys->thread_create(&a->thread, acc_main, a);
     if (r < 0) {
         tsl__wakeup_close(&a->wk);
         return r;

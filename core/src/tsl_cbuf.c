@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "tsl.h"
+#include "tsl_sys.h"
 
 void
 tsl__cbuf_init(struct tsl_cbuf *cb, size_t cap)
@@ -43,7 +44,7 @@ static int
 ensure(struct tsl_cbuf *cb)
 {
     if (cb->buf == NULL) {
-        cb->buf = malloc(cb->cap ? cb->cap : 1);
+        cb->buf = tsl__sys->malloc(cb->cap ? cb->cap : 1);
         if (cb->buf == NULL)
             return TSL_ENOMEM;
         cb->head = 0;

@@ -29,7 +29,7 @@ struct tsl_client *
 tsl__client_create(struct tsl_server *srv, int fd,
                    const struct sockaddr_in *peer)
 {
-    struct tsl_client *c = calloc(1, sizeof(*c));
+    struct tsl_client *c = tsl__sys->calloc(1, sizeof(*c));
 
     if (c == NULL)
         return NULL;
@@ -134,7 +134,7 @@ outq_append(struct tsl_outq *q, const uint8_t *p, size_t n)
         uint8_t *nb;
         while (cap < q->len + n)
             cap *= 2;
-        nb = realloc(q->buf, cap);
+        nb = tsl__sys->realloc(q->buf, cap);
         if (nb == NULL)
             return TSL_ENOMEM;
         q->buf = nb;

@@ -97,14 +97,18 @@ adopt(struct tsl_connector *k, int fd)
         goto fail;
     c = tsl__client_create(srv, fd, &k->peer);
     if (c == NULL) {
-        if (owner->dedicated)
+        if (owner->dedicated) {
             tsl__dedicated_release(srv, owner);
+            tsl__dedicated_unpin(srv, owner);
+        }
         goto fail;
     }
     c->connector = k;
     tsl_client_ref(c);
     atomic_store(&k->lost, 0);
     tsl__server_new_client(srv, c, owner);
+    if (owner->dedicated)
+        tsl__dedicated_unpin(srv, owner);
     return c;
 fail:
     tsl__sys->close(fd);
@@ -118,6 +122,9 @@ conn_main(void *arg)
     struct tsl_client *c;
     int backoff = BACKOFF_MIN_MS, lost, fd;
 
+    /* Its callbacks (connected) run here: a stop or a setter called from
+     * them must know it is on one of the server's own threads. */
+    tsl__tls_server = k->srv;
     tsl__thread_name("tsl-connect");
     while (!atomic_load(&k->cancel)) {
         fd = attempt(k);
@@ -142,6 +149,7 @@ conn_main(void *arg)
             lost == TSL_REASON_SHUTDOWN)
             break;
     }
+    tsl__tls_server = NULL;
     atomic_store(&k->done, true);
     return NULL;
 }
@@ -163,7 +171,7 @@ tsl_server_connect(tsl_server_t *srv, const char *ip, uint16_t port,
     if (ip == NULL || port == 0 || (flags & ~(unsigned)TSL_CONNECT_ONCE))
         return TSL_EINVAL;
     tsl__connector_reap(srv, false);
-    k = calloc(1, sizeof(*k));
+    k = tsl__sys->calloc(1, sizeof(*k));
     if (k == NULL)
         return TSL_ENOMEM;
     k->srv = srv;
@@ -189,7 +197,7 @@ tsl_server_connect(tsl_server_t *srv, const char *ip, uint16_t port,
     }
     id = ++srv->next_conn_id;
     k->id = id;
-    r = -pthread_create(&k->thread, NULL, conn_main, k);
+    r = -tsl__sys->thread_create(&k->thread, conn_main, k);
     if (r < 0)
         goto fail;
     k->next = srv->conn_head;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "tsl_internal.h"
+#include "tsl_sys.h"
 
 struct tsl_receiver *
 tsl__dedicated_create(struct tsl_server *srv, int *err)
@@ -21,7 +22,7 @@ tsl__dedicated_create(struct tsl_server *srv, int *err)
     int r;
 
     tsl__dedicated_reap(srv, false);
-    rx = malloc(sizeof(*rx));
+    rx = tsl__sys->malloc(sizeof(*rx));
     if (rx == NULL) {
         *err = TSL_ENOMEM;
         return NULL;
@@ -40,6 +41,7 @@ tsl__dedicated_create(struct tsl_server *srv, int *err)
         *err = r;
         return NULL;
     }
+    rx->pinned = true; /* until the creator calls tsl__dedicated_unpin() */
     rx->ded_next = srv->ded_head;
     srv->ded_head = rx;
     pthread_mutex_unlock(&srv->ded_lock);
@@ -50,27 +52,46 @@ void
 tsl__dedicated_reap(struct tsl_server *srv, bool all)
 {
     struct tsl_receiver **pp, *rx, *gone = NULL;
+    bool pinned;
 
     pthread_mutex_lock(&srv->ded_lock);
-    for (pp = &srv->ded_head; (rx = *pp) != NULL;) {
-        if (all)
-            tsl__receiver_request_stop(rx);
-        if (all || atomic_load(&rx->done)) {
-            *pp = rx->ded_next;
-            rx->ded_next = gone;
-            gone = rx;
-        } else {
-            pp = &rx->ded_next;
+    for (;;) {
+        pinned = false;
+        for (pp = &srv->ded_head; (rx = *pp) != NULL;) {
+            if (all)
+                tsl__receiver_request_stop(rx);
+            if (!rx->pinned && (all || atomic_load(&rx->done))) {
+                *pp = rx->ded_next;
+                rx->ded_next = gone;
+                gone = rx;
+            } else {
+                pinned |= rx->pinned;
+                pp = &rx->ded_next;
+            }
         }
+        if (!all || !pinned)
+            break;
+        pthread_cond_wait(&srv->ded_cv, &srv->ded_lock);
     }
     pthread_mutex_unlock(&srv->ded_lock);
     /* Join outside the lock: a stopping receiver may still be finishing
-     * a client whose callback creates or migrates. */
+     * a client whose callback creates or migrates.  Pinned receivers were
+     * left listed (their creators still hand them their client); at stop
+     * we wait for them. */
     while ((rx = gone) != NULL) {
         gone = rx->ded_next;
         tsl__receiver_stop(rx);
         free(rx);
     }
+}
+
+void
+tsl__dedicated_unpin(struct tsl_server *srv, struct tsl_receiver *rx)
+{
+    pthread_mutex_lock(&srv->ded_lock);
+    rx->pinned = false;
+    pthread_cond_broadcast(&srv->ded_cv);
+    pthread_mutex_unlock(&srv->ded_lock);
 }
 
 void

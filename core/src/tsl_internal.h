@@ -231,6 +231,7 @@ struct tsl_receiver {
     bool dedicated;
     bool had_client;         /* dedicated: its client arrived once */
     atomic_bool done;        /* dedicated: finished, ready to be joined */
+    bool pinned;             /* dedicated: its creator still uses it (ded_lock) */
     struct tsl_receiver *ded_next; /* server's list (ded_lock) */
     struct tsl_wakeup wk;
     atomic_bool stop;
@@ -256,8 +257,11 @@ void tsl__receiver_stop(struct tsl_receiver *rx);
 
 /* ---- dedicated receivers (multi-threaded mode, migration) ---- */
 
-/* A new dedicated receiver, started and listed; NULL with *err set. */
+/* A new dedicated receiver, started, listed and pinned: no reap frees it
+ * until its creator, done handing it its client (or giving up), calls
+ * tsl__dedicated_unpin().  NULL with *err set. */
 struct tsl_receiver *tsl__dedicated_create(struct tsl_server *srv, int *err);
+void tsl__dedicated_unpin(struct tsl_server *srv, struct tsl_receiver *rx);
 /* Asks a dedicated receiver that will get no client (or no more) to end,
  * if it still exists: any thread but the receiver's own. */
 void tsl__dedicated_release(struct tsl_server *srv, struct tsl_receiver *rx);
@@ -348,6 +352,7 @@ struct tsl_server {
     atomic_uint ka_interval_ms; /* client mode: keepalive frames out */
 
     pthread_mutex_t ded_lock;  /* the dedicated receivers' list */
+    pthread_cond_t ded_cv;     /* a dedicated receiver was unpinned */
     struct tsl_receiver *ded_head;
     bool ded_closed;           /* stopping: no new dedicated receivers */
     struct tsl_counters ctr;

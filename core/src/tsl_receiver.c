@@ -271,7 +271,7 @@ rx_add(struct tsl_receiver *rx, struct tsl_client *c)
 
     if (rx->n == rx->cap) {
         size_t cap = rx->cap ? rx->cap * 2 : (rx->dedicated ? 1 : 64);
-        struct tsl_client **a = realloc(rx->clients, cap * sizeof(*a));
+        struct tsl_client **a = tsl__sys->realloc(rx->clients, cap * sizeof(*a));
         if (a == NULL)
             return TSL_ENOMEM;
         rx->clients = a;
@@ -867,7 +867,7 @@ tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
     atomic_init(&rx->stop, false);
     atomic_init(&rx->done, false);
     rx->scratch_cap = need > RX_SCRATCH_MIN ? need : RX_SCRATCH_MIN;
-    rx->scratch = malloc(rx->scratch_cap);
+    rx->scratch = tsl__sys->malloc(rx->scratch_cap);
     if (rx->scratch == NULL)
         return TSL_ENOMEM;
     rx->ka_gen = atomic_load(&srv->ka_gen);
@@ -898,7 +898,7 @@ tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
             goto fail;
         }
     }
-    r = -pthread_create(&rx->thread, NULL, rx_main, rx);
+    r = -tsl__sys->thread_create(&rx->thread, rx_main, rx);
     if (r < 0) {
         if (rx->epfd >= 0)
             tsl__sys->close(rx->epfd);

@@ -38,7 +38,10 @@ tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
     struct in_addr addr;
     size_t i, n;
 
-    if (out == NULL || name == NULL || ip == NULL)
+    if (out == NULL)
+        return TSL_EINVAL;
+    *out = NULL;
+    if (name == NULL || ip == NULL)
         return TSL_EINVAL;
     n = strlen(name);
     if (n == 0 || n >= sizeof(srv->name))
@@ -48,7 +51,7 @@ tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
             return TSL_EINVAL;
     if (inet_pton(AF_INET, ip, &addr) != 1)
         return TSL_EINVAL;
-    srv = calloc(1, sizeof(*srv));
+    srv = tsl__sys->calloc(1, sizeof(*srv));
     if (srv == NULL)
         return TSL_ENOMEM;
     memcpy(srv->name, name, n + 1);
@@ -75,6 +78,7 @@ tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
     pthread_mutex_init(&srv->stop_lock, NULL);
     pthread_mutex_init(&srv->cfg_lock, NULL);
     pthread_mutex_init(&srv->ded_lock, NULL);
+    pthread_cond_init(&srv->ded_cv, NULL);
     pthread_mutex_init(&srv->conn_lock, NULL);
     srv->conn_closed = true;
     atomic_init(&srv->ka_interval_ms, 0);
@@ -160,7 +164,7 @@ tsl_server_stop(tsl_server_t *srv)
         pthread_mutex_lock(&srv->stop_lock);
         if (srv->state == TSL__S_RUNNING) {
             srv->state = TSL__S_STOPPING;
-            r = -pthread_create(&srv->stopper, NULL, stopper_main, srv);
+            r = -tsl__sys->thread_create(&srv->stopper, stopper_main, srv);
             if (r == 0)
                 srv->has_stopper = true;
             else
@@ -244,6 +248,7 @@ tsl_server_destroy(tsl_server_t *srv)
     pthread_mutex_destroy(&srv->stop_lock);
     pthread_mutex_destroy(&srv->cfg_lock);
     pthread_mutex_destroy(&srv->ded_lock);
+    pthread_cond_destroy(&srv->ded_cv);
     pthread_mutex_destroy(&srv->conn_lock);
     free(srv->black);
     free(srv);
@@ -422,7 +427,7 @@ tsl_server_blacklist_add(tsl_server_t *srv, const char *ip)
     } else {
         if (srv->nblack == srv->capblack) {
             size_t cap = srv->capblack ? srv->capblack * 2 : 8;
-            struct in_addr *nb = realloc(srv->black, cap * sizeof(*nb));
+            struct in_addr *nb = tsl__sys->realloc(srv->black, cap * sizeof(*nb));
             if (nb == NULL) {
                 r = TSL_ENOMEM;
                 goto out;
@@ -623,7 +628,10 @@ tsl_server_migrate_client(tsl_server_t *srv, tsl_client_t *c,
         tsl__client_poke_locked(c, TSL__P_MIGRATE);
     }
     pthread_mutex_unlock(&c->lock);
-    if (rc != 0 && to->dedicated)
-        tsl__dedicated_release(srv, to); /* it will never get its client */
+    if (to->dedicated) {
+        if (rc != 0)
+            tsl__dedicated_release(srv, to); /* it will never get its client */
+        tsl__dedicated_unpin(srv, to);
+    }
     return rc > 0 ? 0 : rc;
 }

@@ -1,7 +1,8 @@
 /*
  * tsl_sys.c - the default table of operating-system calls: plain libc.
  *
- * The only file of the core that calls the socket API.  The indirection
+ * The only file of the core that calls the socket API (or allocates, or
+ * starts threads).  The indirection
  * costs one load and an indirect call per system call, nothing next to the
  * system call itself.  tsl__sys is written only while no server runs (the
  * harness sets it up before starting servers), so it needs no lock.
@@ -10,12 +11,19 @@
 #include "tsl_sys.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 static int
 sys_open(const char *path, int flags)
 {
     return open(path, flags);
+}
+
+static int
+sys_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    return pthread_create(t, NULL, fn, arg);
 }
 
 const struct tsl_sys_ops tsl__sys_libc = {
@@ -38,6 +46,10 @@ const struct tsl_sys_ops tsl__sys_libc = {
     .epoll_ctl = epoll_ctl,
     .epoll_wait = epoll_wait,
     .open = sys_open,
+    .malloc = malloc,
+    .calloc = calloc,
+    .realloc = realloc,
+    .thread_create = sys_thread_create,
 };
 
 const struct tsl_sys_ops *tsl__sys = &tsl__sys_libc;

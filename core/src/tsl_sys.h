@@ -2,15 +2,20 @@
  * tsl_sys.h - the table of operating-system calls the library makes.
  *
  * Every socket, pipe and readiness call of the core goes through tsl__sys,
- * which points at libc wrappers by default.  The fault harness installs a
- * table of its own to split reads, shorten writes, inject EINTR, EAGAIN,
- * EMFILE or resets, or fail the Nth call, without touching the core.
- * Calls return what libc returns and leave errno as libc sets it.
+ * which points at libc wrappers by default, and so do its allocations and
+ * thread creations.  The fault harness installs a table of its own to
+ * split reads, shorten writes, inject EINTR, EAGAIN, EMFILE or resets, or
+ * fail the Nth call, without touching the core; the allocation torture
+ * fails the Nth allocation or thread.  Calls return what libc returns and
+ * leave errno as libc sets it (thread_create: pthread_create's error
+ * number).  Memory is given back with plain free().
  */
 #ifndef TSL_SYS_H
 #define TSL_SYS_H
 
 #include <poll.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -37,6 +42,10 @@ struct tsl_sys_ops {
     int (*epoll_ctl)(int ep, int op, int fd, struct epoll_event *ev);
     int (*epoll_wait)(int ep, struct epoll_event *evs, int max, int timeout);
     int (*open)(const char *path, int flags);
+    void *(*malloc)(size_t n);
+    void *(*calloc)(size_t n, size_t size);
+    void *(*realloc)(void *p, size_t n);
+    int (*thread_create)(pthread_t *t, void *(*fn)(void *), void *arg);
 };
 
 /* The table in use.  Swap it only while no server runs. */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "tsl.h"
+#include "tsl_sys.h"
 
 static void
 list_init(struct tsl_timer *h)
@@ -46,7 +47,7 @@ tsl__wheel_init(struct tsl_wheel *w, uint32_t tick_ms, size_t nslots,
 
     if (tick_ms == 0 || nslots == 0 || (nslots & (nslots - 1)) != 0)
         return TSL_EINVAL;
-    w->slots = malloc(nslots * sizeof(*w->slots));
+    w->slots = tsl__sys->malloc(nslots * sizeof(*w->slots));
     if (w->slots == NULL)
         return TSL_ENOMEM;
     for (i = 0; i < nslots; i++)

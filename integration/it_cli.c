@@ -160,6 +160,154 @@ scripted_session(void)
     it_close(c);
 }
 
+/* Asks for the server's summary and waits for `what` in it: the CLI runs
+ * lines in order, so the setting before it is in force once it shows. */
+static void
+shows(struct it_proc *p, const char *name, const char *what)
+{
+    cmd(p, "show tcp-server %s", name);
+    it_expect(p, what, 3000);
+    it_expect(p, "ID  CLIENT", 3000); /* the end of this summary */
+}
+
+/* Sends text as one frame on fd and waits for tslsh to report it. */
+static void
+delivered(struct it_proc *p, int fd, const char *text)
+{
+    uint8_t frame[128];
+    char line[96];
+    size_t n = it_frame(text, strlen(text), frame);
+
+    it_send_all(fd, frame, n);
+    snprintf(line, sizeof(line), "message from 127.0.0.1:%u", local_port(fd));
+    it_expect(p, line, 3000);
+}
+
+/* Every course setting, through tslsh, observed from outside: what the
+ * CLI prints and what real clients see. */
+static void
+every_setting_takes_effect(void)
+{
+    const char *argv[] = {tslsh, NULL};
+    struct it_proc p;
+    char port_s[16], line[160];
+    uint8_t frame[64];
+    uint16_t port, lport = 0;
+    int a, b, c, lfd, out;
+    size_t n;
+
+    it_spawn(&p, argv);
+    cmd(&p, "config tcp-server s 127.0.0.1 0");
+    cmd(&p, "config tcp-server s framing variable");
+    cmd(&p, "config tcp-server s start");
+    it_capture(&p, "server s listening on 127.0.0.1:", "\n", port_s,
+               sizeof(port_s), 3000);
+    port = (uint16_t)atoi(port_s);
+
+    /* disable-conn-accept: refused, counted, closed at once. */
+    cmd(&p, "config tcp-server s disable-conn-accept");
+    shows(&p, "s", "flags not-accepting");
+    a = it_connect(port);
+    it_expect(&p, ": not-accepting", 3000);
+    IT_CHECK(it_wait_closed(a, 3000));
+    it_close(a);
+    cmd(&p, "config tcp-server s no disable-conn-accept");
+    shows(&p, "s", "flags -");
+
+    /* max-client-limit: the second is refused; `no` lifts it. */
+    cmd(&p, "config tcp-server s max-client-limit 1");
+    shows(&p, "s", "max-clients 1");
+    a = it_connect(port);
+    snprintf(line, sizeof(line), "[s] connected 127.0.0.1:%u", local_port(a));
+    it_expect(&p, line, 3000);
+    b = it_connect(port);
+    it_expect(&p, ": max-clients", 3000);
+    IT_CHECK(it_wait_closed(b, 3000));
+    it_close(b);
+    cmd(&p, "config tcp-server s no max-client-limit");
+    shows(&p, "s", "max-clients 0");
+
+    /* black-list: an address refused, then allowed again. */
+    cmd(&p, "config tcp-server s client black-list 127.0.0.2");
+    shows(&p, "s", "flags -");
+    b = it_connect_from(port, "127.0.0.2");
+    it_expect(&p, "rejected 127.0.0.2:", 3000);
+    it_expect(&p, ": blacklisted", 3000);
+    IT_CHECK(it_wait_closed(b, 3000));
+    it_close(b);
+    cmd(&p, "config tcp-server s no client black-list 127.0.0.2");
+    shows(&p, "s", "flags -");
+    b = it_connect_from(port, "127.0.0.2");
+    it_expect(&p, "[s] connected 127.0.0.2:", 3000);
+    n = it_frame("allowed again", 13, frame);
+    it_send_all(b, frame, n);
+    it_expect(&p, "message from 127.0.0.2:", 3000);
+
+    /* multi-threaded-mode: the next client gets a thread of its own. */
+    cmd(&p, "config tcp-server s multi-threaded-mode");
+    shows(&p, "s", "flags multi-threaded");
+    c = it_connect(port);
+    delivered(&p, c, "on a thread");
+    cmd(&p, "show tcp-server s client 127.0.0.1 %u stats", local_port(c));
+    it_expect(&p, "threaded  migrations 0", 3000);
+    cmd(&p, "config tcp-server s no multi-threaded-mode");
+    shows(&p, "s", "flags -");
+
+    /* disable-client-listen: bytes wait, nothing is delivered, until the
+     * setting is lifted. */
+    cmd(&p, "config tcp-server s disable-client-listen");
+    shows(&p, "s", "flags not-listening");
+    n = it_frame("held back", 9, frame);
+    it_send_all(a, frame, n);
+    it_send_all(c, frame, n); /* the threaded one too */
+    cmd(&p, "show tcp-server s client 127.0.0.1 %u stats", local_port(a));
+    it_expect(&p, "messages in 0", 3000);
+    cmd(&p, "show tcp-server s client 127.0.0.1 %u stats", local_port(c));
+    it_expect(&p, "messages in 1", 3000); /* the one before */
+    cmd(&p, "config tcp-server s no disable-client-listen");
+    /* Both, in either order: each receiver wakes to the change. */
+    it_expect(&p, "[s] message from 127.0.0.1:", 3000);
+    it_expect(&p, "[s] message from 127.0.0.1:", 3000);
+
+    /* ka-interval: silent clients are dropped after three intervals. */
+    cmd(&p, "config tcp-server s ka-interval 100");
+    it_expect(&p, ": ka-expired", 3000);
+    it_expect(&p, ": ka-expired", 3000);
+    it_expect(&p, ": ka-expired", 3000);
+    IT_CHECK(it_wait_closed(a, 3000));
+    IT_CHECK(it_wait_closed(b, 3000));
+    IT_CHECK(it_wait_closed(c, 3000));
+    cmd(&p, "config tcp-server s ka-interval 0");
+
+    /* connect: client mode, to a listener of ours. */
+    lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    {
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        IT_EQ(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        IT_EQ(listen(lfd, 4), 0);
+        lport = local_port(lfd);
+    }
+    cmd(&p, "config tcp-server s connect 127.0.0.1 %u", lport);
+    snprintf(line, sizeof(line), "[s] connected 127.0.0.1:%u", lport);
+    it_expect(&p, line, 3000);
+    out = accept(lfd, NULL, NULL);
+    IT_CHECK(out >= 0);
+
+    cmd(&p, "config tcp-server s abort");
+    it_expect(&p, "server s stopped and deleted", 3000);
+    IT_CHECK(it_wait_closed(out, 3000));
+    cmd(&p, "exit");
+    IT_EQ(it_proc_wait(&p), 0);
+    it_close(a);
+    it_close(b);
+    it_close(c);
+    close(out);
+    close(lfd);
+}
+
 static void
 errors_stop_the_script_unless_keep_going(void)
 {
@@ -293,6 +441,7 @@ main(int argc, char **argv)
 {
     static const struct it_case_def cases[] = {
         {"scripted_session", scripted_session},
+        {"every_setting_takes_effect", every_setting_takes_effect},
         {"errors_stop_the_script_unless_keep_going",
          errors_stop_the_script_unless_keep_going},
         {"bad_input_gets_one_line_errors", bad_input_gets_one_line_errors},

@@ -86,6 +86,18 @@ tsl__dedicated_reap(struct tsl_server *srv, bool all)
 }
 
 void
+tsl__dedicated_kick_all(struct tsl_server *srv)
+{
+    struct tsl_receiver *rx;
+
+    /* Listed receivers are alive: reaps unlink under this lock first. */
+    pthread_mutex_lock(&srv->ded_lock);
+    for (rx = srv->ded_head; rx != NULL; rx = rx->ded_next)
+        tsl__receiver_kick(rx);
+    pthread_mutex_unlock(&srv->ded_lock);
+}
+
+void
 tsl__dedicated_unpin(struct tsl_server *srv, struct tsl_receiver *rx)
 {
     pthread_mutex_lock(&srv->ded_lock);

@@ -262,6 +262,9 @@ void tsl__receiver_stop(struct tsl_receiver *rx);
  * tsl__dedicated_unpin().  NULL with *err set. */
 struct tsl_receiver *tsl__dedicated_create(struct tsl_server *srv, int *err);
 void tsl__dedicated_unpin(struct tsl_server *srv, struct tsl_receiver *rx);
+/* Wakes every dedicated receiver to re-read the server's flags and
+ * keepalive settings. */
+void tsl__dedicated_kick_all(struct tsl_server *srv);
 /* Asks a dedicated receiver that will get no client (or no more) to end,
  * if it still exists: any thread but the receiver's own. */
 void tsl__dedicated_release(struct tsl_server *srv, struct tsl_receiver *rx);

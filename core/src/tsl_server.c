@@ -107,6 +107,16 @@ join_stopper(struct tsl_server *srv)
     }
 }
 
+/* Wakes every receiver, shared and dedicated, to re-read the flags and
+ * keepalive settings: a sleeping one would apply them only at its next
+ * event, which an idle client may never send. */
+static void
+kick_receivers(struct tsl_server *srv)
+{
+    tsl__receiver_kick(&srv->rx);
+    tsl__dedicated_kick_all(srv);
+}
+
 /* Opens or closes the gates for new connectors and dedicated receivers
  * (tsl_server_connect, multi-threaded clients, migrations). */
 static void
@@ -348,7 +358,7 @@ tsl_server_set_keepalive(tsl_server_t *srv, uint32_t hold_ms)
 {
     atomic_store(&srv->ka_hold_ms, hold_ms);
     atomic_fetch_add(&srv->ka_gen, 1);
-    tsl__receiver_kick(&srv->rx);
+    kick_receivers(srv);
     return 0;
 }
 
@@ -357,7 +367,7 @@ tsl_server_set_keepalive_interval(tsl_server_t *srv, uint32_t ms)
 {
     atomic_store(&srv->ka_interval_ms, ms);
     atomic_fetch_add(&srv->ka_gen, 1);
-    tsl__receiver_kick(&srv->rx);
+    kick_receivers(srv);
     return 0;
 }
 
@@ -467,7 +477,7 @@ tsl_server_set_flags(tsl_server_t *srv, unsigned flags)
     if (flags & ~(unsigned)SETTABLE_FLAGS)
         return TSL_EINVAL;
     atomic_fetch_or(&srv->flags, flags);
-    tsl__receiver_kick(&srv->rx);
+    kick_receivers(srv);
     return 0;
 }
 
@@ -477,7 +487,7 @@ tsl_server_clear_flags(tsl_server_t *srv, unsigned flags)
     if (flags & ~(unsigned)SETTABLE_FLAGS)
         return TSL_EINVAL;
     atomic_fetch_and(&srv->flags, ~flags);
-    tsl__receiver_kick(&srv->rx);
+    kick_receivers(srv);
     return 0;
 }
 

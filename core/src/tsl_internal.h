@@ -227,7 +227,8 @@ struct tsl_receiver {
     struct tsl_owner owner;  /* first: the receiver is an owner */
     struct tsl_server *srv;
     pthread_t thread;
-    bool running;
+    bool running;            /* its thread runs (joined: false) */
+    bool started;            /* resources allocated, not yet released */
     bool dedicated;
     bool had_client;         /* dedicated: its client arrived once */
     atomic_bool done;        /* dedicated: finished, ready to be joined */
@@ -252,7 +253,12 @@ int tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
                         bool dedicated);
 /* Asks the thread to finish its clients (shutdown) and end; no join. */
 void tsl__receiver_request_stop(struct tsl_receiver *rx);
-/* Requests stop, joins, frees what start allocated. */
+/* Requests stop and joins; its queue refuses hand-offs from then on. */
+void tsl__receiver_join(struct tsl_receiver *rx);
+/* After the join, once no thread can still try a hand-off to it: frees
+ * what start allocated (the queue's mutex and pipe among them). */
+void tsl__receiver_release(struct tsl_receiver *rx);
+/* Join, then release. */
 void tsl__receiver_stop(struct tsl_receiver *rx);
 
 /* ---- dedicated receivers (multi-threaded mode, migration) ---- */

@@ -907,6 +907,7 @@ tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
         goto fail;
     }
     rx->running = true;
+    rx->started = true;
     return 0;
 fail:
     free(rx->scratch);
@@ -922,13 +923,22 @@ tsl__receiver_request_stop(struct tsl_receiver *rx)
 }
 
 void
-tsl__receiver_stop(struct tsl_receiver *rx)
+tsl__receiver_join(struct tsl_receiver *rx)
 {
     if (!rx->running)
         return;
     tsl__receiver_request_stop(rx);
     pthread_join(rx->thread, NULL);
     rx->running = false;
+}
+
+void
+tsl__receiver_release(struct tsl_receiver *rx)
+{
+    if (!rx->started)
+        return;
+    TSL_ASSERT(!rx->running);
+    rx->started = false;
     tsl__wakeup_close(&rx->wk);
     tsl__wheel_fini(&rx->wheel);
     if (rx->epfd >= 0)
@@ -939,6 +949,13 @@ tsl__receiver_stop(struct tsl_receiver *rx)
     rx->clients = NULL;
     rx->scratch = NULL;
     rx->n = rx->cap = 0;
+}
+
+void
+tsl__receiver_stop(struct tsl_receiver *rx)
+{
+    tsl__receiver_join(rx);
+    tsl__receiver_release(rx);
 }
 
 void

@@ -144,10 +144,14 @@ do_stop(struct tsl_server *srv)
      * the client.  Running connectors' clients end with reason shutdown as
      * the receivers stop; then the connectors are cancelled and joined. */
     set_gates(srv, false);
-    tsl__receiver_stop(&srv->rx);
+    tsl__receiver_join(&srv->rx);
     tsl__dedicated_reap(srv, true);
     tsl__connector_reap(srv, true);
     tsl__dedicated_reap(srv, true); /* any a connector made meanwhile */
+    /* Only now: a connector may have tried to hand a new client to the
+     * shared receiver up to its join (the hand-off fails on the closed
+     * queue, but it takes the queue's mutex). */
+    tsl__receiver_release(&srv->rx);
     TSL_ASSERT(tsl__db_count(&srv->db) == 0);
     atomic_fetch_and(&srv->flags, ~(unsigned)TSL_SERVER_RUNNING);
     pthread_mutex_lock(&srv->stop_lock);

@@ -905,6 +905,63 @@ stop_while_connections_arrive(void)
     }
 }
 
+/* ---- settings from another thread while the server starts and stops ---- */
+
+struct toggler {
+    tsl_server_t *srv;
+    atomic_bool halt;
+    atomic_int rounds;
+};
+
+static void *
+toggle_main(void *arg)
+{
+    struct toggler *t = arg;
+    int i;
+
+    for (i = 0; i < 200000 && !atomic_load(&t->halt); i++) {
+        tsl_server_set_flags(t->srv, TSL_SERVER_NOT_LISTENING);
+        tsl_server_clear_flags(t->srv, TSL_SERVER_NOT_LISTENING);
+        tsl_server_set_keepalive(t->srv, (uint32_t)(i % 2) * 60000);
+        atomic_fetch_add(&t->rounds, 1);
+    }
+    return NULL;
+}
+
+/* Setters wake the receivers from any thread at any time, also while the
+ * server starts or stops (and its receivers come and go); TSan and ASan
+ * watch the wake-ups meet the teardown.  Multi-threaded, so dedicated
+ * receivers come and go too. */
+static void
+settings_while_starting_and_stopping(void)
+{
+    struct it_server s;
+    struct toggler t;
+    pthread_t th;
+    int i, fd;
+
+    it_server_create(&s, "toggle", "variable", IT_ECHO);
+    IT_EQ(tsl_server_set_flags(s.srv, TSL_SERVER_MULTI_THREADED), 0);
+    t.srv = s.srv;
+    atomic_init(&t.halt, false);
+    atomic_init(&t.rounds, 0);
+    IT_EQ(pthread_create(&th, NULL, toggle_main, &t), 0);
+    for (i = 0; i < 20; i++) {
+        IT_EQ(tsl_server_start(s.srv), 0);
+        fd = it_connect(tsl_server_port(s.srv));
+        IT_WAIT(&s, s.connected == i + 1, 3000);
+        IT_EQ(tsl_server_stop(s.srv), 0);
+        IT_CHECK(it_wait_closed(fd, 3000));
+        it_close(fd);
+    }
+    atomic_store(&t.halt, true);
+    pthread_join(th, NULL);
+    IT_CHECK(atomic_load(&t.rounds) > 0);
+    IT_EQ(tsl_server_clear_flags(s.srv, TSL_SERVER_NOT_LISTENING), 0);
+    it_server_finish(&s);
+    IT_EQ(s.by_reason[TSL_REASON_SHUTDOWN], 20);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -935,6 +992,8 @@ main(int argc, char **argv)
         {"accept_errors_back_off_and_recover",
          accept_errors_back_off_and_recover},
         {"stop_while_connections_arrive", stop_while_connections_arrive},
+        {"settings_while_starting_and_stopping",
+         settings_while_starting_and_stopping},
         {NULL, NULL},
     };
     return it_main(argc, argv, cases);

@@ -246,6 +246,8 @@ tsl__acceptor_tend(struct tsl_acceptor *a, int64_t now)
         acc_switch_off(a);
         return -1;
     }
+    if (!atomic_load(&a->enabled))
+        return -1; /* not started yet */
     /* Unless paused, the listening socket is watched (the first turn
      * registers it). */
     if (a->paused_until != 0) {
@@ -286,6 +288,7 @@ tsl__acceptor_init(struct tsl_acceptor *a, struct tsl_server *srv, int lfd,
     a->lfd = lfd;
     a->host = host;
     atomic_init(&a->stop, false);
+    atomic_init(&a->enabled, false);
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->cond, NULL);
     a->spare_fd = tsl__sys->open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -297,8 +300,12 @@ tsl__acceptor_start(struct tsl_acceptor *a)
 {
     int r;
 
-    if (a->host != NULL)
-        return 0; /* the host registered the listening socket as it started */
+    if (a->host != NULL) {
+        /* The host registers the listening socket on its next turn. */
+        atomic_store(&a->enabled, true);
+        tsl__receiver_kick(a->host);
+        return 0;
+    }
     r = tsl__wakeup_open(&a->wk);
     if (r < 0)
         return r;

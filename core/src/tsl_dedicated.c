@@ -86,12 +86,16 @@ tsl__dedicated_reap(struct tsl_server *srv, bool all)
 }
 
 void
-tsl__dedicated_kick_all(struct tsl_server *srv)
+tsl__kick_all_receivers(struct tsl_server *srv)
 {
     struct tsl_receiver *rx;
 
-    /* Listed receivers are alive: reaps unlink under this lock first. */
+    /* Under the list lock: the gate is open only while the shared
+     * receiver runs (opened after it started, closed before its join),
+     * and listed receivers are alive (reaps unlink under this lock). */
     pthread_mutex_lock(&srv->ded_lock);
+    if (!srv->ded_closed)
+        tsl__wakeup_signal(&srv->rx.wk);
     for (rx = srv->ded_head; rx != NULL; rx = rx->ded_next)
         tsl__receiver_kick(rx);
     pthread_mutex_unlock(&srv->ded_lock);

@@ -191,6 +191,7 @@ struct tsl_acceptor {
     int spare_fd;            /* kept open to shed connections on EMFILE */
     struct tsl_wakeup wk;    /* own thread only */
     atomic_bool stop;
+    atomic_bool enabled;     /* hosted: started (the host may watch lfd) */
     /* hosted: the host's alone */
     bool watched;            /* lfd is in the host's epoll set */
     int64_t paused_until;    /* not watched until then (0: not paused) */
@@ -268,9 +269,11 @@ void tsl__receiver_stop(struct tsl_receiver *rx);
  * tsl__dedicated_unpin().  NULL with *err set. */
 struct tsl_receiver *tsl__dedicated_create(struct tsl_server *srv, int *err);
 void tsl__dedicated_unpin(struct tsl_server *srv, struct tsl_receiver *rx);
-/* Wakes every dedicated receiver to re-read the server's flags and
- * keepalive settings. */
-void tsl__dedicated_kick_all(struct tsl_server *srv);
+/* Wakes every receiver - the shared one while it runs, and every
+ * dedicated one - to re-read the server's flags and keepalive settings: a
+ * sleeping one would apply them only at its next event, which an idle
+ * client may never send. */
+void tsl__kick_all_receivers(struct tsl_server *srv);
 /* Asks a dedicated receiver that will get no client (or no more) to end,
  * if it still exists: any thread but the receiver's own. */
 void tsl__dedicated_release(struct tsl_server *srv, struct tsl_receiver *rx);

@@ -81,6 +81,7 @@ tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
     pthread_cond_init(&srv->ded_cv, NULL);
     pthread_mutex_init(&srv->conn_lock, NULL);
     srv->conn_closed = true;
+    srv->ded_closed = true; /* the gates open at start */
     atomic_init(&srv->ka_interval_ms, 0);
     srv->state = TSL__S_STOPPED;
     tsl__db_init(&srv->db);
@@ -107,16 +108,6 @@ join_stopper(struct tsl_server *srv)
     }
 }
 
-/* Wakes every receiver, shared and dedicated, to re-read the flags and
- * keepalive settings: a sleeping one would apply them only at its next
- * event, which an idle client may never send. */
-static void
-kick_receivers(struct tsl_server *srv)
-{
-    tsl__receiver_kick(&srv->rx);
-    tsl__dedicated_kick_all(srv);
-}
-
 /* Opens or closes the gates for new connectors and dedicated receivers
  * (tsl_server_connect, multi-threaded clients, migrations). */
 static void
@@ -130,11 +121,10 @@ set_gates(struct tsl_server *srv, bool open)
     pthread_mutex_unlock(&srv->ded_lock);
 }
 
-/* Joins the threads.  The caller moved the state to STOPPING. */
+/* Stops and joins every thread but the acceptor's (stopped already). */
 static void
-do_stop(struct tsl_server *srv)
+stop_threads(struct tsl_server *srv)
 {
-    tsl__acceptor_stop(&srv->acc);
     /* No new connectors or dedicated receivers from now on.  The shared
      * receiver is joined before the dedicated ones: a client it finishes
      * may still name a dedicated receiver as its migration target and
@@ -153,6 +143,14 @@ do_stop(struct tsl_server *srv)
      * queue, but it takes the queue's mutex). */
     tsl__receiver_release(&srv->rx);
     TSL_ASSERT(tsl__db_count(&srv->db) == 0);
+}
+
+/* Joins the threads.  The caller moved the state to STOPPING. */
+static void
+do_stop(struct tsl_server *srv)
+{
+    tsl__acceptor_stop(&srv->acc);
+    stop_threads(srv);
     atomic_fetch_and(&srv->flags, ~(unsigned)TSL_SERVER_RUNNING);
     pthread_mutex_lock(&srv->stop_lock);
     srv->state = TSL__S_STOPPED;
@@ -223,7 +221,6 @@ tsl_server_start(tsl_server_t *srv)
         goto out;
     }
     atomic_store(&srv->bound_port, bound);
-    set_gates(srv, true);
     /* On epoll the shared receiver runs the acceptor (tsl_acceptor.c). */
     tsl__acceptor_init(&srv->acc, srv, lfd,
                        srv->backend == TSL_BACKEND_EPOLL ? &srv->rx : NULL);
@@ -232,10 +229,13 @@ tsl_server_start(tsl_server_t *srv)
         tsl__acceptor_stop(&srv->acc);
         goto out;
     }
+    /* The receiver is up: connectors, dedicated receivers and kicks may
+     * reach it from now on; the acceptor comes last. */
+    set_gates(srv, true);
     r = tsl__acceptor_start(&srv->acc);
     if (r < 0) {
         tsl__acceptor_stop(&srv->acc);
-        tsl__receiver_stop(&srv->rx);
+        stop_threads(srv);
         goto out;
     }
     atomic_fetch_or(&srv->flags, TSL_SERVER_RUNNING);
@@ -362,7 +362,7 @@ tsl_server_set_keepalive(tsl_server_t *srv, uint32_t hold_ms)
 {
     atomic_store(&srv->ka_hold_ms, hold_ms);
     atomic_fetch_add(&srv->ka_gen, 1);
-    kick_receivers(srv);
+    tsl__kick_all_receivers(srv);
     return 0;
 }
 
@@ -371,7 +371,7 @@ tsl_server_set_keepalive_interval(tsl_server_t *srv, uint32_t ms)
 {
     atomic_store(&srv->ka_interval_ms, ms);
     atomic_fetch_add(&srv->ka_gen, 1);
-    kick_receivers(srv);
+    tsl__kick_all_receivers(srv);
     return 0;
 }
 
@@ -481,7 +481,7 @@ tsl_server_set_flags(tsl_server_t *srv, unsigned flags)
     if (flags & ~(unsigned)SETTABLE_FLAGS)
         return TSL_EINVAL;
     atomic_fetch_or(&srv->flags, flags);
-    kick_receivers(srv);
+    tsl__kick_all_receivers(srv);
     return 0;
 }
 
@@ -491,7 +491,7 @@ tsl_server_clear_flags(tsl_server_t *srv, unsigned flags)
     if (flags & ~(unsigned)SETTABLE_FLAGS)
         return TSL_EINVAL;
     atomic_fetch_and(&srv->flags, ~flags);
-    kick_receivers(srv);
+    tsl__kick_all_receivers(srv);
     return 0;
 }
 

@@ -170,6 +170,16 @@ shows(struct it_proc *p, const char *name, const char *what)
     it_expect(p, "ID  CLIENT", 3000); /* the end of this summary */
 }
 
+/* Waits for tslsh to report a rejection ending in `why` and for the
+ * refused client fd to see its connection closed; closes fd. */
+static void
+refused(struct it_proc *p, int fd, const char *why)
+{
+    it_expect(p, why, 3000);
+    IT_CHECK(it_wait_closed(fd, 3000));
+    it_close(fd);
+}
+
 /* Sends text as one frame on fd and waits for tslsh to report it. */
 static void
 delivered(struct it_proc *p, int fd, const char *text)
@@ -207,10 +217,7 @@ every_setting_takes_effect(void)
     /* disable-conn-accept: refused, counted, closed at once. */
     cmd(&p, "config tcp-server s disable-conn-accept");
     shows(&p, "s", "flags not-accepting");
-    a = it_connect(port);
-    it_expect(&p, ": not-accepting", 3000);
-    IT_CHECK(it_wait_closed(a, 3000));
-    it_close(a);
+    refused(&p, it_connect(port), ": not-accepting");
     cmd(&p, "config tcp-server s no disable-conn-accept");
     shows(&p, "s", "flags -");
 
@@ -220,10 +227,7 @@ every_setting_takes_effect(void)
     a = it_connect(port);
     snprintf(line, sizeof(line), "[s] connected 127.0.0.1:%u", local_port(a));
     it_expect(&p, line, 3000);
-    b = it_connect(port);
-    it_expect(&p, ": max-clients", 3000);
-    IT_CHECK(it_wait_closed(b, 3000));
-    it_close(b);
+    refused(&p, it_connect(port), ": max-clients");
     cmd(&p, "config tcp-server s no max-client-limit");
     shows(&p, "s", "max-clients 0");
 
@@ -232,9 +236,7 @@ every_setting_takes_effect(void)
     shows(&p, "s", "flags -");
     b = it_connect_from(port, "127.0.0.2");
     it_expect(&p, "rejected 127.0.0.2:", 3000);
-    it_expect(&p, ": blacklisted", 3000);
-    IT_CHECK(it_wait_closed(b, 3000));
-    it_close(b);
+    refused(&p, b, ": blacklisted");
     cmd(&p, "config tcp-server s no client black-list 127.0.0.2");
     shows(&p, "s", "flags -");
     b = it_connect_from(port, "127.0.0.2");

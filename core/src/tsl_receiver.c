@@ -95,7 +95,6 @@ ka_arm(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
         tsl__wheel_start(&rx->wheel, &c->ka, now, c->ka_last + hold - now);
 }
 
-
 /* Client mode: a connection we made sends keepalive frames so that the
  * remote side keeps it alive. */
 static void
@@ -186,43 +185,44 @@ work_remove(struct tsl_receiver *rx, struct tsl_client *c)
 /* Output that makes no progress for stall_ms ends the client: a timer is
  * armed while output waits and, when it fires, looks at when output last
  * moved (out_since_ms, written under the client lock by whoever sent). */
+
+/* ms until c's output has been stuck for stall_ms (<= 0: it has). */
+static int64_t
+stall_left(struct tsl_client *c, int64_t now)
+{
+    int64_t since;
+
+    pthread_mutex_lock(&c->lock);
+    since = c->out.len > 0 ? c->out_since_ms : now;
+    pthread_mutex_unlock(&c->lock);
+    return since + c->srv->stall_ms - now;
+}
+
 static void
 stall_fire(struct tsl_timer *t, int64_t now, void *arg)
 {
     struct tsl_client *c = arg;
     struct tsl_receiver *rx = c->owner_rx;
-    int64_t since;
+    int64_t left;
 
     (void)t;
     if (!c->want_write)
         return;
-    pthread_mutex_lock(&c->lock);
-    since = c->out.len > 0 ? c->out_since_ms : now;
-    pthread_mutex_unlock(&c->lock);
-    if (now - since >= (int64_t)c->srv->stall_ms)
+    left = stall_left(c, now);
+    if (left <= 0)
         rx_finish(rx, c, TSL_REASON_SLOW_CONSUMER);
     else
-        tsl__wheel_start(&rx->wheel, &c->stall, now,
-                         since + c->srv->stall_ms - now);
+        tsl__wheel_start(&rx->wheel, &c->stall, now, left);
 }
 
 /* Arms the stall timer while output waits, disarms it when none does. */
 static void
 stall_watch(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 {
-    int64_t since;
-
-    if (!c->want_write) {
+    if (!c->want_write)
         tsl__wheel_cancel(&rx->wheel, &c->stall);
-        return;
-    }
-    if (c->stall.armed)
-        return;
-    pthread_mutex_lock(&c->lock);
-    since = c->out.len > 0 ? c->out_since_ms : now;
-    pthread_mutex_unlock(&c->lock);
-    tsl__wheel_start(&rx->wheel, &c->stall, now,
-                     since + c->srv->stall_ms - now);
+    else if (!c->stall.armed)
+        tsl__wheel_start(&rx->wheel, &c->stall, now, stall_left(c, now));
 }
 
 /* ---- epoll registration (the shared receiver on the epoll backend) ---- */
@@ -789,17 +789,15 @@ rx_main(void *arg)
                 ka_send_arm(rx, rx->clients[i], now);
             }
         }
-        if (rx->epfd >= 0 && listening(rx) != rx->listen_on) {
-            /* NOT_LISTENING changed: every client's interest with it. */
-            rx->listen_on = !rx->listen_on;
-            for (i = 0; i < rx->n;) {
-                if (ep_sync(rx, rx->clients[i]))
-                    i++;
-                else
-                    rx_finish(rx, rx->clients[i], TSL_REASON_SLOW_CONSUMER);
-            }
-        }
         now = tsl__now_ms();
+        if (rx->epfd >= 0 && listening(rx) != rx->listen_on) {
+            /* NOT_LISTENING changed: every client's interest with it.  A
+             * finished client's slot then holds the last: look again. */
+            rx->listen_on = !rx->listen_on;
+            for (i = 0; i < rx->n;)
+                if (rx_settle(rx, rx->clients[i], now))
+                    i++;
+        }
         ms = rx_timeout(rx, now);
         if (rx->acc != NULL) {
             int acc_ms = tsl__acceptor_tend(rx->acc, now);

@@ -27,22 +27,6 @@ enum { N = 10000, BATCH = 500 };
 static const char *echo_path;
 static int fds[N];
 
-static uint16_t
-pick_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    IT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    IT_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 static void
 ten_thousand_clients_on_epoll(void)
 {
@@ -65,7 +49,7 @@ ten_thousand_clients_on_epoll(void)
     }
     rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? N + 1000 : rl.rlim_max;
     IT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0); /* inherited by tsl-echo */
-    port = pick_port();
+    port = it_free_port();
     snprintf(portarg, sizeof(portarg), "127.0.0.1:%u", port);
     it_spawn(&p, argv);
     memset(&sa, 0, sizeof(sa));

@@ -57,17 +57,13 @@ scripted_session(void)
     size_t n;
 
     it_spawn(&p, argv);
-    /* Fixed ports picked free by the test keep the script readable. */
+    /* Fixed ports picked free by the test keep the script readable (both
+     * held at once, so they differ). */
     {
-        int s1 = socket(AF_INET, SOCK_STREAM, 0), s2 = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        IT_EQ(bind(s1, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        IT_EQ(bind(s2, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        port1 = local_port(s1);
-        port2 = local_port(s2);
+        int s1, s2;
+        port1 = port2 = 0;
+        s1 = it_listen(&port1);
+        s2 = it_listen(&port2);
         close(s1);
         close(s2);
     }
@@ -282,16 +278,7 @@ every_setting_takes_effect(void)
     cmd(&p, "config tcp-server s ka-interval 0");
 
     /* connect: client mode, to a listener of ours. */
-    lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    {
-        struct sockaddr_in sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        IT_EQ(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        IT_EQ(listen(lfd, 4), 0);
-        lport = local_port(lfd);
-    }
+    lfd = it_listen(&lport);
     cmd(&p, "config tcp-server s connect 127.0.0.1 %u", lport);
     snprintf(line, sizeof(line), "[s] connected 127.0.0.1:%u", lport);
     it_expect(&p, line, 3000);

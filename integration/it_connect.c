@@ -17,39 +17,6 @@
 
 #include "itest.h"
 
-/* A listening socket on 127.0.0.1:port (0: any); returns it. */
-static int
-listen_on(uint16_t *port)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-
-    IT_CHECK(fd >= 0);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons(*port);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        IT_FAIL("bind port %u: %s", *port, strerror(errno));
-    IT_EQ(listen(fd, 16), 0);
-    IT_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    *port = ntohs(sa.sin_port);
-    return fd;
-}
-
-/* A port with nothing listening on it (just released). */
-static uint16_t
-free_port(void)
-{
-    uint16_t port = 0;
-    int fd = listen_on(&port);
-
-    close(fd);
-    return port;
-}
-
 /* Accepts one connection within ms (scaled); -1 if none came. */
 static int
 accept_within(int lfd, int ms)
@@ -72,7 +39,7 @@ static void
 connects_once_the_remote_listens(void)
 {
     struct it_server s;
-    uint16_t port = free_port();
+    uint16_t port = it_free_port();
     int id, lfd, fd;
 
     it_server_start(&s, "out", "variable", IT_ECHO);
@@ -81,7 +48,7 @@ connects_once_the_remote_listens(void)
     /* The scenario: nobody listens for a while, so attempts are refused. */
     poll(NULL, 0, 300);
     IT_EQ(s.connected, 0);
-    lfd = listen_on(&port);
+    lfd = it_listen(&port);
     fd = accept_within(lfd, 5000);
     IT_CHECK(fd >= 0);
     IT_WAIT(&s, s.connected == 1, 2000);
@@ -96,7 +63,7 @@ reconnects_after_remote_restart(void)
 {
     struct it_server s;
     uint16_t port = 0;
-    int lfd = listen_on(&port), fd;
+    int lfd = it_listen(&port), fd;
 
     it_server_start(&s, "restart", "variable", IT_ECHO);
     IT_CHECK(tsl_server_connect(s.srv, "127.0.0.1", port, 0) > 0);
@@ -115,7 +82,7 @@ reconnects_after_remote_restart(void)
     close(lfd);
     it_close(fd);
     IT_WAIT(&s, s.disconnected == 2, 2000);
-    lfd = listen_on(&port);
+    lfd = it_listen(&port);
     fd = accept_within(lfd, 8000);
     IT_CHECK(fd >= 0);
     it_echo_once(fd, "third");
@@ -132,7 +99,7 @@ cancel_during_retry(void)
     int id;
 
     it_server_start(&s, "cancel", "variable", IT_ECHO);
-    id = tsl_server_connect(s.srv, "127.0.0.1", free_port(), 0);
+    id = tsl_server_connect(s.srv, "127.0.0.1", it_free_port(), 0);
     IT_CHECK(id > 0);
     IT_EQ(tsl_server_cancel_connect(s.srv, id), 0);
     IT_EQ(tsl_server_cancel_connect(s.srv, id), TSL_ENOENT);
@@ -146,7 +113,7 @@ cancel_while_connected_closes_without_retry(void)
 {
     struct it_server s;
     uint16_t port = 0;
-    int lfd = listen_on(&port), fd, id;
+    int lfd = it_listen(&port), fd, id;
 
     it_server_start(&s, "cancel2", "variable", IT_ECHO);
     id = tsl_server_connect(s.srv, "127.0.0.1", port, 0);
@@ -168,7 +135,7 @@ connect_once_does_not_retry(void)
 {
     struct it_server s;
     uint16_t port = 0;
-    int lfd = listen_on(&port), fd;
+    int lfd = it_listen(&port), fd;
 
     it_server_start(&s, "once", "variable", IT_ECHO);
     IT_CHECK(tsl_server_connect(s.srv, "127.0.0.1", port, TSL_CONNECT_ONCE) >
@@ -191,7 +158,7 @@ stop_cancels_pending_connects(void)
 
     it_server_start(&s, "stopret", "variable", IT_ECHO);
     for (i = 0; i < 5; i++)
-        IT_CHECK(tsl_server_connect(s.srv, "127.0.0.1", free_port(), 0) > 0);
+        IT_CHECK(tsl_server_connect(s.srv, "127.0.0.1", it_free_port(), 0) > 0);
     IT_EQ(tsl_server_stop(s.srv), 0);
     IT_EQ(tsl_server_connect(s.srv, "127.0.0.1", 1, 0), TSL_EBUSY);
     IT_EQ(tsl_server_connect(s.srv, "nowhere", 1, 0), TSL_EINVAL);
@@ -206,7 +173,7 @@ sends_keepalive_frames(void)
     tsl_client_t *c;
     uint16_t port = 0;
     uint8_t ka[2];
-    int lfd = listen_on(&port), fd, i;
+    int lfd = it_listen(&port), fd, i;
 
     it_server_create(&s, "kaout", "variable", IT_ECHO);
     IT_EQ(tsl_server_set_timer_tick(s.srv, 10), 0);
@@ -272,7 +239,7 @@ stop_from_connected_callback(void)
     tsl_callbacks_t cbs = {cbstop_connected, NULL, NULL, NULL};
     tsl_server_t *srv;
     uint16_t port = 0;
-    int lfd = listen_on(&port), fd;
+    int lfd = it_listen(&port), fd;
     int64_t end;
 
     IT_EQ(tsl_server_create(&srv, "cbstop", "127.0.0.1", 0), 0);

@@ -276,6 +276,37 @@ it_server_finish(struct it_server *s)
     pthread_cond_destroy(&s->cv);
 }
 
+int
+it_listen(uint16_t *port)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+    IT_CHECK(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons(*port);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        IT_FAIL("bind port %u: %s", *port, strerror(errno));
+    IT_EQ(listen(fd, 16), 0);
+    IT_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+uint16_t
+it_free_port(void)
+{
+    uint16_t port = 0;
+    int fd = it_listen(&port);
+
+    close(fd);
+    return port;
+}
+
 static void
 set_timeouts(int fd)
 {

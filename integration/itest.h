@@ -101,6 +101,10 @@ void it_server_finish(struct it_server *s);
 void it_server_create(struct it_server *s, const char *name,
                       const char *framing, enum it_action action);
 
+/* A listening socket on 127.0.0.1:*port (0: any; *port is set). */
+int it_listen(uint16_t *port);
+/* A loopback port with nothing listening on it (just released). */
+uint16_t it_free_port(void);
 /* Blocking loopback client with send/receive timeouts. */
 int it_connect(uint16_t port);
 int it_connect_from(uint16_t port, const char *src_ip);

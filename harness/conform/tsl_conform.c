@@ -254,7 +254,7 @@ sized(struct ctx *cx, size_t len, char *why, size_t n)
         if (r <= 0) {
             close(fd);
             return failf(why, n, "a %zu-byte frame: echo %s after %zu bytes",
-                         total, r == 0 ? "ended" : "timed out", got);
+                         total, r == 0 ? "ended" : strerror(errno), got);
         }
         got += (size_t)r;
     }

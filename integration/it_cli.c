@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,17 +114,23 @@ scripted_session(void)
 
     cmd(&p, "config tcp-server s1 client 127.0.0.1 %u multi-threaded",
         local_port(a));
-    /* The move is asynchronous: ask until the stats show it. */
-    for (n = 0;; n++) {
-        char mode[32];
-        cmd(&p, "show tcp-server s1 client 127.0.0.1 %u stats --json",
-            local_port(a));
-        it_capture(&p, "\"mode\":\"", "\"", mode, sizeof(mode), 3000);
-        it_expect(&p, "}", 3000);
-        if (strcmp(mode, "threaded") == 0)
-            break;
-        if (n > 500)
-            IT_FAIL("the migration never showed in the stats");
+    /* The move is asynchronous: ask until the stats show it, within a
+     * deadline (a count of tries is no deadline: under load 500 quick
+     * round trips ended before the move did). */
+    {
+        int64_t end = it_now_ms() + 3000 * it_scale();
+        for (;;) {
+            char mode[32];
+            cmd(&p, "show tcp-server s1 client 127.0.0.1 %u stats --json",
+                local_port(a));
+            it_capture(&p, "\"mode\":\"", "\"", mode, sizeof(mode), 3000);
+            it_expect(&p, "}", 3000);
+            if (strcmp(mode, "threaded") == 0)
+                break;
+            if (it_now_ms() > end)
+                IT_FAIL("the migration never showed in the stats");
+            poll(NULL, 0, 2); /* between two looks at the state */
+        }
     }
     cmd(&p, "show tcp-server s1 client 127.0.0.1 %u stats", local_port(a));
     it_expect(&p, "threaded  migrations 1", 3000);

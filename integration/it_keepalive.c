@@ -106,6 +106,19 @@ fl_readv(int fd, const struct iovec *iov, int n)
     return r;
 }
 
+static ssize_t
+fl_recv(int fd, void *buf, size_t len, int flags)
+{
+    ssize_t r = tsl__sys_libc.recv(fd, buf, len, flags);
+
+    if (r == 0 && fd < FD_SETSIZE) {
+        __atomic_store_n(&fin_lost[fd], true, __ATOMIC_RELAXED);
+        errno = EAGAIN;
+        return -1;
+    }
+    return r;
+}
+
 static int
 fl_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
 {
@@ -133,6 +146,7 @@ lost_fin_is_caught_by_keepalive(void)
 
     finloss = tsl__sys_libc;
     finloss.readv = fl_readv;
+    finloss.recv = fl_recv;
     finloss.select = fl_select;
     finloss.close = fl_close;
     tsl__sys_set(&finloss);

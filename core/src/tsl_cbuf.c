@@ -27,7 +27,7 @@ tsl__cbuf_init(struct tsl_cbuf *cb, size_t cap)
 void
 tsl__cbuf_fini(struct tsl_cbuf *cb)
 {
-    free(cb->buf);
+    tsl__sys->free(cb->buf);
     cb->buf = NULL;
     cb->head = 0;
     cb->len = 0;

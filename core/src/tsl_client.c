@@ -9,10 +9,7 @@
  * been set to -1 under the lock: a sender on another thread can therefore
  * never write into a descriptor number that has been reused.
  *
- * Output: a send first writes straight to the socket (the common case
- * costs no copy); what the kernel does not take is queued, whole, up to the
- * server's hard limit, and the owner is asked to watch for writability.
- * The queue's storage is freed as soon as it drains.
+ * Output (sending, buffering, flushing, the limits) is tsl_output.c's.
  *
  * The last tsl_client_unref() frees the object; by then the owner has
  * finished the client, so its socket is closed.
@@ -30,6 +27,7 @@ tsl__client_create(struct tsl_server *srv, int fd,
                    const struct sockaddr_in *peer)
 {
     struct tsl_client *c = tsl__sys->calloc(1, sizeof(*c));
+    size_t ring;
 
     if (c == NULL)
         return NULL;
@@ -44,7 +42,10 @@ tsl__client_create(struct tsl_server *srv, int fd,
     c->close_reason = TSL_REASON_COUNT;
     c->ka_override = -1;
     c->ka_hold = -1;
-    tsl__cbuf_init(&c->in, tsl__framer_bufsize(&srv->framing));
+    ring = tsl__framer_bufsize(&srv->framing);
+    if (ring != 0 && ring < TSL__READ_MIN)
+        ring = TSL__READ_MIN; /* `none` has no ring */
+    tsl__cbuf_init(&c->in, ring);
     tsl__framer_init(&c->framer, &srv->framing);
     c->st.id = c->id;
     c->st.connect_time_ms = tsl__wall_ms();
@@ -65,10 +66,10 @@ tsl_client_unref(tsl_client_t *c)
     if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
         return;
     TSL_ASSERT(c->fd < 0 && !c->in_db && !c->queued);
-    free(c->out.buf);
+    tsl__sys->free(c->out.buf);
     tsl__cbuf_fini(&c->in);
     pthread_mutex_destroy(&c->lock);
-    free(c);
+    tsl__sys->free(c);
 }
 
 uint64_t
@@ -121,126 +122,10 @@ tsl__client_request_close_locked(struct tsl_client *c, tsl_reason_t r)
     return true;
 }
 
-/* Appends n bytes to the output queue, growing it; caller checked limits. */
-static int
-outq_append(struct tsl_outq *q, const uint8_t *p, size_t n)
-{
-    if (q->head + q->len + n > q->cap && q->head > 0) {
-        memmove(q->buf, q->buf + q->head, q->len);
-        q->head = 0;
-    }
-    if (q->len + n > q->cap) {
-        size_t cap = q->cap ? q->cap : 4096;
-        uint8_t *nb;
-        while (cap < q->len + n)
-            cap *= 2;
-        nb = tsl__sys->realloc(q->buf, cap);
-        if (nb == NULL)
-            return TSL_ENOMEM;
-        q->buf = nb;
-        q->cap = cap;
-    }
-    memcpy(q->buf + q->head + q->len, p, n);
-    q->len += n;
-    return 0;
-}
-
-static void
-outq_free(struct tsl_outq *q)
-{
-    free(q->buf);
-    q->buf = NULL;
-    q->cap = q->head = q->len = 0;
-}
-
-/* One send() with EINTR retried; -errno on error, 0 on EAGAIN. */
-static ssize_t
-send_some(int fd, const uint8_t *p, size_t n)
-{
-    ssize_t r;
-
-    do
-        r = tsl__sys->send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    while (r < 0 && errno == EINTR);
-    if (r < 0)
-        return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
-    return r;
-}
-
-static void
-count_out(struct tsl_client *c, size_t n)
-{
-    c->st.bytes_out += n;
-    c->st.last_send_ms = tsl__wall_ms();
-    TSL__CTR_ADD(c->srv->ctr.bytes_out, n);
-}
-
 int
 tsl_client_send(tsl_client_t *c, const void *buf, size_t len)
 {
-    return tsl__client_send(c, buf, len, true);
-}
-
-int
-tsl__client_send(struct tsl_client *c, const void *buf, size_t len,
-                 bool is_msg)
-{
-    const uint8_t *p = buf;
-    size_t off = 0;
-    ssize_t r;
-    int rc = 0;
-
-    if (len == 0)
-        return 0;
-    if (len > c->srv->out_hard)
-        return TSL_ENOBUFS; /* can never be queued; nothing is sent */
-    pthread_mutex_lock(&c->lock);
-    if (c->fd < 0 || c->closing) {
-        rc = TSL_ENOTCONN;
-        goto out;
-    }
-    if (c->out.len == 0) {
-        while (off < len) {
-            r = send_some(c->fd, p + off, len - off);
-            if (r < 0) {
-                tsl__client_request_close_locked(c, TSL_REASON_PEER_RESET);
-                rc = (int)r;
-                goto out;
-            }
-            if (r == 0)
-                break;
-            off += (size_t)r;
-        }
-        if (off > 0)
-            count_out(c, off);
-    }
-    if (off < len) {
-        if (c->out.len + (len - off) > c->srv->out_hard) {
-            tsl__client_request_close_locked(c, TSL_REASON_SLOW_CONSUMER);
-            rc = TSL_ENOBUFS;
-            goto out;
-        }
-        if (outq_append(&c->out, p + off, len - off) < 0) {
-            tsl__client_request_close_locked(c, TSL_REASON_SLOW_CONSUMER);
-            rc = TSL_ENOMEM;
-            goto out;
-        }
-        if (c->out.len == len - off) {
-            c->out_since_ms = tsl__now_ms();
-            tsl__client_poke_locked(c, TSL__P_WRITE);
-        }
-        if (c->out.len > c->st.out_queued_peak)
-            c->st.out_queued_peak = c->out.len;
-    }
-    if (is_msg) {
-        c->st.msgs_out++;
-        TSL__CTR_ADD(c->srv->ctr.msgs_out, 1);
-    } else {
-        c->st.keepalives_out++;
-    }
-out:
-    pthread_mutex_unlock(&c->lock);
-    return rc;
+    return tsl__output_send(c, buf, len, true);
 }
 
 int
@@ -292,43 +177,6 @@ tsl_client_stats(tsl_client_t *c, tsl_client_stats_t *out)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* Caller holds c->lock and is the owner. */
-static size_t
-flush_locked(struct tsl_client *c, int64_t now)
-{
-    struct tsl_outq *q = &c->out;
-    ssize_t r;
-
-    while (q->len > 0 && c->fd >= 0) {
-        r = send_some(c->fd, q->buf + q->head, q->len);
-        if (r < 0) {
-            tsl__client_request_close_locked(c, TSL_REASON_PEER_RESET);
-            break;
-        }
-        if (r == 0)
-            break;
-        q->head += (size_t)r;
-        q->len -= (size_t)r;
-        c->out_since_ms = now;
-        count_out(c, (size_t)r);
-    }
-    if (q->len == 0)
-        outq_free(q);
-    return q->len;
-}
-
-size_t
-tsl__client_flush(struct tsl_client *c, int64_t now)
-{
-    size_t left;
-
-    pthread_mutex_lock(&c->lock);
-    left = flush_locked(c, now);
-    pthread_mutex_unlock(&c->lock);
-    c->want_write = left > 0;
-    return left;
-}
-
 void
 tsl__client_finish(struct tsl_client *c, tsl_reason_t reason)
 {
@@ -340,17 +188,20 @@ tsl__client_finish(struct tsl_client *c, tsl_reason_t reason)
     target = c->migrate_to; /* a migration that will not happen now */
     c->migrate_to = NULL;
     atomic_store(&c->migrating, false);
-    /* A peer that half-closed, or a server going down, still gets what is
-     * already queued, as far as the socket takes it without waiting. */
-    if (reason == TSL_REASON_SHUTDOWN || reason == TSL_REASON_PEER_CLOSED)
-        flush_locked(c, tsl__now_ms());
+    /* What the application sent before the end is still written, as far
+     * as the socket takes it without waiting: replies the owner buffered
+     * this turn included (a forced close, a protocol error or a stop right
+     * after them must not lose them), unless the socket is already known
+     * to be broken or not to take any. */
+    if (reason != TSL_REASON_PEER_RESET && reason != TSL_REASON_SLOW_CONSUMER)
+        tsl__output_flush_locked(c, tsl__now_ms());
     fd = c->fd;
     c->fd = -1;
     c->closing = true;
     c->close_reason = reason;
     c->owner = NULL;
     c->pending = 0;
-    outq_free(&c->out);
+    tsl__output_free_locked(c);
     pthread_mutex_unlock(&c->lock);
 
     if (target != NULL && target->dedicated)

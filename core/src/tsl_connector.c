@@ -179,7 +179,7 @@ tsl_server_connect(tsl_server_t *srv, const char *ip, uint16_t port,
     k->peer.sin_family = AF_INET;
     k->peer.sin_port = htons(port);
     if (inet_pton(AF_INET, ip, &k->peer.sin_addr) != 1) {
-        free(k);
+        tsl__sys->free(k);
         return TSL_EINVAL;
     }
     atomic_init(&k->cancel, false);
@@ -187,7 +187,7 @@ tsl_server_connect(tsl_server_t *srv, const char *ip, uint16_t port,
     atomic_init(&k->done, false);
     r = tsl__wakeup_open(&k->wk);
     if (r < 0) {
-        free(k);
+        tsl__sys->free(k);
         return r;
     }
     pthread_mutex_lock(&srv->conn_lock);
@@ -207,7 +207,7 @@ tsl_server_connect(tsl_server_t *srv, const char *ip, uint16_t port,
 fail:
     pthread_mutex_unlock(&srv->conn_lock);
     tsl__wakeup_close(&k->wk);
-    free(k);
+    tsl__sys->free(k);
     return r;
 }
 
@@ -254,6 +254,6 @@ tsl__connector_reap(struct tsl_server *srv, bool all)
         gone = k->next;
         pthread_join(k->thread, NULL);
         tsl__wakeup_close(&k->wk);
-        free(k);
+        tsl__sys->free(k);
     }
 }

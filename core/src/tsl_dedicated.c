@@ -30,14 +30,14 @@ tsl__dedicated_create(struct tsl_server *srv, int *err)
     pthread_mutex_lock(&srv->ded_lock);
     if (srv->ded_closed) {
         pthread_mutex_unlock(&srv->ded_lock);
-        free(rx);
+        tsl__sys->free(rx);
         *err = TSL_ESHUTDOWN;
         return NULL;
     }
     r = tsl__receiver_start(rx, srv, true);
     if (r < 0) {
         pthread_mutex_unlock(&srv->ded_lock);
-        free(rx);
+        tsl__sys->free(rx);
         *err = r;
         return NULL;
     }
@@ -81,7 +81,7 @@ tsl__dedicated_reap(struct tsl_server *srv, bool all)
     while ((rx = gone) != NULL) {
         gone = rx->ded_next;
         tsl__receiver_stop(rx);
-        free(rx);
+        tsl__sys->free(rx);
     }
 }
 

@@ -33,6 +33,10 @@
 #define TSL_ASSERT(x) ((x) ? (void)0 : tsl__assert_fail(#x, __FILE__, __LINE__))
 _Noreturn void tsl__assert_fail(const char *what, const char *file, int line);
 
+/* A read takes up to this much (or the largest frame, if larger); the
+ * receive ring is at least this large, so a read's rest always fits. */
+#define TSL__READ_MIN 65536
+
 int64_t tsl__now_ms(void);   /* CLOCK_MONOTONIC */
 /* Formats a one-line error into err (if errlen > 0); returns -1. */
 int tsl__errf(char *err, size_t errlen, const char *fmt, ...)
@@ -115,6 +119,7 @@ struct tsl_client {
     struct tsl_framer framer;
     size_t slot;
     bool want_write;
+    bool out_over;           /* serving: own sends passed out_high */
     bool paused;
     bool eof;
     bool ready_r, ready_w;   /* readiness from the last wait */
@@ -139,13 +144,37 @@ struct tsl_client *tsl__client_create(struct tsl_server *srv, int fd,
 bool tsl__client_request_close_locked(struct tsl_client *c, tsl_reason_t r);
 /* Tells the owner about `flag`.  Caller holds c->lock. */
 void tsl__client_poke_locked(struct tsl_client *c, unsigned flag);
-/* tsl_client_send(), counting a message or (is_msg false) a keepalive. */
-int tsl__client_send(struct tsl_client *c, const void *buf, size_t len,
-                     bool is_msg);
-/* The client's keepalive override (-1: none), read under its lock. */
+/* The keepalive override (-1: none), read under its lock. */
 int64_t tsl__client_ka_override(struct tsl_client *c);
-/* Owner: writes queued output.  Returns bytes still queued. */
-size_t tsl__client_flush(struct tsl_client *c, int64_t now);
+
+/* ---- output (tsl_output.c) ---- */
+
+/* The client the calling thread is serving as its owner, or NULL. */
+extern _Thread_local struct tsl_client *tsl__tls_serving;
+
+/* tsl_client_send(), counting a message or (is_msg false) a keepalive. */
+int tsl__output_send(struct tsl_client *c, const void *buf, size_t len,
+                     bool is_msg);
+/* Owner: writes queued output (as much as the socket takes now) and sets
+ * want_write; returns the bytes still queued. */
+size_t tsl__output_flush(struct tsl_client *c, int64_t now);
+/* The same with c->lock held (want_write untouched). */
+size_t tsl__output_flush_locked(struct tsl_client *c, int64_t now);
+/* Frees the queue's storage.  Caller holds c->lock. */
+void tsl__output_free_locked(struct tsl_client *c);
+/* Bytes queued, read under the lock. */
+size_t tsl__output_len(struct tsl_client *c);
+/* Owner: from here its sends to c are buffered, not written... */
+void tsl__output_begin(struct tsl_client *c);
+/* ...until here, where the buffer is written with one send (unless output
+ * already waits for writability: want_write); sets want_write and returns
+ * the bytes still queued. */
+size_t tsl__output_end(struct tsl_client *c, int64_t now);
+/* Owner, between begin and end: its sends passed the high watermark. */
+bool tsl__output_over(const struct tsl_client *c);
+/* Owner: c was finished while being served; nothing more is written. */
+void tsl__output_abandon(struct tsl_client *c);
+
 /* Owner: closes the socket, removes the client from the database, runs
  * the disconnected callback and drops the owner's reference. */
 void tsl__client_finish(struct tsl_client *c, tsl_reason_t reason);

@@ -52,7 +52,6 @@
 #include "tsl_internal.h"
 #include "tsl_sys.h"
 
-#define RX_SCRATCH_MIN 65536
 
 /* The receiver this thread is (NULL on other threads). */
 static _Thread_local struct tsl_receiver *tls_rx;
@@ -119,7 +118,7 @@ ka_send_fire(struct tsl_timer *t, int64_t now, void *arg)
 
     (void)t;
     if (n > 0)
-        tsl__client_send(c, frame, n, false);
+        tsl__output_send(c, frame, n, false);
     ka_send_arm(c->owner_rx, c, now);
 }
 
@@ -228,6 +227,7 @@ stall_watch(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 /* ---- epoll registration (the shared receiver on the epoll backend) ---- */
 
 static bool wants_read(struct tsl_receiver *rx, struct tsl_client *c);
+static bool listening(struct tsl_receiver *rx);
 
 /* Brings c's registered interest up to date; a syscall only on change.
  * Returns false if the kernel refused (the client cannot be served). */
@@ -329,6 +329,7 @@ rx_remove(struct tsl_receiver *rx, struct tsl_client *c, bool closing)
 static void
 rx_finish(struct tsl_receiver *rx, struct tsl_client *c, tsl_reason_t why)
 {
+    tsl__output_abandon(c); /* if it was being served: it ends here */
     rx_remove(rx, c, true);
     tsl__client_finish(c, why);
 }
@@ -349,17 +350,6 @@ rx_migrate(struct tsl_receiver *rx, struct tsl_client *c)
     rx_remove(rx, c, false);
     if (tsl__client_handoff(c, &to->owner, &rx->wk) < 0)
         tsl__client_finish(c, TSL_REASON_SHUTDOWN); /* the target stops */
-}
-
-static size_t
-out_len(struct tsl_client *c)
-{
-    size_t n;
-
-    pthread_mutex_lock(&c->lock);
-    n = c->out.len;
-    pthread_mutex_unlock(&c->lock);
-    return n;
 }
 
 /* After c's state changed (serviced, or touched through the queue):
@@ -421,95 +411,170 @@ rx_process_queue(struct tsl_receiver *rx)
 
 /* ---- reading and delivering ---- */
 
-/* Runs the framer over what is buffered and delivers every whole message.
- * Returns false if the client was finished. */
-static bool
-rx_deliver(struct tsl_receiver *rx, struct tsl_client *c)
+/* Drops the first n bytes of the spans. */
+static void
+span_skip(struct tsl_span sp[2], size_t n)
+{
+    if (n < sp[0].n) {
+        sp[0].p += n;
+        sp[0].n -= n;
+        return;
+    }
+    n -= sp[0].n;
+    sp[0] = sp[1];
+    sp[1].p = NULL;
+    sp[1].n = 0;
+    if (n > 0) {
+        sp[0].p += n;
+        sp[0].n -= n;
+    }
+}
+
+/* Counts one read's messages and keepalives at once: one lock a read,
+ * not one a message. */
+static void
+count_frames(struct tsl_client *c, uint64_t msgs, uint64_t kas, bool err)
 {
     struct tsl_server *srv = c->srv;
-    struct tsl_span sp[2];
+
+    if (msgs == 0 && kas == 0 && !err)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->st.msgs_in += msgs;
+    c->st.keepalives_in += kas;
+    c->st.protocol_errors += err;
+    pthread_mutex_unlock(&c->lock);
+    if (msgs > 0)
+        TSL__CTR_ADD(srv->ctr.msgs_in, msgs);
+    if (kas > 0)
+        TSL__CTR_ADD(srv->ctr.keepalives_in, kas);
+    if (err)
+        TSL__CTR_ADD(srv->ctr.protocol_errors, 1);
+}
+
+/* Runs the framer over the `avail` bytes in sp (the client's ring, or a
+ * read still in the scratch buffer) and delivers every whole message,
+ * until the bytes run out or delivery must pause.  Returns the bytes
+ * consumed, or -1 if the client was finished (a protocol error). */
+static long
+rx_frames(struct tsl_receiver *rx, struct tsl_client *c, struct tsl_span sp[2],
+          size_t avail)
+{
+    struct tsl_server *srv = c->srv;
     struct tsl_frame fr;
     const uint8_t *msg;
+    uint64_t msgs = 0, kas = 0;
+    size_t used = 0;
     int k;
 
     for (;;) {
-        tsl__cbuf_spans(&c->in, sp);
-        k = tsl__framer_next(&c->framer, sp, c->in.len, &fr);
+        k = tsl__framer_next(&c->framer, sp, avail - used, &fr);
         if (k == TSL_FRAME_NEED_MORE)
             break;
         /* A frame must consume something and lie within the buffer;
          * anything else would loop forever (the course's length 0). */
-        if (k > 0 && (fr.total == 0 || fr.total > c->in.len ||
+        if (k > 0 && (fr.total == 0 || fr.total > avail - used ||
                       fr.off + fr.len > fr.total))
             k = TSL_EPROTO;
         if (k < 0) {
-            pthread_mutex_lock(&c->lock);
-            c->st.protocol_errors++;
-            pthread_mutex_unlock(&c->lock);
-            TSL__CTR_ADD(srv->ctr.protocol_errors, 1);
+            count_frames(c, msgs, kas, true);
             rx_finish(rx, c, TSL_REASON_PROTOCOL_ERROR);
-            return false;
+            return -1;
         }
         if (k == TSL_FRAME_KEEPALIVE) {
-            pthread_mutex_lock(&c->lock);
-            c->st.keepalives_in++;
-            pthread_mutex_unlock(&c->lock);
-            TSL__CTR_ADD(srv->ctr.keepalives_in, 1);
-            tsl__cbuf_consume(&c->in, fr.total);
+            kas++;
+            used += fr.total;
+            span_skip(sp, fr.total);
             continue;
         }
-        /* A message that wraps around the ring is copied to be contiguous. */
+        /* A message that wraps around the ring is copied to be contiguous
+         * (a read in the scratch buffer never wraps). */
         if (fr.off + fr.len <= sp[0].n) {
             msg = sp[0].p + fr.off;
         } else if (fr.off >= sp[0].n) {
             msg = sp[1].p + (fr.off - sp[0].n);
         } else {
-            TSL_ASSERT(fr.len <= rx->scratch_cap);
+            TSL_ASSERT(fr.len <= rx->scratch_cap && sp[0].p != rx->scratch);
             tsl__span_copy(sp, fr.off, rx->scratch, fr.len);
             msg = rx->scratch;
         }
-        pthread_mutex_lock(&c->lock);
-        c->st.msgs_in++;
-        pthread_mutex_unlock(&c->lock);
-        TSL__CTR_ADD(srv->ctr.msgs_in, 1);
+        msgs++;
         if (srv->cb.message != NULL)
             srv->cb.message(srv, c, msg, fr.len, srv->ud);
-        tsl__cbuf_consume(&c->in, fr.total);
+        used += fr.total;
+        span_skip(sp, fr.total);
         /* A close or migration requested from the callback, or a stop,
-         * takes effect before any further message is delivered; the rest
-         * stays buffered (and moves with a migrating client). */
+         * takes effect before any further message is delivered, and so
+         * does output past the high watermark (the rest is delivered once
+         * it has been written); the rest stays buffered and moves with a
+         * migrating client. */
         if (atomic_load(&c->closing) || atomic_load(&rx->stop) ||
-            atomic_load(&c->migrating))
+            atomic_load(&c->migrating) || tsl__output_over(c))
             break;
     }
+    count_frames(c, msgs, kas, false);
+    return (long)used;
+}
+
+/* Delivers what waits in the client's ring.  Returns false if the client
+ * was finished. */
+static bool
+rx_deliver(struct tsl_receiver *rx, struct tsl_client *c)
+{
+    struct tsl_span sp[2];
+    long used;
+
+    tsl__cbuf_spans(&c->in, sp);
+    used = rx_frames(rx, c, sp, c->in.len);
+    if (used < 0)
+        return false;
+    tsl__cbuf_consume(&c->in, (size_t)used);
     tsl__cbuf_release(&c->in);
     return true;
 }
 
 static void
-count_in(struct tsl_client *c, size_t n)
+count_in(struct tsl_client *c, size_t n, bool msg)
 {
     pthread_mutex_lock(&c->lock);
     c->st.bytes_in += n;
+    c->st.msgs_in += msg;
     c->st.last_recv_ms = tsl__wall_ms();
     pthread_mutex_unlock(&c->lock);
     TSL__CTR_ADD(c->srv->ctr.bytes_in, n);
+    if (msg)
+        TSL__CTR_ADD(c->srv->ctr.msgs_in, 1);
 }
 
-/* One read from a readable client.  Returns false if it was finished. */
+/*
+ * One read from a readable client.  Returns false if it was finished.
+ *
+ * With nothing buffered, the read goes to the receiver's scratch buffer
+ * (as large as the ring, 64 KiB at least) and frames are delivered from
+ * there; only a partial frame at its end is copied into the client's
+ * ring.  A stream of whole frames therefore never touches the ring, whose
+ * storage stays unallocated.  With a partial frame buffered, the read
+ * goes into the ring's free space behind it.
+ */
 static bool
 rx_read(struct tsl_receiver *rx, struct tsl_client *c)
 {
     struct tsl_server *srv = c->srv;
+    bool none = c->framer.cfg.kind == TSL_FRAMING_NONE;
+    bool flat = none || c->in.len == 0;
+    struct tsl_span sp[2];
     struct iovec iov[2];
     uint8_t *p[2];
     size_t n[2];
     ssize_t r;
-    int k;
+    long used;
+    int k = 0;
 
-    if (c->framer.cfg.kind == TSL_FRAMING_NONE) {
+    if (flat) {
+        size_t want = none ? rx->scratch_cap : c->in.cap;
+        TSL_ASSERT(want <= rx->scratch_cap);
         do
-            r = tsl__sys->recv(c->fd, rx->scratch, rx->scratch_cap, 0);
+            r = tsl__sys->recv(c->fd, rx->scratch, want, 0);
         while (r < 0 && errno == EINTR);
     } else {
         k = tsl__cbuf_free_spans(&c->in, p, n);
@@ -537,62 +602,89 @@ rx_read(struct tsl_receiver *rx, struct tsl_client *c)
     }
     if (r == 0) {
         tsl__cbuf_release(&c->in);
-        c->eof = true;
-        if (out_len(c) == 0) {
-            rx_finish(rx, c, TSL_REASON_PEER_CLOSED);
-            return false;
-        }
-        c->want_write = true; /* half-close: finish once output drains */
+        c->eof = true; /* finished once output drains (rx_service) */
         return true;
     }
-    count_in(c, (size_t)r);
+    count_in(c, (size_t)r, none);
     c->ka_last = tsl__now_ms();
-    if (c->framer.cfg.kind == TSL_FRAMING_NONE) {
-        pthread_mutex_lock(&c->lock);
-        c->st.msgs_in++;
-        pthread_mutex_unlock(&c->lock);
-        TSL__CTR_ADD(srv->ctr.msgs_in, 1);
+    if (none) {
         if (srv->cb.message != NULL)
             srv->cb.message(srv, c, rx->scratch, (size_t)r, srv->ud);
         return true;
     }
-    tsl__cbuf_commit(&c->in, (size_t)r);
-    return rx_deliver(rx, c);
+    if (!flat) {
+        tsl__cbuf_commit(&c->in, (size_t)r);
+        return rx_deliver(rx, c);
+    }
+    sp[0].p = rx->scratch;
+    sp[0].n = (size_t)r;
+    sp[1].p = NULL;
+    sp[1].n = 0;
+    used = rx_frames(rx, c, sp, (size_t)r);
+    if (used < 0)
+        return false;
+    /* The rest (a partial frame, or frames not delivered yet) fits: the
+     * ring is empty and at least as large as the read. */
+    if ((size_t)used < (size_t)r &&
+        tsl__cbuf_write(&c->in, rx->scratch + used, (size_t)r - used) <= 0) {
+        rx_finish(rx, c, TSL_REASON_SLOW_CONSUMER); /* no memory */
+        return false;
+    }
+    return true;
 }
 
-/* Services one client after a wait.  Returns false if it was finished. */
+/*
+ * Services one client after a wait.  Returns false if it was finished.
+ *
+ * Everything the client's callbacks send meanwhile is buffered and
+ * written with one send at the end (tsl_output.c); reading pauses while
+ * output is above the high watermark and resumes below the low one.
+ */
 static bool
 rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 {
     struct tsl_server *srv = c->srv;
     size_t left;
+    bool over;
 
+    tsl__output_begin(c);
     if (c->want_write && c->ready_w) {
-        left = tsl__client_flush(c, now);
-        if (c->paused && left <= srv->out_low)
+        left = tsl__output_flush(c, now);
+        if (c->paused && left <= srv->out_low) {
             c->paused = false;
-        if (left == 0 && c->eof) {
-            rx_finish(rx, c, TSL_REASON_PEER_CLOSED);
-            return false;
+            c->redeliver = c->in.len > 0; /* frames held back may wait */
         }
     }
-    /* Whole frames that came along in the ring of a migrated client are
-     * delivered now, not when more bytes happen to arrive: the peer may be
-     * waiting for their replies (the course's demarcator left frames
-     * stranded exactly like this). */
-    if (c->redeliver) {
+    /* Whole frames that came along in the ring of a migrated client, or
+     * that waited for output to drain, are delivered now, not when more
+     * bytes happen to arrive: the peer may be waiting for their replies
+     * (the course's demarcator left frames stranded exactly like this). */
+    if (c->redeliver && !c->paused) {
         c->redeliver = false;
         if (!rx_deliver(rx, c))
             return false;
     }
     /* The flag is read again here, not only when the sets were built: a
      * NOT_LISTENING set before the bytes arrived must hold them back. */
-    if (c->ready_r && !c->eof &&
+    if (c->ready_r && !c->eof && !c->paused && !tsl__output_over(c) &&
         !(atomic_load(&srv->flags) & TSL_SERVER_NOT_LISTENING)) {
         if (!rx_read(rx, c))
             return false;
-        if (out_len(c) > srv->out_high)
-            c->paused = true;
+    }
+    over = tsl__output_over(c);
+    left = tsl__output_end(c, now);
+    if (c->eof && left == 0) {
+        rx_finish(rx, c, TSL_REASON_PEER_CLOSED);
+        return false;
+    }
+    if (left > srv->out_high) {
+        c->paused = true;
+    } else if (over && c->in.len > 0 && !c->paused && listening(rx) &&
+               !atomic_load(&c->closing) && !atomic_load(&c->migrating)) {
+        /* Delivery stopped at the high watermark and the flush made room:
+         * go on with the frames still buffered, in this same turn. */
+        c->redeliver = true;
+        work_add(rx, c);
     }
     /* epoll only reports what happened; the flags must start clear. */
     c->ready_r = c->ready_w = false;
@@ -864,7 +956,7 @@ tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
     rx->dedicated = dedicated;
     atomic_init(&rx->stop, false);
     atomic_init(&rx->done, false);
-    rx->scratch_cap = need > RX_SCRATCH_MIN ? need : RX_SCRATCH_MIN;
+    rx->scratch_cap = need > TSL__READ_MIN ? need : TSL__READ_MIN;
     rx->scratch = tsl__sys->malloc(rx->scratch_cap);
     if (rx->scratch == NULL)
         return TSL_ENOMEM;
@@ -908,7 +1000,7 @@ tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
     rx->started = true;
     return 0;
 fail:
-    free(rx->scratch);
+    tsl__sys->free(rx->scratch);
     rx->scratch = NULL;
     return r;
 }
@@ -942,8 +1034,8 @@ tsl__receiver_release(struct tsl_receiver *rx)
     if (rx->epfd >= 0)
         tsl__sys->close(rx->epfd);
     rx->epfd = -1;
-    free(rx->clients);
-    free(rx->scratch);
+    tsl__sys->free(rx->clients);
+    tsl__sys->free(rx->scratch);
     rx->clients = NULL;
     rx->scratch = NULL;
     rx->n = rx->cap = 0;

@@ -264,8 +264,8 @@ tsl_server_destroy(tsl_server_t *srv)
     pthread_mutex_destroy(&srv->ded_lock);
     pthread_cond_destroy(&srv->ded_cv);
     pthread_mutex_destroy(&srv->conn_lock);
-    free(srv->black);
-    free(srv);
+    tsl__sys->free(srv->black);
+    tsl__sys->free(srv);
     return 0;
 }
 

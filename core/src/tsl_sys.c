@@ -49,6 +49,7 @@ const struct tsl_sys_ops tsl__sys_libc = {
     .malloc = malloc,
     .calloc = calloc,
     .realloc = realloc,
+    .free = free,
     .thread_create = sys_thread_create,
 };
 

@@ -8,7 +8,8 @@
  * fail the Nth call, without touching the core; the allocation torture
  * fails the Nth allocation or thread.  Calls return what libc returns and
  * leave errno as libc sets it (thread_create: pthread_create's error
- * number).  Memory is given back with plain free().
+ * number).  Memory comes from malloc/calloc/realloc and goes back through
+ * free, all four from the table (one hook set for the allocation torture).
  */
 #ifndef TSL_SYS_H
 #define TSL_SYS_H
@@ -45,6 +46,7 @@ struct tsl_sys_ops {
     void *(*malloc)(size_t n);
     void *(*calloc)(size_t n, size_t size);
     void *(*realloc)(void *p, size_t n);
+    void (*free)(void *p);
     int (*thread_create)(pthread_t *t, void *(*fn)(void *), void *arg);
 };
 

@@ -63,7 +63,7 @@ tsl__wheel_init(struct tsl_wheel *w, uint32_t tick_ms, size_t nslots,
 void
 tsl__wheel_fini(struct tsl_wheel *w)
 {
-    free(w->slots);
+    tsl__sys->free(w->slots);
     w->slots = NULL;
 }
 

@@ -1,0 +1,269 @@
+/*
+ * tsl_output.c - a connection's output: send, buffer, flush, watermarks.
+ *
+ * Owns client->out, the bytes accepted by tsl_client_send() that the
+ * kernel has not taken yet, and the fields that describe it
+ * (out_since_ms, out_queued_peak); all of them under client->lock, since
+ * any thread may send.  The owner-only `out_over` flag is written only by
+ * the owner's own sends while it serves the client.
+ *
+ * Two ways in, one order out:
+ * - The owner serving a client (its message and connected callbacks run
+ *   between tsl__output_begin() and tsl__output_end() on the owner's
+ *   thread; the thread-local tsl__tls_serving names that client) appends
+ *   to the buffer, whatever it holds.  tsl__output_end() writes the whole
+ *   buffer with one send(): a read that carried sixteen frames costs one
+ *   system call and one segment for their sixteen replies, not sixteen.
+ *   The owner ends serving before it waits again, so nothing waits on a
+ *   timer and latency at one connection does not grow.
+ * - Any other send (another thread, a timer, a callback sending to some
+ *   other client) writes straight to the socket when the buffer is empty,
+ *   and otherwise appends behind what is buffered and, if the buffer was
+ *   empty, asks the owner to watch for writability.
+ * Either way the bytes of one send are buffered or written whole under the
+ * lock, so they reach the socket in the order the sends returned.
+ *
+ * Limits: buffered bytes count against the hard limit (a send past it
+ * ends the client with slow-consumer) and against the high watermark: a
+ * serving owner whose buffer passes it stops delivering (out_over) and,
+ * if the flush leaves it above, stops reading until it falls below the
+ * low one.  A client that reads its replies is therefore never dropped
+ * for the replies to what it sent in one burst.
+ *
+ * The buffer's storage is freed as soon as it drains, so an idle client
+ * costs no output memory.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "tsl_internal.h"
+#include "tsl_sys.h"
+
+_Thread_local struct tsl_client *tsl__tls_serving;
+
+/* Appends n bytes to the queue, growing it; caller checked limits. */
+static int
+outq_append(struct tsl_outq *q, const uint8_t *p, size_t n)
+{
+    if (q->head + q->len + n > q->cap && q->head > 0) {
+        memmove(q->buf, q->buf + q->head, q->len);
+        q->head = 0;
+    }
+    if (q->len + n > q->cap) {
+        size_t cap = q->cap ? q->cap : 4096;
+        uint8_t *nb;
+        while (cap < q->len + n)
+            cap *= 2;
+        nb = tsl__sys->realloc(q->buf, cap);
+        if (nb == NULL)
+            return TSL_ENOMEM;
+        q->buf = nb;
+        q->cap = cap;
+    }
+    memcpy(q->buf + q->head + q->len, p, n);
+    q->len += n;
+    return 0;
+}
+
+void
+tsl__output_free_locked(struct tsl_client *c)
+{
+    struct tsl_outq *q = &c->out;
+
+    tsl__sys->free(q->buf);
+    q->buf = NULL;
+    q->cap = q->head = q->len = 0;
+}
+
+/* One send() with EINTR retried; -errno on error, 0 on EAGAIN. */
+static ssize_t
+send_some(int fd, const uint8_t *p, size_t n)
+{
+    ssize_t r;
+
+    do
+        r = tsl__sys->send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    return r;
+}
+
+static void
+count_out(struct tsl_client *c, size_t n)
+{
+    c->st.bytes_out += n;
+    c->st.last_send_ms = tsl__wall_ms();
+    TSL__CTR_ADD(c->srv->ctr.bytes_out, n);
+}
+
+/* Queues p[0..n) behind what is buffered.  Caller holds c->lock. */
+static int
+queue_locked(struct tsl_client *c, const uint8_t *p, size_t n, bool poke)
+{
+    bool was_empty = c->out.len == 0;
+
+    if (c->out.len + n > c->srv->out_hard) {
+        tsl__client_request_close_locked(c, TSL_REASON_SLOW_CONSUMER);
+        return TSL_ENOBUFS;
+    }
+    if (outq_append(&c->out, p, n) < 0) {
+        tsl__client_request_close_locked(c, TSL_REASON_SLOW_CONSUMER);
+        return TSL_ENOMEM;
+    }
+    if (was_empty) {
+        c->out_since_ms = tsl__now_ms();
+        if (poke)
+            tsl__client_poke_locked(c, TSL__P_WRITE);
+    }
+    if (c->out.len > c->st.out_queued_peak)
+        c->st.out_queued_peak = c->out.len;
+    return 0;
+}
+
+int
+tsl__output_send(struct tsl_client *c, const void *buf, size_t len,
+                 bool is_msg)
+{
+    const uint8_t *p = buf;
+    bool serving = tsl__tls_serving == c;
+    size_t off = 0;
+    ssize_t r;
+    int rc = 0;
+
+    if (len == 0)
+        return 0;
+    if (len > c->srv->out_hard)
+        return TSL_ENOBUFS; /* can never be queued; nothing is sent */
+    pthread_mutex_lock(&c->lock);
+    if (c->fd < 0 || c->closing) {
+        rc = TSL_ENOTCONN;
+        goto out;
+    }
+    if (!serving && c->out.len == 0) {
+        while (off < len) {
+            r = send_some(c->fd, p + off, len - off);
+            if (r < 0) {
+                tsl__client_request_close_locked(c, TSL_REASON_PEER_RESET);
+                rc = (int)r;
+                goto out;
+            }
+            if (r == 0)
+                break;
+            off += (size_t)r;
+        }
+        if (off > 0)
+            count_out(c, off);
+    }
+    if (off < len) {
+        rc = queue_locked(c, p + off, len - off, !serving);
+        if (rc < 0)
+            goto out;
+        if (serving && c->out.len > c->srv->out_high)
+            c->out_over = true; /* the owner's own field: we are it */
+    }
+    if (is_msg) {
+        c->st.msgs_out++;
+        TSL__CTR_ADD(c->srv->ctr.msgs_out, 1);
+    } else {
+        c->st.keepalives_out++;
+    }
+out:
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+size_t
+tsl__output_flush_locked(struct tsl_client *c, int64_t now)
+{
+    struct tsl_outq *q = &c->out;
+    ssize_t r;
+
+    while (q->len > 0 && c->fd >= 0) {
+        r = send_some(c->fd, q->buf + q->head, q->len);
+        if (r < 0) {
+            tsl__client_request_close_locked(c, TSL_REASON_PEER_RESET);
+            break;
+        }
+        if (r == 0)
+            break;
+        q->head += (size_t)r;
+        q->len -= (size_t)r;
+        c->out_since_ms = now;
+        count_out(c, (size_t)r);
+        /* A short write means the socket buffer is full: asking again
+         * would only return EAGAIN. */
+        if (q->len > 0)
+            break;
+    }
+    if (q->len == 0)
+        tsl__output_free_locked(c);
+    return q->len;
+}
+
+size_t
+tsl__output_flush(struct tsl_client *c, int64_t now)
+{
+    size_t left;
+
+    pthread_mutex_lock(&c->lock);
+    left = tsl__output_flush_locked(c, now);
+    pthread_mutex_unlock(&c->lock);
+    c->want_write = left > 0;
+    return left;
+}
+
+size_t
+tsl__output_len(struct tsl_client *c)
+{
+    size_t n;
+
+    pthread_mutex_lock(&c->lock);
+    n = c->out.len;
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+void
+tsl__output_begin(struct tsl_client *c)
+{
+    TSL_ASSERT(tsl__tls_serving == NULL);
+    tsl__tls_serving = c;
+    c->out_over = false;
+}
+
+size_t
+tsl__output_end(struct tsl_client *c, int64_t now)
+{
+    size_t left;
+
+    TSL_ASSERT(tsl__tls_serving == c);
+    tsl__tls_serving = NULL;
+    c->out_over = false;
+    pthread_mutex_lock(&c->lock);
+    /* Output that already waits for writability (the socket was full at
+     * the last try, or another thread queued it) would only meet EAGAIN
+     * now: it goes at the next writable event. */
+    if (c->want_write)
+        left = c->out.len;
+    else
+        left = tsl__output_flush_locked(c, now);
+    pthread_mutex_unlock(&c->lock);
+    c->want_write = left > 0;
+    return left;
+}
+
+/* The serving owner's own sends passed the high watermark. */
+bool
+tsl__output_over(const struct tsl_client *c)
+{
+    return c->out_over;
+}
+
+void
+tsl__output_abandon(struct tsl_client *c)
+{
+    if (tsl__tls_serving == c)
+        tsl__tls_serving = NULL;
+}

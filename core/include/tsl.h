@@ -258,8 +258,11 @@ tsl_backend_t tsl_server_backend(tsl_server_t *srv);
 int tsl_server_set_framing(tsl_server_t *srv, const tsl_framing_t *f);
 
 /*
- * Output bounds per client, in bytes: above `high` the server stops reading
- * from the client, below `low` it resumes; a send that would queue more
+ * Output bounds per client, in bytes, counting bytes buffered in the
+ * current turn too (tsl_client_send): above `high` the server stops
+ * delivering the client's messages and reading from it, below `low` it
+ * resumes, so a client that reads its replies is never dropped for the
+ * replies to what it sent in one burst; a send that would queue more
  * than `hard` bytes, or output that makes no progress for stall_ms, ends
  * the client with reason slow-consumer.  0 < low <= high < hard.
  * Only while stopped.
@@ -351,7 +354,13 @@ tsl_server_t *tsl_client_server(const tsl_client_t *c);
 /*
  * Sends len bytes to the client: what the socket does not take at once is
  * queued and written as the peer reads.  Any thread, including callbacks.
- * Never raises SIGPIPE.  Returns 0; TSL_ENOTCONN if the client is gone or
+ * From the message callback of this client (on the thread serving it) the
+ * bytes are buffered and written, together with everything else sent
+ * while that read is delivered, by one send() before the thread waits
+ * again; from elsewhere they are written at once when nothing is queued.
+ * Bytes reach the peer in the order in which the calls returned, whatever
+ * threads made them.  A write error found when the buffer is written ends
+ * the client with reason peer-reset.  Never raises SIGPIPE.  Returns 0; TSL_ENOTCONN if the client is gone or
  * going; TSL_ENOBUFS if len alone exceeds the hard output limit (nothing is
  * sent, the client stays) or if queueing the rest would pass it (the
  * client is then disconnected with reason slow-consumer, so no partial

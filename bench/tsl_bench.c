@@ -185,7 +185,10 @@ window_send(struct bconn *b, int depth, size_t size)
         make(b->win + (size_t)k * size, size, b->next_seq++, b->sent_at);
     b->got = 0;
     /* One call moves the whole window unless the socket buffer is full;
-       the loop is for that case only (blocking socket, send timeout). */
+       the loop is for that case only (blocking socket, send timeout).  A
+       window larger than the socket buffers of both ends can stall (no
+       one reads the echoes while this blocks); the send timeout then
+       fails the run. */
     while (off < b->winlen) {
         ssize_t w = send(b->fd, b->win + off, b->winlen - off, MSG_NOSIGNAL);
         if (w < 0) {

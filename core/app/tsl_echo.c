@@ -93,6 +93,13 @@ on_message(tsl_server_t *srv, tsl_client_t *c, const uint8_t *msg,
     (void)ud;
     event("{\"event\":\"message\",\"id\":%llu,\"len\":%zu}",
           (unsigned long long)tsl_client_id(c), len);
+    /* Where the framer delivers the frame as received (none, fixed, a
+     * kept length header) the message is its own echo: no copy. */
+    if (framing.kind == TSL_FRAMING_NONE || framing.kind == TSL_FRAMING_FIXED ||
+        (framing.kind == TSL_FRAMING_VARIABLE && !framing.strip_header)) {
+        tsl_client_send(c, msg, len); /* failing: being closed */
+        return;
+    }
     if (cap > sizeof(stackbuf)) {
         buf = malloc(cap);
         if (buf == NULL) {

@@ -165,7 +165,7 @@ void tsl__output_free_locked(struct tsl_client *c);
 /* Bytes queued, read under the lock. */
 size_t tsl__output_len(struct tsl_client *c);
 /* Owner: from here its sends to c are buffered, not written... */
-void tsl__output_begin(struct tsl_client *c);
+void tsl__output_begin(struct tsl_client *c, int64_t now);
 /* ...until here, where the buffer is written with one send (unless output
  * already waits for writability: want_write); sets want_write and returns
  * the bytes still queued. */

@@ -41,6 +41,10 @@
 #include "tsl_sys.h"
 
 _Thread_local struct tsl_client *tsl__tls_serving;
+/* The serving owner's turn: its time, and the messages sent this turn,
+ * added to the server's counter once at the end. */
+static _Thread_local int64_t serve_now;
+static _Thread_local uint64_t serve_msgs;
 
 /* Appends n bytes to the queue, growing it; caller checked limits. */
 static int
@@ -100,7 +104,7 @@ count_out(struct tsl_client *c, size_t n)
 
 /* Queues p[0..n) behind what is buffered.  Caller holds c->lock. */
 static int
-queue_locked(struct tsl_client *c, const uint8_t *p, size_t n, bool poke)
+queue_locked(struct tsl_client *c, const uint8_t *p, size_t n, bool serving)
 {
     bool was_empty = c->out.len == 0;
 
@@ -113,8 +117,8 @@ queue_locked(struct tsl_client *c, const uint8_t *p, size_t n, bool poke)
         return TSL_ENOMEM;
     }
     if (was_empty) {
-        c->out_since_ms = tsl__now_ms();
-        if (poke)
+        c->out_since_ms = serving ? serve_now : tsl__now_ms();
+        if (!serving)
             tsl__client_poke_locked(c, TSL__P_WRITE);
     }
     if (c->out.len > c->st.out_queued_peak)
@@ -157,7 +161,7 @@ tsl__output_send(struct tsl_client *c, const void *buf, size_t len,
             count_out(c, off);
     }
     if (off < len) {
-        rc = queue_locked(c, p + off, len - off, !serving);
+        rc = queue_locked(c, p + off, len - off, serving);
         if (rc < 0)
             goto out;
         if (serving && c->out.len > c->srv->out_high)
@@ -165,7 +169,10 @@ tsl__output_send(struct tsl_client *c, const void *buf, size_t len,
     }
     if (is_msg) {
         c->st.msgs_out++;
-        TSL__CTR_ADD(c->srv->ctr.msgs_out, 1);
+        if (serving)
+            serve_msgs++;
+        else
+            TSL__CTR_ADD(c->srv->ctr.msgs_out, 1);
     } else {
         c->st.keepalives_out++;
     }
@@ -225,11 +232,23 @@ tsl__output_len(struct tsl_client *c)
     return n;
 }
 
+/* The server's count of messages sent catches up with the turn's. */
+static void
+serve_done(struct tsl_client *c)
+{
+    tsl__tls_serving = NULL;
+    if (serve_msgs > 0)
+        TSL__CTR_ADD(c->srv->ctr.msgs_out, serve_msgs);
+    serve_msgs = 0;
+}
+
 void
-tsl__output_begin(struct tsl_client *c)
+tsl__output_begin(struct tsl_client *c, int64_t now)
 {
     TSL_ASSERT(tsl__tls_serving == NULL);
     tsl__tls_serving = c;
+    serve_now = now;
+    serve_msgs = 0;
     c->out_over = false;
 }
 
@@ -239,7 +258,7 @@ tsl__output_end(struct tsl_client *c, int64_t now)
     size_t left;
 
     TSL_ASSERT(tsl__tls_serving == c);
-    tsl__tls_serving = NULL;
+    serve_done(c);
     c->out_over = false;
     pthread_mutex_lock(&c->lock);
     /* Output that already waits for writability (the socket was full at
@@ -265,5 +284,5 @@ void
 tsl__output_abandon(struct tsl_client *c)
 {
     if (tsl__tls_serving == c)
-        tsl__tls_serving = NULL;
+        serve_done(c);
 }

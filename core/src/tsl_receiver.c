@@ -430,20 +430,27 @@ span_skip(struct tsl_span sp[2], size_t n)
     }
 }
 
-/* Counts one read's messages and keepalives at once: one lock a read,
- * not one a message. */
+/* Counts one read - its bytes, messages and keepalives - at once: one
+ * lock a read, not one a message. */
 static void
-count_frames(struct tsl_client *c, uint64_t msgs, uint64_t kas, bool err)
+count_read(struct tsl_client *c, size_t bytes, uint64_t msgs, uint64_t kas,
+           bool err)
 {
     struct tsl_server *srv = c->srv;
 
-    if (msgs == 0 && kas == 0 && !err)
+    if (bytes == 0 && msgs == 0 && kas == 0 && !err)
         return;
     pthread_mutex_lock(&c->lock);
     c->st.msgs_in += msgs;
     c->st.keepalives_in += kas;
     c->st.protocol_errors += err;
+    if (bytes > 0) {
+        c->st.bytes_in += bytes;
+        c->st.last_recv_ms = tsl__wall_ms();
+    }
     pthread_mutex_unlock(&c->lock);
+    if (bytes > 0)
+        TSL__CTR_ADD(srv->ctr.bytes_in, bytes);
     if (msgs > 0)
         TSL__CTR_ADD(srv->ctr.msgs_in, msgs);
     if (kas > 0)
@@ -454,11 +461,12 @@ count_frames(struct tsl_client *c, uint64_t msgs, uint64_t kas, bool err)
 
 /* Runs the framer over the `avail` bytes in sp (the client's ring, or a
  * read still in the scratch buffer) and delivers every whole message,
- * until the bytes run out or delivery must pause.  Returns the bytes
- * consumed, or -1 if the client was finished (a protocol error). */
+ * until the bytes run out or delivery must pause; counts them with the
+ * `bytes` just read.  Returns the bytes consumed, or -1 if the client was
+ * finished (a protocol error). */
 static long
 rx_frames(struct tsl_receiver *rx, struct tsl_client *c, struct tsl_span sp[2],
-          size_t avail)
+          size_t avail, size_t bytes)
 {
     struct tsl_server *srv = c->srv;
     struct tsl_frame fr;
@@ -477,7 +485,7 @@ rx_frames(struct tsl_receiver *rx, struct tsl_client *c, struct tsl_span sp[2],
                       fr.off + fr.len > fr.total))
             k = TSL_EPROTO;
         if (k < 0) {
-            count_frames(c, msgs, kas, true);
+            count_read(c, bytes, msgs, kas, true);
             rx_finish(rx, c, TSL_REASON_PROTOCOL_ERROR);
             return -1;
         }
@@ -512,38 +520,25 @@ rx_frames(struct tsl_receiver *rx, struct tsl_client *c, struct tsl_span sp[2],
             atomic_load(&c->migrating) || tsl__output_over(c))
             break;
     }
-    count_frames(c, msgs, kas, false);
+    count_read(c, bytes, msgs, kas, false);
     return (long)used;
 }
 
-/* Delivers what waits in the client's ring.  Returns false if the client
- * was finished. */
+/* Delivers what waits in the client's ring (`bytes` of it just read).
+ * Returns false if the client was finished. */
 static bool
-rx_deliver(struct tsl_receiver *rx, struct tsl_client *c)
+rx_deliver(struct tsl_receiver *rx, struct tsl_client *c, size_t bytes)
 {
     struct tsl_span sp[2];
     long used;
 
     tsl__cbuf_spans(&c->in, sp);
-    used = rx_frames(rx, c, sp, c->in.len);
+    used = rx_frames(rx, c, sp, c->in.len, bytes);
     if (used < 0)
         return false;
     tsl__cbuf_consume(&c->in, (size_t)used);
     tsl__cbuf_release(&c->in);
     return true;
-}
-
-static void
-count_in(struct tsl_client *c, size_t n, bool msg)
-{
-    pthread_mutex_lock(&c->lock);
-    c->st.bytes_in += n;
-    c->st.msgs_in += msg;
-    c->st.last_recv_ms = tsl__wall_ms();
-    pthread_mutex_unlock(&c->lock);
-    TSL__CTR_ADD(c->srv->ctr.bytes_in, n);
-    if (msg)
-        TSL__CTR_ADD(c->srv->ctr.msgs_in, 1);
 }
 
 /*
@@ -557,7 +552,7 @@ count_in(struct tsl_client *c, size_t n, bool msg)
  * goes into the ring's free space behind it.
  */
 static bool
-rx_read(struct tsl_receiver *rx, struct tsl_client *c)
+rx_read(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 {
     struct tsl_server *srv = c->srv;
     bool none = c->framer.cfg.kind == TSL_FRAMING_NONE;
@@ -605,22 +600,22 @@ rx_read(struct tsl_receiver *rx, struct tsl_client *c)
         c->eof = true; /* finished once output drains (rx_service) */
         return true;
     }
-    count_in(c, (size_t)r, none);
-    c->ka_last = tsl__now_ms();
+    c->ka_last = now;
     if (none) {
+        count_read(c, (size_t)r, 1, 0, false);
         if (srv->cb.message != NULL)
             srv->cb.message(srv, c, rx->scratch, (size_t)r, srv->ud);
         return true;
     }
     if (!flat) {
         tsl__cbuf_commit(&c->in, (size_t)r);
-        return rx_deliver(rx, c);
+        return rx_deliver(rx, c, (size_t)r);
     }
     sp[0].p = rx->scratch;
     sp[0].n = (size_t)r;
     sp[1].p = NULL;
     sp[1].n = 0;
-    used = rx_frames(rx, c, sp, (size_t)r);
+    used = rx_frames(rx, c, sp, (size_t)r, (size_t)r);
     if (used < 0)
         return false;
     /* The rest (a partial frame, or frames not delivered yet) fits: the
@@ -647,7 +642,7 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
     size_t left;
     bool over;
 
-    tsl__output_begin(c);
+    tsl__output_begin(c, now);
     if (c->want_write && c->ready_w) {
         left = tsl__output_flush(c, now);
         if (c->paused && left <= srv->out_low) {
@@ -661,14 +656,14 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
      * (the course's demarcator left frames stranded exactly like this). */
     if (c->redeliver && !c->paused) {
         c->redeliver = false;
-        if (!rx_deliver(rx, c))
+        if (!rx_deliver(rx, c, 0))
             return false;
     }
     /* The flag is read again here, not only when the sets were built: a
      * NOT_LISTENING set before the bytes arrived must hold them back. */
     if (c->ready_r && !c->eof && !c->paused && !tsl__output_over(c) &&
         !(atomic_load(&srv->flags) & TSL_SERVER_NOT_LISTENING)) {
-        if (!rx_read(rx, c))
+        if (!rx_read(rx, c, now))
             return false;
     }
     over = tsl__output_over(c);

@@ -398,7 +398,14 @@ buffered_over_hard_limit(void)
     IT_EQ(cs.msgs_out, 2);
     tsl_client_unref(c);
     IT_CHECK(tsl_server_find_client(srv, 2) == NULL);
-    tsl_server_stats(srv, &st);
+    /* Counted after the socket closes: wait for it. */
+    {
+        int64_t dl = it_now_ms() + 2000 * it_scale();
+        do
+            tsl_server_stats(srv, &st);
+        while (st.disconnected[TSL_REASON_SLOW_CONSUMER] == 0 &&
+               it_now_ms() < dl && sched_yield() == 0);
+    }
     IT_EQ(st.disconnected[TSL_REASON_SLOW_CONSUMER], 1);
     IT_EQ(st.current_clients, 1);
     it_close(small);

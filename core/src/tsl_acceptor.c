@@ -38,7 +38,6 @@
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <string.h>
-#include <sys/epoll.h>
 
 #include "tsl_internal.h"
 #include "tsl_sys.h"
@@ -210,13 +209,13 @@ acc_main(void *arg)
 static void
 acc_watch(struct tsl_acceptor *a, bool on)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = a};
-    int epfd = a->host->epfd;
+    struct tsl_poller *p = &a->host->poller;
 
     if (on == a->watched)
         return;
-    if (tsl__sys->epoll_ctl(epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, a->lfd,
-                            &ev) < 0 && on) {
+    if (!on)
+        p->ops->del(p, a->lfd, false);
+    else if (p->ops->add(p, a->lfd, TSL_POLL_IN, a) < 0) {
         /* Cannot watch it now (ENOMEM, a fault): try again after a pause. */
         TSL__CTR_ADD(a->srv->ctr.accept_errors, 1);
         a->paused_until = tsl__now_ms() + PAUSE_MS;

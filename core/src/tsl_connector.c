@@ -91,7 +91,7 @@ adopt(struct tsl_connector *k, int fd)
     struct tsl_client *c;
     int err;
 
-    if (!threaded && fd >= FD_SETSIZE && srv->backend == TSL_BACKEND_SELECT)
+    if (!tsl__server_can_watch(srv, fd, threaded))
         goto fail;
     if (threaded && (owner = tsl__dedicated_create(srv, &err)) == NULL)
         goto fail;

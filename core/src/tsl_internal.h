@@ -28,6 +28,7 @@
 #include "tsl.h"
 #include "tsl_cbuf.h"
 #include "tsl_framer.h"
+#include "tsl_poller.h"
 #include "tsl_wheel.h"
 
 #define TSL_ASSERT(x) ((x) ? (void)0 : tsl__assert_fail(#x, __FILE__, __LINE__))
@@ -126,8 +127,8 @@ struct tsl_client {
     bool fresh;              /* migrated in: try a read before anything */
     bool redeliver;          /* frames came along in the ring: deliver */
     struct tsl_receiver *owner_rx; /* the receiver serving it */
-    uint32_t ep_events;      /* epoll: the interest registered */
-    bool ep_added;           /* epoll: registered */
+    uint8_t watch_ev;        /* the interest registered (TSL_POLL_*) */
+    bool watched;            /* registered with the owner's poller */
     struct tsl_timer ka;     /* keepalive expiry */
     struct tsl_timer ka_send; /* client mode: keepalive frames out */
     struct tsl_timer stall;  /* output waiting without progress */
@@ -273,7 +274,7 @@ struct tsl_receiver {
     struct tsl_wheel wheel;  /* keepalive timers of its clients */
     struct tsl_client *work; /* clients to service this turn */
     bool listen_on;          /* NOT_LISTENING clear when interests synced */
-    int epfd;                /* epoll backend: its instance; -1 otherwise */
+    struct tsl_poller poller; /* its readiness backend */
     struct tsl_acceptor *acc; /* epoll: the acceptor it runs, or NULL */
     bool acc_ready;          /* the listening socket was reported */
     unsigned ka_gen;         /* server keepalive generation applied */
@@ -403,6 +404,9 @@ struct tsl_server {
 /* The server whose thread this is (acceptor, receiver, stopper), or NULL. */
 extern _Thread_local struct tsl_server *tsl__tls_server;
 
+/* Can a thread of srv serving clients the shared way watch fd?  (select
+ * cannot watch descriptors past its limit; threaded clients are polled.) */
+bool tsl__server_can_watch(struct tsl_server *srv, int fd, bool threaded);
 /* Acceptor: the admission checks of a new connection; -1 if admitted. */
 int tsl__server_admit(struct tsl_server *srv, const struct sockaddr_in *peer,
                       int fd, bool threaded);

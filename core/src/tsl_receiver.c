@@ -39,17 +39,17 @@
  * therefore costs the same with 10 or 10,000 idle clients; select() has to
  * rebuild its sets from every client, and poll() serves one.
  *
- * The shared receiver never sees descriptors >= FD_SETSIZE: admission and
- * migration refuse them (FD_SET on them would write out of bounds).
+ * Readiness comes from a poller (tsl_poller.h): the server's backend for
+ * the shared receiver, poll() for a dedicated one.  A descriptor the
+ * poller cannot watch (select: its fd_limit) never gets here: admission
+ * and migration refuse it.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/select.h>
 
 #include "tsl_internal.h"
+#include "tsl_poller.h"
 #include "tsl_sys.h"
 
 
@@ -224,43 +224,37 @@ stall_watch(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
         tsl__wheel_start(&rx->wheel, &c->stall, now, stall_left(c, now));
 }
 
-/* ---- epoll registration (the shared receiver on the epoll backend) ---- */
+/* ---- registration with the poller ---- */
 
 static bool wants_read(struct tsl_receiver *rx, struct tsl_client *c);
 static bool listening(struct tsl_receiver *rx);
 
-/* Brings c's registered interest up to date; a syscall only on change.
- * Returns false if the kernel refused (the client cannot be served). */
+/* Brings c's registered interest up to date; a call only on change.
+ * Returns false if the poller refused (the client cannot be served). */
 static bool
-ep_sync(struct tsl_receiver *rx, struct tsl_client *c)
+rx_watch(struct tsl_receiver *rx, struct tsl_client *c)
 {
-    struct epoll_event ev;
-    uint32_t want = (wants_read(rx, c) ? EPOLLIN : 0) |
-                    (c->want_write ? EPOLLOUT : 0);
+    struct tsl_poller *p = &rx->poller;
+    unsigned want = (wants_read(rx, c) ? TSL_POLL_IN : 0) |
+                    (c->want_write ? TSL_POLL_OUT : 0);
 
-    if (rx->epfd < 0 || (c->ep_added && c->ep_events == want))
+    if (c->watched && c->watch_ev == want)
         return true;
-    ev.events = want;
-    ev.data.ptr = c;
-    if (tsl__sys->epoll_ctl(rx->epfd, c->ep_added ? EPOLL_CTL_MOD
-                                                  : EPOLL_CTL_ADD,
-                            c->fd, &ev) < 0)
+    if ((c->watched ? p->ops->mod : p->ops->add)(p, c->fd, want, c) < 0)
         return false;
-    c->ep_added = true;
-    c->ep_events = want;
+    c->watched = true;
+    c->watch_ev = (uint8_t)want;
     return true;
 }
 
-/* Takes c out of the epoll set: explicitly when the socket lives on
- * (migration), implicitly when it is about to be closed (closing the only
- * descriptor of a socket removes it; we never dup them), saving a call. */
+/* Takes c out of the poller; `closing`: its socket is about to close. */
 static void
-ep_forget(struct tsl_receiver *rx, struct tsl_client *c, bool closing)
+rx_unwatch(struct tsl_receiver *rx, struct tsl_client *c, bool closing)
 {
-    if (rx->epfd >= 0 && c->ep_added && !closing)
-        tsl__sys->epoll_ctl(rx->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-    c->ep_added = false;
-    c->ep_events = 0;
+    if (c->watched)
+        rx->poller.ops->del(&rx->poller, c->fd, closing);
+    c->watched = false;
+    c->watch_ev = 0;
 }
 
 static int
@@ -323,7 +317,7 @@ rx_remove(struct tsl_receiver *rx, struct tsl_client *c, bool closing)
     tsl__wheel_cancel(&rx->wheel, &c->ka_send);
     tsl__wheel_cancel(&rx->wheel, &c->stall);
     work_remove(rx, c);
-    ep_forget(rx, c, closing);
+    rx_unwatch(rx, c, closing);
 }
 
 static void
@@ -358,7 +352,7 @@ rx_migrate(struct tsl_receiver *rx, struct tsl_client *c)
 static bool
 rx_settle(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 {
-    if (!ep_sync(rx, c)) {
+    if (!rx_watch(rx, c)) {
         rx_finish(rx, c, TSL_REASON_SLOW_CONSUMER);
         return false;
     }
@@ -720,103 +714,29 @@ mark(struct tsl_receiver *rx, struct tsl_client *c, bool r, bool w)
 {
     c->ready_r = r;
     c->ready_w = w;
-    if (r || w)
-        work_add(rx, c);
+    work_add(rx, c);
 }
 
-/* Waits for readiness; returns whether the wakeup pipe fired.  EINTR
- * counts as a spurious wake-up. */
+#define RX_EVENTS 256
+
+/*
+ * Waits for readiness; returns whether the wakeup pipe fired.  Interests
+ * were brought up to date where they changed (rx_settle).  Every reported
+ * client is serviced, even for an event it did not ask for (hang-up,
+ * error): a read then tells what happened, and the service resyncs its
+ * interest, so no event can repeat unseen.
+ */
 static bool
-rx_wait_select(struct tsl_receiver *rx, int ms)
+rx_wait(struct tsl_receiver *rx, int ms)
 {
-    struct timeval tv;
-    fd_set rs, ws;
-    int maxfd = rx->wk.rfd, r;
-    size_t i;
-
-    FD_ZERO(&rs);
-    FD_ZERO(&ws);
-    FD_SET(rx->wk.rfd, &rs);
-    for (i = 0; i < rx->n; i++) {
-        struct tsl_client *c = rx->clients[i];
-        TSL_ASSERT(c->fd < FD_SETSIZE);
-        if (wants_read(rx, c))
-            FD_SET(c->fd, &rs);
-        if (c->want_write)
-            FD_SET(c->fd, &ws);
-        if (c->fd > maxfd)
-            maxfd = c->fd;
-    }
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-    r = tsl__sys->select(maxfd + 1, &rs, &ws, NULL, ms < 0 ? NULL : &tv);
-    if (r < 0) {
-        /* EINTR; anything else would be a bug in our sets. */
-        TSL_ASSERT(errno == EINTR);
-        FD_ZERO(&rs);
-        FD_ZERO(&ws);
-    }
-    for (i = 0; i < rx->n; i++) {
-        struct tsl_client *c = rx->clients[i];
-        mark(rx, c, FD_ISSET(c->fd, &rs), FD_ISSET(c->fd, &ws));
-    }
-    return FD_ISSET(rx->wk.rfd, &rs);
-}
-
-static bool
-rx_wait_poll(struct tsl_receiver *rx, int ms)
-{
-    struct pollfd pf[2];
-    nfds_t n = 1;
-    struct tsl_client *c = rx->n > 0 ? rx->clients[0] : NULL;
-    int r;
-
-    TSL_ASSERT(rx->n <= 1);
-    pf[0].fd = rx->wk.rfd;
-    pf[0].events = POLLIN;
-    pf[0].revents = 0;
-    if (c != NULL) {
-        pf[1].fd = c->fd;
-        pf[1].events = (short)((wants_read(rx, c) ? POLLIN : 0) |
-                               (c->want_write ? POLLOUT : 0));
-        pf[1].revents = 0;
-        n = 2;
-    }
-    r = tsl__sys->poll(pf, n, ms);
-    if (r < 0) {
-        TSL_ASSERT(errno == EINTR);
-        pf[0].revents = 0;
-        pf[1].revents = 0;
-    }
-    if (c != NULL) {
-        /* Hang-up and error are reported whatever was asked: a read then
-         * tells what happened. */
-        mark(rx, c,
-             (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
-                 wants_read(rx, c),
-             (pf[1].revents & (POLLOUT | POLLERR)) != 0);
-    }
-    return pf[0].revents != 0;
-}
-
-/* The epoll wait: interests were brought up to date where they changed
- * (rx_settle); each event marks its client.  Every reported client is
- * serviced, even for an event it did not ask for (hang-up, error): the
- * service then resyncs its interest, so no event can repeat unseen. */
-static bool
-rx_wait_epoll(struct tsl_receiver *rx, int ms)
-{
-    struct epoll_event evs[256];
+    struct tsl_poll_event evs[RX_EVENTS];
     bool woke = false;
     int n, k;
 
-    n = tsl__sys->epoll_wait(rx->epfd, evs, 256, ms);
-    if (n < 0) {
-        TSL_ASSERT(errno == EINTR);
-        return false;
-    }
+    n = rx->poller.ops->wait(&rx->poller, ms, evs, RX_EVENTS);
     for (k = 0; k < n; k++) {
-        struct tsl_client *c = evs[k].data.ptr;
+        struct tsl_client *c = evs[k].data;
+        unsigned e = evs[k].events;
         if (c == NULL) {
             woke = true;
             continue;
@@ -826,10 +746,8 @@ rx_wait_epoll(struct tsl_receiver *rx, int ms)
             continue;
         }
         mark(rx, c,
-             (evs[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0 &&
-                 wants_read(rx, c),
-             (evs[k].events & (EPOLLOUT | EPOLLERR)) != 0);
-        work_add(rx, c);
+             (e & (TSL_POLL_IN | TSL_POLL_ERR)) != 0 && wants_read(rx, c),
+             (e & (TSL_POLL_OUT | TSL_POLL_ERR)) != 0);
     }
     return woke;
 }
@@ -877,7 +795,7 @@ rx_main(void *arg)
             }
         }
         now = tsl__now_ms();
-        if (rx->epfd >= 0 && listening(rx) != rx->listen_on) {
+        if (listening(rx) != rx->listen_on) {
             /* NOT_LISTENING changed: every client's interest with it.  A
              * finished client's slot then holds the last: look again. */
             rx->listen_on = !rx->listen_on;
@@ -891,9 +809,7 @@ rx_main(void *arg)
             if (acc_ms >= 0 && (ms < 0 || acc_ms < ms))
                 ms = acc_ms;
         }
-        woke = rx->dedicated  ? rx_wait_poll(rx, ms)
-               : rx->epfd >= 0 ? rx_wait_epoll(rx, ms)
-                               : rx_wait_select(rx, ms);
+        woke = rx_wait(rx, ms);
         if (woke)
             tsl__wakeup_drain(&rx->wk);
         now = tsl__now_ms();
@@ -966,34 +882,30 @@ tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
         tsl__wheel_fini(&rx->wheel);
         goto fail;
     }
-    rx->epfd = -1;
     rx->listen_on = !(atomic_load(&srv->flags) & TSL_SERVER_NOT_LISTENING);
     if (!dedicated && srv->acc.host == rx)
         rx->acc = &srv->acc; /* registered on the thread's first turn */
-    if (!dedicated && srv->backend == TSL_BACKEND_EPOLL) {
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-        rx->epfd = tsl__sys->epoll_create1(EPOLL_CLOEXEC);
-        if (rx->epfd < 0 ||
-            tsl__sys->epoll_ctl(rx->epfd, EPOLL_CTL_ADD, rx->wk.rfd, &ev) < 0) {
-            r = -errno;
-            if (rx->epfd >= 0)
-                tsl__sys->close(rx->epfd);
-            tsl__wakeup_close(&rx->wk);
-            tsl__wheel_fini(&rx->wheel);
-            goto fail;
-        }
-    }
+    /* A dedicated receiver polls its one client; the shared one uses the
+     * server's backend. */
+    r = tsl__poller_open(&rx->poller, dedicated
+                                          ? &tsl__poller_poll
+                                          : tsl__poller_for(srv->backend));
+    if (r < 0)
+        goto fail_wk;
+    r = rx->poller.ops->add(&rx->poller, rx->wk.rfd, TSL_POLL_IN, NULL);
+    if (r < 0)
+        goto fail_poller;
     r = -tsl__sys->thread_create(&rx->thread, rx_main, rx);
-    if (r < 0) {
-        if (rx->epfd >= 0)
-            tsl__sys->close(rx->epfd);
-        tsl__wakeup_close(&rx->wk);
-        tsl__wheel_fini(&rx->wheel);
-        goto fail;
-    }
+    if (r < 0)
+        goto fail_poller;
     rx->running = true;
     rx->started = true;
     return 0;
+fail_poller:
+    tsl__poller_close(&rx->poller);
+fail_wk:
+    tsl__wakeup_close(&rx->wk);
+    tsl__wheel_fini(&rx->wheel);
 fail:
     tsl__sys->free(rx->scratch);
     rx->scratch = NULL;
@@ -1026,9 +938,7 @@ tsl__receiver_release(struct tsl_receiver *rx)
     rx->started = false;
     tsl__wakeup_close(&rx->wk);
     tsl__wheel_fini(&rx->wheel);
-    if (rx->epfd >= 0)
-        tsl__sys->close(rx->epfd);
-    rx->epfd = -1;
+    tsl__poller_close(&rx->poller);
     tsl__sys->free(rx->clients);
     tsl__sys->free(rx->scratch);
     rx->clients = NULL;

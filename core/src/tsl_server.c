@@ -550,6 +550,14 @@ tsl_server_foreach_client(tsl_server_t *srv,
 
 /* ---- called by the acceptor ---- */
 
+bool
+tsl__server_can_watch(struct tsl_server *srv, int fd, bool threaded)
+{
+    int lim = tsl__poller_for(srv->backend)->fd_limit;
+
+    return threaded || lim == 0 || fd < lim;
+}
+
 int
 tsl__server_admit(struct tsl_server *srv, const struct sockaddr_in *peer,
                   int fd, bool threaded)
@@ -567,8 +575,7 @@ tsl__server_admit(struct tsl_server *srv, const struct sockaddr_in *peer,
     /* Only this thread adds clients, so the count cannot grow under us. */
     if (why < 0 && max != 0 && tsl__db_count(&srv->db) >= max)
         why = TSL_REJECT_MAX_CLIENTS;
-    if (why < 0 && fd >= FD_SETSIZE && !threaded &&
-        srv->backend == TSL_BACKEND_SELECT)
+    if (why < 0 && !tsl__server_can_watch(srv, fd, threaded))
         why = TSL_REJECT_FD_TOO_LARGE; /* select() cannot watch it */
     return why;
 }
@@ -633,8 +640,8 @@ tsl_server_migrate_client(tsl_server_t *srv, tsl_client_t *c,
         rc = TSL_EAGAIN; /* still arriving, or already moving */
     else if ((c->st.threaded != 0) == (mode == TSL_CLIENT_THREADED))
         rc = 1; /* already there */
-    else if (mode == TSL_CLIENT_MULTIPLEXED && c->fd >= FD_SETSIZE &&
-             srv->backend == TSL_BACKEND_SELECT)
+    else if (mode == TSL_CLIENT_MULTIPLEXED &&
+             !tsl__server_can_watch(srv, c->fd, false))
         rc = TSL_ERANGE;
     if (rc == 0) {
         c->migrate_to = to;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "tsl_sys.h"
 
 /* The library's threads in this process (they are named tsl-*). */
 static int
@@ -112,6 +113,92 @@ threaded_mode_serves_and_joins(void)
     IT_EQ(s.by_reason[TSL_REASON_SHUTDOWN], N - 2);
     for (i = 0; i < N; i++)
         it_close(fd[i]);
+    it_server_finish(&s);
+}
+
+/* Open descriptors of this process. */
+static int
+fd_count(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    IT_CHECK(d != NULL);
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* A finished client's thread, pipe and buffers go at once, not at the
+ * next connection or the stop. */
+static void
+finished_threads_are_reaped_promptly(void)
+{
+    enum { N = 30 };
+    struct it_server s;
+    int base_t = thread_count(), base_fd, i, fd;
+    int64_t dl;
+
+    it_server_create(&s, "reap", "variable", IT_ECHO);
+    IT_EQ(tsl_server_set_flags(s.srv, TSL_SERVER_MULTI_THREADED), 0);
+    IT_EQ(tsl_server_start(s.srv), 0);
+    s.port = tsl_server_port(s.srv);
+    base_t += server_threads(&s);
+    base_fd = fd_count();
+    for (i = 0; i < N; i++) {
+        fd = it_connect(s.port);
+        it_echo_once(fd, "reap me");
+        it_close(fd);
+        IT_WAIT(&s, s.disconnected == i + 1, 2000);
+    }
+    /* No new connection from here: the threads must still go. */
+    dl = it_now_ms() + 5000 * it_scale();
+    while ((thread_count() != base_t || fd_count() != base_fd) &&
+           it_now_ms() < dl)
+        sched_yield();
+    IT_EQ(thread_count(), base_t);
+    IT_EQ(fd_count(), base_fd);
+    it_server_finish(&s);
+}
+
+/* Out of descriptors for a new client's thread (its wakeup pipe) is a
+ * fd-exhausted rejection, not no-memory. */
+static struct tsl_sys_ops nopipe;
+
+static int
+emfile_pipe2(int fds[2], int flags)
+{
+    (void)fds;
+    (void)flags;
+    errno = EMFILE;
+    return -1;
+}
+
+static void
+thread_pipe_exhaustion_is_fd_exhausted(void)
+{
+    struct it_server s;
+    int fd;
+
+    it_server_create(&s, "nopipe", "variable", IT_ECHO);
+    IT_EQ(tsl_server_set_flags(s.srv, TSL_SERVER_MULTI_THREADED), 0);
+    IT_EQ(tsl_server_start(s.srv), 0);
+    s.port = tsl_server_port(s.srv);
+    nopipe = tsl__sys_libc;
+    nopipe.pipe2 = emfile_pipe2;
+    tsl__sys_set(&nopipe); /* the server's pipes exist already */
+    fd = it_connect(s.port);
+    IT_CHECK(it_wait_closed(fd, 2000 * it_scale()));
+    IT_WAIT(&s, s.rejected == 1, 2000);
+    IT_EQ(s.by_reject[TSL_REJECT_FD_EXHAUSTED], 1);
+    IT_EQ(s.by_reject[TSL_REJECT_NO_MEMORY], 0);
+    tsl__sys_set(NULL);
+    it_close(fd);
+    fd = it_connect(s.port); /* and the next one is served */
+    it_echo_once(fd, "after");
+    it_close(fd);
     it_server_finish(&s);
 }
 
@@ -451,6 +538,10 @@ main(int argc, char **argv)
 {
     static const struct it_case_def cases[] = {
         {"threaded_mode_serves_and_joins", threaded_mode_serves_and_joins},
+        {"finished_threads_are_reaped_promptly",
+         finished_threads_are_reaped_promptly},
+        {"thread_pipe_exhaustion_is_fd_exhausted",
+         thread_pipe_exhaustion_is_fd_exhausted},
         {"migrate_back_and_forth_while_streaming",
          migrate_back_and_forth_while_streaming},
         {"half_message_completes_after_migration",

@@ -65,9 +65,14 @@ acc_new(struct tsl_acceptor *a, int fd, const struct sockaddr_in *peer)
     if (threaded) {
         owner = tsl__dedicated_create(srv, &err);
         if (owner == NULL) {
-            /* No thread for it (EAGAIN, ENOMEM): refuse, keep serving. */
+            /* No thread for it: refuse, keep serving.  Out of descriptors
+             * (its wakeup pipe) is told apart from out of memory. */
             tsl__sys->close(fd);
-            tsl__server_count_reject(srv, TSL_REJECT_NO_MEMORY, peer);
+            tsl__server_count_reject(srv,
+                                     err == -EMFILE || err == -ENFILE
+                                         ? TSL_REJECT_FD_EXHAUSTED
+                                         : TSL_REJECT_NO_MEMORY,
+                                     peer);
             return;
         }
     }

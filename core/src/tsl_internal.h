@@ -397,6 +397,12 @@ struct tsl_server {
     pthread_cond_t ded_cv;     /* a dedicated receiver was unpinned */
     struct tsl_receiver *ded_head;
     bool ded_closed;           /* stopping: no new dedicated receivers */
+    /* A dedicated receiver has ended: the shared receiver calls
+     * reap_dedicated (installed by the controller) on its next turn, so
+     * a finished thread and its descriptors do not wait for the next
+     * connection or the stop. */
+    atomic_bool ded_ended;
+    void (*reap_dedicated)(struct tsl_server *srv, bool all);
     struct tsl_counters ctr;
     atomic_uint_fast64_t next_id;
 };

@@ -783,6 +783,8 @@ rx_main(void *arg)
         rx_process_queue(rx);
         if (atomic_load(&rx->stop))
             break;
+        if (!rx->dedicated && atomic_exchange(&rx->srv->ded_ended, false))
+            rx->srv->reap_dedicated(rx->srv, false);
         if (rx->dedicated && rx->had_client && rx->n == 0)
             break; /* its client is gone or moved: this thread is done */
         if (atomic_load(&rx->srv->ka_gen) != rx->ka_gen) {
@@ -851,6 +853,16 @@ rx_main(void *arg)
     tsl__tls_server = NULL;
     tls_rx = NULL;
     atomic_store(&rx->done, true);
+    if (rx->dedicated) {
+        /* Ask the shared receiver to join this thread now.  Under the
+         * list lock: the gate is open only while it runs. */
+        struct tsl_server *srv = rx->srv;
+        atomic_store(&srv->ded_ended, true);
+        pthread_mutex_lock(&srv->ded_lock);
+        if (!srv->ded_closed)
+            tsl__wakeup_signal(&srv->rx.wk);
+        pthread_mutex_unlock(&srv->ded_lock);
+    }
     return NULL;
 }
 

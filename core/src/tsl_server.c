@@ -84,6 +84,8 @@ tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
     srv->ded_closed = true; /* the gates open at start */
     atomic_init(&srv->ka_interval_ms, 0);
     srv->state = TSL__S_STOPPED;
+    atomic_init(&srv->ded_ended, false);
+    srv->reap_dedicated = tsl__dedicated_reap;
     tsl__db_init(&srv->db);
     *out = srv;
     return 0;

@@ -378,7 +378,8 @@ buffered_over_hard_limit(void)
     memset(&s, 0, sizeof(s));
     pthread_mutex_init(&s.mu, NULL);
     IT_EQ(tsl_server_create(&srv, "hard", "127.0.0.1", 0), 0);
-    IT_EQ(tsl_framing_parse("variable", &f, NULL, 0), 0);
+    /* Frames of 1 KiB at most: the hard limit is not raised for them. */
+    IT_EQ(tsl_framing_parse("variable:max=1024", &f, NULL, 0), 0);
     IT_EQ(tsl_server_set_framing(srv, &f), 0);
     IT_EQ(tsl_server_set_callbacks(srv, &cb, &s), 0);
     IT_EQ(tsl_server_set_output_limits(srv, 1024, 4096, 16384, 30000), 0);
@@ -536,6 +537,52 @@ reader_is_never_dropped(void)
     finish(&s);
 }
 
+/* ---- a frame larger than the configured hard limit ---- */
+
+/* The framing accepts 1 MiB frames while the hard limit says 64 KiB: the
+ * limit is raised at start, so the echo goes out whole instead of being
+ * refused (and lost) every time. */
+static void
+frame_above_hard_limit_is_echoed(void)
+{
+    enum { SZ = 1 << 20 };
+    struct it_server s;
+    struct reader r;
+    pthread_t t;
+    uint8_t *fr = malloc(SZ);
+    size_t i;
+
+    IT_CHECK(fr != NULL);
+    fr[0] = SZ & 0xff;
+    fr[1] = (SZ >> 8) & 0xff;
+    fr[2] = (SZ >> 16) & 0xff;
+    fr[3] = (uint8_t)(SZ >> 24);
+    for (i = 4; i < SZ; i++)
+        fr[i] = (uint8_t)(i * 7 + it_seed);
+    counting_on();
+    it_server_create(&s, "bigframe", "variable:hdr=4", IT_ECHO);
+    IT_EQ(tsl_server_set_output_limits(s.srv, 1024, 4096, 65536, 30000), 0);
+    if (threaded)
+        IT_EQ(tsl_server_set_flags(s.srv, TSL_SERVER_MULTI_THREADED), 0);
+    IT_EQ(tsl_server_start(s.srv), 0);
+    s.port = tsl_server_port(s.srv);
+    r.fd = it_connect(s.port);
+    r.total = SZ;
+    r.want = fr;
+    r.ok = 0;
+    IT_EQ(pthread_create(&t, NULL, reader_main, &r), 0);
+    it_send_all(r.fd, fr, SZ);
+    pthread_join(t, NULL);
+    if (!r.ok)
+        IT_FAIL("the 1 MiB echo did not arrive whole (%d disconnects)",
+                s.disconnected);
+    it_close(r.fd);
+    IT_WAIT(&s, s.disconnected == 1, 2000);
+    IT_EQ(s.by_reason[TSL_REASON_PEER_CLOSED], 1);
+    free(fr);
+    finish(&s);
+}
+
 #define BOTH(name)                                                            \
     static void name##_threaded(void)                                         \
     {                                                                         \
@@ -547,6 +594,7 @@ BOTH(call_order)
 BOTH(buffered_over_hard_limit)
 BOTH(failed_flush_ends_that_client)
 BOTH(reader_is_never_dropped)
+BOTH(frame_above_hard_limit_is_echoed)
 
 int
 main(int argc, char **argv)
@@ -564,6 +612,9 @@ main(int argc, char **argv)
          failed_flush_ends_that_client_threaded},
         {"reader_is_never_dropped", reader_is_never_dropped},
         {"reader_is_never_dropped_threaded", reader_is_never_dropped_threaded},
+        {"frame_above_hard_limit_is_echoed", frame_above_hard_limit_is_echoed},
+        {"frame_above_hard_limit_is_echoed_threaded",
+         frame_above_hard_limit_is_echoed_threaded},
         {NULL, NULL},
     };
     return it_main(argc, argv, cases);

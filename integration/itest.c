@@ -178,10 +178,22 @@ on_message(tsl_server_t *srv, tsl_client_t *c, const uint8_t *msg,
     switch (s->action) {
     case IT_ECHO: {
         /* The frame as received (framings that strip put it back). */
-        uint8_t buf[70000];
-        long n = tsl_framing_encode(&s->framing, msg, len, buf, sizeof(buf));
+        uint8_t stackbuf[70000], *buf = stackbuf;
+        size_t cap = sizeof(stackbuf);
+        long n;
+        if (len + TSL_DELIM_MAX + 4 > cap) {
+            cap = len + TSL_DELIM_MAX + 4;
+            buf = malloc(cap);
+            if (buf == NULL) {
+                tsl_client_disconnect(c);
+                break;
+            }
+        }
+        n = tsl_framing_encode(&s->framing, msg, len, buf, cap);
         if (n > 0)
             tsl_client_send(c, buf, (size_t)n);
+        if (buf != stackbuf)
+            free(buf);
         break;
     }
     case IT_ECHO_MIGRATE: {

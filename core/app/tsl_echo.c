@@ -81,6 +81,17 @@ on_rejected(tsl_server_t *srv, const char *ip, uint16_t port,
           ip, port, tsl_reject_name(why));
 }
 
+/* An echo that cannot be sent ends the client (a refused send leaves it
+ * connected): a client never waits for an echo that will not come. */
+static void
+echo_send(tsl_client_t *c, const void *buf, size_t len)
+{
+    int r = tsl_client_send(c, buf, len);
+
+    if (r < 0 && r != TSL_ENOTCONN)
+        tsl_client_disconnect(c);
+}
+
 static void
 on_message(tsl_server_t *srv, tsl_client_t *c, const uint8_t *msg,
            size_t len, void *ud)
@@ -97,7 +108,7 @@ on_message(tsl_server_t *srv, tsl_client_t *c, const uint8_t *msg,
      * kept length header) the message is its own echo: no copy. */
     if (framing.kind == TSL_FRAMING_NONE || framing.kind == TSL_FRAMING_FIXED ||
         (framing.kind == TSL_FRAMING_VARIABLE && !framing.strip_header)) {
-        tsl_client_send(c, msg, len); /* failing: being closed */
+        echo_send(c, msg, len);
         return;
     }
     if (cap > sizeof(stackbuf)) {
@@ -112,7 +123,7 @@ on_message(tsl_server_t *srv, tsl_client_t *c, const uint8_t *msg,
     /* The frame as received: what the framer removed is put back. */
     n = tsl_framing_encode(&framing, msg, len, buf, cap);
     if (n > 0)
-        tsl_client_send(c, buf, (size_t)n); /* failing: being closed */
+        echo_send(c, buf, (size_t)n);
     if (buf != stackbuf)
         free(buf);
 }

@@ -265,6 +265,9 @@ int tsl_server_set_framing(tsl_server_t *srv, const tsl_framing_t *f);
  * replies to what it sent in one burst; a send that would queue more
  * than `hard` bytes, or output that makes no progress for stall_ms, ends
  * the client with reason slow-consumer.  0 < low <= high < hard.
+ * At start `hard` is raised, if need be, to the largest frame the framing
+ * accepts plus a header or delimiter, so that any message can be sent
+ * back whole (a framing of 16 MiB frames gets a hard limit above 16 MiB).
  * Only while stopped.
  */
 int tsl_server_set_output_limits(tsl_server_t *srv, size_t low, size_t high,

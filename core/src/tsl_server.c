@@ -217,6 +217,14 @@ tsl_server_start(tsl_server_t *srv)
         r = TSL_EBUSY;
         goto out;
     }
+    /* A frame the framing accepts must fit in the output, whole: an echo
+     * (or any reply of the same size) could otherwise never be sent. */
+    {
+        size_t frame = tsl__framer_bufsize(&srv->framing);
+        size_t need = frame + TSL_DELIM_MAX + 4; /* header or delimiter */
+        if (frame > 0 && srv->out_hard < need)
+            srv->out_hard = need;
+    }
     lfd = tsl__net_listen(srv->addr, srv->cfg_port, &bound);
     if (lfd < 0) {
         r = lfd;

@@ -174,6 +174,7 @@ static atomic_int order_errors;
 static tsl_client_t *target;
 static atomic_bool app_go, app_stop;
 static atomic_int app_sent; /* records the application thread sent */
+static uint64_t app_rng;    /* the application thread's */
 
 static void
 send_record(tsl_client_t *c, uint8_t who)
@@ -279,7 +280,8 @@ call_order(void)
     if (threaded)
         IT_EQ(tsl_server_set_flags(srv, TSL_SERVER_MULTI_THREADED), 0);
     IT_EQ(tsl_server_start(srv), 0);
-    IT_EQ(pthread_create(&app, NULL, app_main, &rng), 0);
+    app_rng = rng ^ 0x5bd1e995ull; /* its own stream: rng stays ours */
+    IT_EQ(pthread_create(&app, NULL, app_main, &app_rng), 0);
     fd = it_connect(tsl_server_port(srv));
     /* Bursts of 1..64 frames in one send, seeded; the replies are read
      * as they come, so nothing backs up. */

@@ -585,6 +585,65 @@ frame_above_hard_limit_is_echoed(void)
     finish(&s);
 }
 
+/* ---- partial frames cost what has arrived ---- */
+
+static long
+vm_size_kb(void)
+{
+    char line[256];
+    long kb = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    IT_CHECK(f != NULL);
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "VmSize: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* 200 clients each hold the first 10 bytes of a 1 MiB frame on a framing
+ * that allows 16 MiB: the server's address space must not grow by the
+ * framing's maximum per client (3.2 GB here), only by what arrived. */
+static void
+partial_frames_cost_what_arrived(void)
+{
+    enum { N = 200 };
+    struct it_server s;
+    uint8_t part[10] = {0, 0, 16, 0, 'p', 'a', 'r', 't', 'i', 'a'};
+    int fd[N], i;
+    long before, after;
+    uint64_t want;
+
+    it_server_start(&s, "partial", "variable:hdr=4", IT_ECHO);
+    for (i = 0; i < N; i++)
+        fd[i] = it_connect(s.port);
+    IT_WAIT(&s, s.connected == N, 5000);
+    before = vm_size_kb();
+    for (i = 0; i < N; i++)
+        it_send_all(fd[i], part, sizeof(part));
+    /* Every partial frame is in the server once its bytes are counted. */
+    want = (uint64_t)N * sizeof(part);
+    {
+        int64_t dl = it_now_ms() + 5000 * it_scale();
+        tsl_server_stats_t st;
+        do
+            tsl_server_stats(s.srv, &st);
+        while (st.bytes_in < want && it_now_ms() < dl && sched_yield() == 0);
+        IT_EQ(st.bytes_in, want);
+    }
+    after = vm_size_kb();
+    fprintf(stderr, "address space: %ld kB before, %ld kB after\n", before,
+            after);
+    if (after - before > 64 * 1024)
+        IT_FAIL("the address space grew by %ld kB for %d partial frames",
+                after - before, N);
+    for (i = 0; i < N; i++)
+        it_close(fd[i]);
+    IT_WAIT(&s, s.disconnected == N, 5000);
+    it_server_finish(&s);
+}
+
 #define BOTH(name)                                                            \
     static void name##_threaded(void)                                         \
     {                                                                         \
@@ -615,6 +674,7 @@ main(int argc, char **argv)
         {"reader_is_never_dropped", reader_is_never_dropped},
         {"reader_is_never_dropped_threaded", reader_is_never_dropped_threaded},
         {"frame_above_hard_limit_is_echoed", frame_above_hard_limit_is_echoed},
+        {"partial_frames_cost_what_arrived", partial_frames_cost_what_arrived},
         {"frame_above_hard_limit_is_echoed_threaded",
          frame_above_hard_limit_is_echoed_threaded},
         {NULL, NULL},

@@ -15,11 +15,14 @@
 #include "tsl.h"
 #include "tsl_sys.h"
 
+#define CBUF_FIRST 4096 /* the first allocation, if the capacity allows */
+
 void
 tsl__cbuf_init(struct tsl_cbuf *cb, size_t cap)
 {
     cb->buf = NULL;
     cb->cap = cap;
+    cb->size = 0;
     cb->head = 0;
     cb->len = 0;
 }
@@ -29,6 +32,7 @@ tsl__cbuf_fini(struct tsl_cbuf *cb)
 {
     tsl__sys->free(cb->buf);
     cb->buf = NULL;
+    cb->size = 0;
     cb->head = 0;
     cb->len = 0;
 }
@@ -40,42 +44,80 @@ tsl__cbuf_release(struct tsl_cbuf *cb)
         tsl__cbuf_fini(cb);
 }
 
+/* Makes the storage hold at least `want` bytes (want <= cap): doubling
+ * from CBUF_FIRST, clamped to the capacity; the content moves to the
+ * front of the new storage. */
 static int
-ensure(struct tsl_cbuf *cb)
+grow(struct tsl_cbuf *cb, size_t want)
 {
-    if (cb->buf == NULL) {
-        cb->buf = tsl__sys->malloc(cb->cap ? cb->cap : 1);
-        if (cb->buf == NULL)
-            return TSL_ENOMEM;
-        cb->head = 0;
-    }
+    struct tsl_span sp[2];
+    size_t size = cb->size ? cb->size : CBUF_FIRST;
+    uint8_t *nb;
+
+    if (want <= cb->size)
+        return 0;
+    while (size < want && size < cb->cap)
+        size = size > cb->cap / 2 ? cb->cap : size * 2;
+    if (size > cb->cap)
+        size = cb->cap;
+    if (size == 0)
+        size = 1;
+    nb = tsl__sys->malloc(size);
+    if (nb == NULL)
+        return TSL_ENOMEM;
+    tsl__cbuf_spans(cb, sp);
+    if (sp[0].n > 0)
+        memcpy(nb, sp[0].p, sp[0].n);
+    if (sp[1].n > 0)
+        memcpy(nb + sp[0].n, sp[1].p, sp[1].n);
+    tsl__sys->free(cb->buf);
+    cb->buf = nb;
+    cb->size = size;
+    cb->head = 0;
     return 0;
+}
+
+/* The free space of the storage as it is, as up to two regions. */
+static int
+spans_free(struct tsl_cbuf *cb, uint8_t *p[2], size_t n[2])
+{
+    size_t avail = cb->size - cb->len, tail, first;
+
+    p[0] = p[1] = NULL;
+    n[0] = n[1] = 0;
+    if (avail == 0)
+        return 0;
+    tail = (cb->head + cb->len) % cb->size;
+    /* Free space runs from tail to head, wrapping at size. */
+    first = tail >= cb->head ? cb->size - tail : cb->head - tail;
+    if (first > avail)
+        first = avail;
+    p[0] = cb->buf + tail;
+    n[0] = first;
+    if (first < avail) {
+        p[1] = cb->buf;
+        n[1] = avail - first;
+        return 2;
+    }
+    return 1;
 }
 
 int
 tsl__cbuf_free_spans(struct tsl_cbuf *cb, uint8_t *p[2], size_t n[2])
 {
-    size_t tail, first;
+    size_t room;
 
     p[0] = p[1] = NULL;
     n[0] = n[1] = 0;
     if (cb->len == cb->cap)
         return 0;
-    if (ensure(cb) < 0)
+    room = cb->cap - cb->len < TSL_CBUF_ROOM ? cb->cap - cb->len
+                                             : TSL_CBUF_ROOM;
+    if (cb->size - cb->len < room &&
+        grow(cb, cb->len + room > 2 * cb->size ? cb->len + room
+                                               : 2 * cb->size) < 0)
         return TSL_ENOMEM;
-    tail = (cb->head + cb->len) % cb->cap;
-    /* Free space runs from tail to head, wrapping at cap. */
-    first = tail >= cb->head ? cb->cap - tail : cb->head - tail;
-    if (first > cb->cap - cb->len)
-        first = cb->cap - cb->len;
-    p[0] = cb->buf + tail;
-    n[0] = first;
-    if (first < cb->cap - cb->len) {
-        p[1] = cb->buf;
-        n[1] = cb->cap - cb->len - first;
-        return 2;
-    }
-    return 1;
+    return spans_free(cb, p, n);
 }
 
 void
@@ -95,9 +137,10 @@ tsl__cbuf_write(struct tsl_cbuf *cb, const void *data, size_t n)
         return 0;
     if (n == 0)
         return 0;
-    r = tsl__cbuf_free_spans(cb, p, sz);
+    r = grow(cb, cb->len + n);
     if (r < 0)
         return r;
+    spans_free(cb, p, sz);
     k = n < sz[0] ? n : sz[0];
     memcpy(p[0], data, k);
     if (n > k)
@@ -115,7 +158,7 @@ tsl__cbuf_spans(const struct tsl_cbuf *cb, struct tsl_span sp[2])
     sp[0].n = sp[1].n = 0;
     if (cb->len == 0)
         return 0;
-    first = cb->cap - cb->head;
+    first = cb->size - cb->head;
     if (first >= cb->len) {
         sp[0].p = cb->buf + cb->head;
         sp[0].n = cb->len;
@@ -170,5 +213,5 @@ tsl__cbuf_consume(struct tsl_cbuf *cb, size_t n)
         n = cb->len;
     cb->len -= n;
     /* An emptied ring restarts at 0 so the next read gets one long span. */
-    cb->head = cb->len == 0 ? 0 : (cb->head + n) % cb->cap;
+    cb->head = cb->len == 0 ? 0 : (cb->head + n) % cb->size;
 }

@@ -5,8 +5,10 @@
  * consume at the front.  The readable bytes are visible as at most two
  * contiguous spans so a framer can parse without copying, and the free
  * space likewise so a reader can fill it with one readv().  Storage is
- * allocated on first use and may be released when empty, so an idle
- * client costs no buffer.  Not thread-safe: one owner at a time.
+ * allocated on first use, grows with what it holds (doubling, up to the
+ * capacity), and may be released when empty, so an idle client costs no
+ * buffer and a partial frame costs about what has arrived, not the largest
+ * frame the framing allows.  Not thread-safe: one owner at a time.
  */
 #ifndef TSL_CBUF_H
 #define TSL_CBUF_H
@@ -21,7 +23,8 @@ struct tsl_span {
 
 struct tsl_cbuf {
     uint8_t *buf;     /* NULL until first use */
-    size_t cap;       /* fixed capacity */
+    size_t cap;       /* the most it may ever hold */
+    size_t size;      /* bytes allocated (0 with buf NULL) */
     size_t head;      /* index of the first readable byte */
     size_t len;       /* readable bytes */
 };
@@ -56,9 +59,12 @@ void tsl__cbuf_consume(struct tsl_cbuf *cb, size_t n);
  * returns how many are non-empty. */
 int tsl__cbuf_spans(const struct tsl_cbuf *cb, struct tsl_span sp[2]);
 
-/* The free space as up to two writable regions (allocating the storage if
- * needed); returns how many are non-empty, or TSL_ENOMEM.  After writing k
- * bytes into them in order, call tsl__cbuf_commit(cb, k). */
+/* Free space as up to two writable regions, growing the storage first so
+ * that they hold at least TSL_CBUF_ROOM bytes (or all the capacity left,
+ * if less); they cover the whole free space once the storage has reached
+ * the capacity.  Returns how many are non-empty, or TSL_ENOMEM.  After
+ * writing k bytes into them in order, call tsl__cbuf_commit(cb, k). */
+#define TSL_CBUF_ROOM 16384
 int tsl__cbuf_free_spans(struct tsl_cbuf *cb, uint8_t *p[2], size_t n[2]);
 void tsl__cbuf_commit(struct tsl_cbuf *cb, size_t n);
 

@@ -173,6 +173,45 @@ matches_a_linear_model(void **state)
     tsl__cbuf_fini(&cb);
 }
 
+/* A large ring allocates what it holds, not its capacity, and keeps the
+ * bytes in order across growth from a wrapped state. */
+static void
+grows_with_what_it_holds(void **state)
+{
+    static uint8_t in[40000], out[40000];
+    struct tsl_cbuf cb;
+    uint8_t *p[2];
+    size_t n[2], i;
+
+    (void)state;
+    for (i = 0; i < sizeof(in); i++)
+        in[i] = (uint8_t)(i * 13 + 7);
+    tsl__cbuf_init(&cb, 16u << 20);
+    assert_int_equal(tsl__cbuf_write(&cb, in, 100), 100);
+    assert_true(cb.size <= 4096);            /* not 16 MiB */
+    assert_int_equal(tsl__cbuf_write(&cb, in + 100, 2900), 2900);
+    tsl__cbuf_consume(&cb, 1000);            /* head 1000, len 2000 */
+    /* 3000 more: past the end of 4096 and past its size: it grows. */
+    assert_int_equal(tsl__cbuf_write(&cb, in + 3000, 3000), 3000);
+    assert_true(cb.size >= 5000 && cb.size <= 8192);
+    assert_int_equal(tsl__cbuf_peek(&cb, 0, out, 5000), 5000);
+    assert_memory_equal(out, in + 1000, 5000);
+    /* A reader always gets room for a good read. */
+    assert_true(tsl__cbuf_free_spans(&cb, p, n) > 0);
+    assert_true(n[0] + n[1] >= TSL_CBUF_ROOM);
+    tsl__cbuf_fini(&cb);
+
+    /* Growth stops at the capacity, and then the spans cover it all. */
+    tsl__cbuf_init(&cb, 10000);
+    assert_int_equal(tsl__cbuf_write(&cb, in, 9000), 9000);
+    assert_int_equal(cb.size, 10000);
+    assert_int_equal(tsl__cbuf_write(&cb, in, 1001), 0);
+    assert_true(tsl__cbuf_free_spans(&cb, p, n) > 0);
+    assert_int_equal(n[0] + n[1], 1000);
+    tsl__cbuf_consume(&cb, 9000);
+    tsl__cbuf_fini(&cb);
+}
+
 int
 main(void)
 {
@@ -183,6 +222,7 @@ main(void)
         cmocka_unit_test(free_spans_cover_exactly_the_free_space),
         cmocka_unit_test(release_frees_only_when_empty),
         cmocka_unit_test(matches_a_linear_model),
+        cmocka_unit_test(grows_with_what_it_holds),
     };
     return cmocka_run_group_tests_name("cbuf", tests, NULL, NULL);
 }

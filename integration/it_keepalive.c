@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <time.h>
 #include "itest.h"
 #include "tsl_sys.h"
 
@@ -223,6 +224,74 @@ expiry_racing_forced_disconnect_is_reported_once(void)
           ROUNDS);
 }
 
+/* Pacing a peer (the behaviour under test), not synchronising. */
+static void
+pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* A peer that trickles a frame one byte at a time keeps a keepalive hold
+ * satisfied forever; the frame timeout drops it as protocol-error.  A
+ * peer whose frames arrive split, but each within the timeout, stays. */
+static void
+slow_partial_frame_is_dropped(void)
+{
+    const int ft = 200 * it_scale(), step = 20 * it_scale();
+    struct it_server s;
+    uint8_t frame[1000], half[6] = {6, 0, 'o', 'k'};
+    int slow, fine, i;
+    int64_t t0;
+
+    memset(frame, 'x', sizeof(frame));
+    frame[0] = sizeof(frame) & 0xff;
+    frame[1] = sizeof(frame) >> 8;
+    it_server_create(&s, "slowloris", "variable", IT_ECHO);
+    IT_EQ(tsl_server_set_timer_tick(s.srv, TICK), 0);
+    IT_EQ(tsl_server_set_keepalive(s.srv, (uint32_t)(5 * ft)), 0);
+    IT_EQ(tsl_server_set_frame_timeout(s.srv, (uint32_t)ft), 0);
+    IT_EQ(tsl_server_frame_timeout(s.srv), (uint32_t)ft);
+    IT_EQ(tsl_server_start(s.srv), 0);
+    s.port = tsl_server_port(s.srv);
+    fine = it_connect(s.port);
+    slow = it_connect(s.port);
+    t0 = it_now_ms();
+    /* 1000 bytes, one per step: it would take 50 timeouts to finish. */
+    for (i = 0; i < (int)sizeof(frame); i++) {
+        if (send(slow, frame + i, 1, MSG_NOSIGNAL) != 1)
+            break;
+        /* Meanwhile the other client's frames come in two halves. */
+        if (i % 4 == 0) {
+            uint8_t back[6];
+            it_send_all(fine, half, 3);
+            it_send_all(fine, half + 3, 1);
+            half[4] = half[5] = (uint8_t)i;
+            it_send_all(fine, half + 4, 2);
+            it_recv_exact(fine, back, sizeof(back));
+            IT_CHECK(memcmp(back, half, sizeof(back)) == 0);
+        }
+        pthread_mutex_lock(&s.mu);
+        int gone = s.by_reason[TSL_REASON_PROTOCOL_ERROR];
+        pthread_mutex_unlock(&s.mu);
+        if (gone)
+            break;
+        pause_ms(step);
+    }
+    IT_WAIT(&s, s.by_reason[TSL_REASON_PROTOCOL_ERROR] == 1, 5 * ft);
+    IT_CHECK(it_wait_closed(slow, 2000 * it_scale()));
+    /* Not before the timeout; long before the frame could complete. */
+    IT_CHECK(it_now_ms() - t0 >= ft);
+    IT_CHECK(i < (int)sizeof(frame) / 2);
+    it_echo_once(fine, "still here");
+    IT_EQ(s.disconnected, 1);
+    it_close(fine);
+    it_close(slow);
+    it_server_finish(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -231,6 +300,7 @@ main(int argc, char **argv)
         {"keepalive_frames_keep_a_client", keepalive_frames_keep_a_client},
         {"lost_fin_is_caught_by_keepalive", lost_fin_is_caught_by_keepalive},
         {"per_client_override", per_client_override},
+        {"slow_partial_frame_is_dropped", slow_partial_frame_is_dropped},
         {"expiry_racing_forced_disconnect_is_reported_once",
          expiry_racing_forced_disconnect_is_reported_once},
         {NULL, NULL},

@@ -135,7 +135,8 @@ usage(FILE *f)
             "usage: tsl-echo [--listen ADDR:PORT] [--framing SPEC] "
             "[--max-clients N]\n"
             "                [--threaded] [--ka-hold-ms N] "
-            "[--backend select|epoll] [--events]\n"
+            "[--frame-timeout-ms N]\n"
+            "                [--backend select|epoll] [--events]\n"
             "  --listen ADDR:PORT  IPv4 address and port (default "
             "127.0.0.1:40000; port 0 picks one)\n"
             "  --framing SPEC      none | fixed:N | variable[:opts] | "
@@ -143,6 +144,9 @@ usage(FILE *f)
             "  --max-clients N     refuse connections beyond N (0: no "
             "limit)\n"
             "  --ka-hold-ms N      drop clients silent for N ms (0: off)\n"
+            "  --frame-timeout-ms N  drop clients whose started frame is "
+            "not complete\n"
+            "                      within N ms, as protocol-error (0: off)\n"
             "  --threaded          serve each client on a thread of its "
             "own\n"
             "  --events            print JSON events on stdout\n");
@@ -189,6 +193,7 @@ main(int argc, char **argv)
         {"max-clients", required_argument, NULL, 'm'},
         {"threaded", no_argument, NULL, 't'},
         {"ka-hold-ms", required_argument, NULL, 'k'},
+        {"frame-timeout-ms", required_argument, NULL, 'F'},
         {"backend", required_argument, NULL, 'b'},
         {"events", no_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'},
@@ -198,7 +203,7 @@ main(int argc, char **argv)
                            on_rejected};
     char ip[INET_ADDRSTRLEN] = "127.0.0.1", err[160], json[2048];
     uint16_t port = 40000;
-    unsigned long max_clients = 0, ka_hold = 0;
+    unsigned long max_clients = 0, ka_hold = 0, frame_ms = 0;
     tsl_server_t *srv;
     sigset_t set;
     char *end;
@@ -235,6 +240,14 @@ main(int argc, char **argv)
                 ka_hold > UINT32_MAX)
                 return bad("--ka-hold-ms: expected 0..4294967295, got '%s'",
                            optarg);
+            break;
+        case 'F':
+            errno = 0;
+            frame_ms = strtoul(optarg, &end, 10);
+            if (errno || *end != '\0' || end == optarg || optarg[0] == '-' ||
+                frame_ms > UINT32_MAX)
+                return bad("--frame-timeout-ms: expected 0..4294967295, got "
+                           "'%s'", optarg);
             break;
         case 'b':
             if (strcmp(optarg, "select") == 0)
@@ -277,6 +290,8 @@ main(int argc, char **argv)
         r = tsl_server_set_max_clients(srv, (uint32_t)max_clients);
     if (r == 0)
         r = tsl_server_set_keepalive(srv, (uint32_t)ka_hold);
+    if (r == 0)
+        r = tsl_server_set_frame_timeout(srv, (uint32_t)frame_ms);
     if (r == 0 && threaded)
         r = tsl_server_set_flags(srv, TSL_SERVER_MULTI_THREADED);
     if (r == 0 && backend_set)

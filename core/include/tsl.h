@@ -283,6 +283,20 @@ int tsl_server_set_output_limits(tsl_server_t *srv, size_t low, size_t high,
 int tsl_server_set_keepalive(tsl_server_t *srv, uint32_t hold_ms);
 uint32_t tsl_server_keepalive(tsl_server_t *srv);
 
+/*
+ * Frame completion: a frame whose first bytes have arrived must be
+ * complete within ms, or the client is disconnected with reason
+ * protocol-error (counted as one) - the answer to a peer that trickles a
+ * frame byte by byte and holds the connection (slowloris) while sending
+ * just enough to keep a keepalive hold satisfied.  Time during which the
+ * server itself does not read the client (output above the high
+ * watermark, NOT_LISTENING) does not count.  0 (the default) turns it
+ * off.  Any time, any thread; applies to frames started afterwards.  At
+ * most one timer tick late, like keepalive.
+ */
+int tsl_server_set_frame_timeout(tsl_server_t *srv, uint32_t ms);
+uint32_t tsl_server_frame_timeout(tsl_server_t *srv);
+
 /* Timer tick in ms (default 50): the precision of keepalive expiry.  Only
  * while stopped.  0 < tick_ms <= 60000. */
 int tsl_server_set_timer_tick(tsl_server_t *srv, uint32_t tick_ms);

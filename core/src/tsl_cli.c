@@ -358,6 +358,8 @@ show_one(struct entry *e, FILE *out, bool json)
                  "backend %s\n",
             e->framing, tsl_server_max_clients(e->srv),
             tsl_server_keepalive(e->srv), backend_name(e->srv));
+    if (tsl_server_frame_timeout(e->srv) != 0)
+        fprintf(out, "frame timeout %u ms\n", tsl_server_frame_timeout(e->srv));
     fprintf(out,
             "accepted %llu  current %llu  peak %llu  in %llu B / %llu msgs  "
             "out %llu B / %llu msgs  protocol errors %llu\n",
@@ -632,6 +634,9 @@ tsl_cli_exec(struct tsl_cli *cli, const char *line, FILE *out, char *err,
         tsl_server_set_keepalive_interval(e->srv, cmd.num);
         return 0;
     }
+    case TSL_CLI_FRAME_TIMEOUT:
+        tsl_server_set_frame_timeout(e->srv, cmd.num);
+        return 0;
     case TSL_CLI_FRAMING:
         tsl_framing_parse(cmd.spec, &f, NULL, 0); /* checked by the parser */
         r = tsl_server_set_framing(e->srv, &f);

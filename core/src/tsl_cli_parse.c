@@ -98,6 +98,9 @@ static const struct pattern patterns[] = {
     {TSL_CLI_KA_INTERVAL, 0, 0,
      {CFG, KW("ka-interval", "keepalive interval"), NUM("milliseconds"),
       KW("client", "for one client"), IP, PORT, END}},
+    {TSL_CLI_FRAME_TIMEOUT, 0, 0,
+     {CFG, KW("frame-timeout", "a started frame must complete in time"),
+      NUM("milliseconds, 0: off"), END}},
     {TSL_CLI_FRAMING, 0, 0,
      {CFG, KW("framing", "message demarcation"),
       {P_SPEC, "<spec>",
@@ -149,6 +152,7 @@ static const char help_text[] =
     "config tcp-server NAME [no] max-client-limit N\n"
     "config tcp-server NAME [no] client black-list IP\n"
     "config tcp-server NAME ka-interval N [client IP PORT]   ms; hold 3N\n"
+    "config tcp-server NAME frame-timeout N      ms; 0: off\n"
     "config tcp-server NAME framing none|fixed N|variable[:opts]|"
     "delimiter:HEX[,max=N]\n"
     "config tcp-server NAME backend select|epoll\n"

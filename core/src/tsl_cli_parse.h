@@ -28,6 +28,7 @@ typedef enum tsl_cli_op {
     TSL_CLI_MAX_CLIENTS,    /* [no] max-client-limit N */
     TSL_CLI_BLACKLIST,      /* [no] client black-list IP */
     TSL_CLI_KA_INTERVAL,    /* ka-interval N [client IP PORT] */
+    TSL_CLI_FRAME_TIMEOUT,  /* frame-timeout N */
     TSL_CLI_FRAMING,        /* framing SPEC */
     TSL_CLI_BACKEND,        /* backend select|epoll (num: tsl_backend_t) */
     TSL_CLI_MIGRATE,        /* [no] client IP PORT multi-threaded */

@@ -136,6 +136,7 @@ struct tsl_client {
     bool in_work;
     int64_t ka_last;         /* last time bytes arrived */
     int64_t ka_hold;         /* hold time in force, -1: the server's */
+    int64_t frame_start;     /* a partial frame waits since (0: none) */
 };
 
 struct tsl_client *tsl__client_create(struct tsl_server *srv, int fd,
@@ -368,6 +369,7 @@ struct tsl_server {
     tsl_backend_t backend;
 
     atomic_uint ka_hold_ms;   /* any time */
+    atomic_uint frame_ms;     /* frame-completion timeout, 0: off; any time */
     atomic_uint ka_gen;       /* bumped when ka_hold_ms changes */
 
     atomic_uint flags;

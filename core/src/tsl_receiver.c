@@ -69,6 +69,7 @@ rx_enqueue(struct tsl_owner *o, struct tsl_client *c)
 
 static void rx_finish(struct tsl_receiver *rx, struct tsl_client *c,
                       tsl_reason_t why);
+static bool listening(struct tsl_receiver *rx);
 
 /* ---- keepalive ---- */
 
@@ -83,15 +84,29 @@ ka_hold(struct tsl_client *c)
                            : (int64_t)atomic_load(&c->srv->ka_hold_ms);
 }
 
+/* The keepalive timer also carries the frame-completion deadline: a
+ * frame that started (its first bytes wait in the ring) must be complete
+ * within the server's frame timeout.  The timer is armed for the earlier
+ * of the two deadlines. */
+static int64_t
+frame_deadline(struct tsl_client *c)
+{
+    uint32_t ms = atomic_load(&c->srv->frame_ms);
+
+    return ms == 0 || c->frame_start == 0 ? -1 : c->frame_start + ms;
+}
+
 static void
 ka_arm(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 {
-    int64_t hold = ka_hold(c);
+    int64_t hold = ka_hold(c), at = frame_deadline(c);
 
-    if (hold == 0)
+    if (hold != 0 && (at < 0 || c->ka_last + hold < at))
+        at = c->ka_last + hold;
+    if (at < 0)
         tsl__wheel_cancel(&rx->wheel, &c->ka);
     else
-        tsl__wheel_start(&rx->wheel, &c->ka, now, c->ka_last + hold - now);
+        tsl__wheel_start(&rx->wheel, &c->ka, now, at - now);
 }
 
 /* Client mode: a connection we made sends keepalive frames so that the
@@ -129,13 +144,39 @@ ka_fire(struct tsl_timer *t, int64_t now, void *arg)
     struct tsl_receiver *rx = (struct tsl_receiver *)c->owner_rx;
     int64_t hold = ka_hold(c);
 
+    int64_t frame = frame_deadline(c);
+
     (void)t;
-    if (hold == 0)
+    if (frame >= 0 && now >= frame) {
+        /* A slow partial frame (slowloris): the stream is not usable. */
+        pthread_mutex_lock(&c->lock);
+        c->st.protocol_errors++;
+        pthread_mutex_unlock(&c->lock);
+        TSL__CTR_ADD(c->srv->ctr.protocol_errors, 1);
+        rx_finish(rx, c, TSL_REASON_PROTOCOL_ERROR);
         return;
-    if (now - c->ka_last >= hold)
+    }
+    if (hold != 0 && now - c->ka_last >= hold)
         rx_finish(rx, c, TSL_REASON_KA_EXPIRED);
     else
         ka_arm(rx, c, now);
+}
+
+/* After a service: a frame has started if bytes wait in the ring while
+ * the client is read (not while reading is paused or the server does not
+ * listen: then the wait is the server's). */
+static void
+frame_watch(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
+{
+    bool started = c->in.len > 0 && !c->paused && listening(rx) &&
+                   atomic_load(&c->srv->frame_ms) != 0;
+
+    if (started && c->frame_start == 0) {
+        c->frame_start = now;
+        ka_arm(rx, c, now);
+    } else if (!started) {
+        c->frame_start = 0; /* a timer that fires re-arms for keepalive */
+    }
 }
 
 /* ---- the turn's work list ---- */
@@ -675,6 +716,7 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
         c->redeliver = true;
         work_add(rx, c);
     }
+    frame_watch(rx, c, now);
     /* epoll only reports what happened; the flags must start clear. */
     c->ready_r = c->ready_w = false;
     return rx_settle(rx, c, now);

@@ -72,6 +72,7 @@ tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
                            : TSL_BACKEND_SELECT;
     }
     atomic_init(&srv->ka_hold_ms, 0);
+    atomic_init(&srv->frame_ms, 0);
     atomic_init(&srv->ka_gen, 0);
     atomic_init(&srv->flags, TSL_SERVER_INITIALIZED);
     pthread_mutex_init(&srv->ctl_lock, NULL);
@@ -383,6 +384,19 @@ tsl_server_set_keepalive_interval(tsl_server_t *srv, uint32_t ms)
     atomic_fetch_add(&srv->ka_gen, 1);
     tsl__kick_all_receivers(srv);
     return 0;
+}
+
+int
+tsl_server_set_frame_timeout(tsl_server_t *srv, uint32_t ms)
+{
+    atomic_store(&srv->frame_ms, ms);
+    return 0;
+}
+
+uint32_t
+tsl_server_frame_timeout(tsl_server_t *srv)
+{
+    return atomic_load(&srv->frame_ms);
 }
 
 uint32_t

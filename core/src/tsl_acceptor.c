@@ -2,18 +2,20 @@
  * tsl_acceptor.c - the connection acceptor (the course's CAS).
  *
  * Owns the listening socket and a spare descriptor.  It accepts in
- * batches, asks the controller whether each connection is admitted (flags,
- * black-list, max clients, descriptor range), builds the client, puts it
- * in the database and hands it to the controller, which runs the
- * connected callback and passes the client to its serving thread.
+ * batches and reports each connection, as (descriptor, peer), to the
+ * controller through the function it installed (on_accept); the
+ * controller admits it or not (flags, black-list, max clients,
+ * descriptor range), builds the client, runs the connected callback and
+ * hands it to its serving thread.  The acceptor knows neither clients nor
+ * receivers.
  *
  * Where it runs depends on the server's backend:
  * - select (the course's design): a thread of its own that sleeps in
  *   poll() on the listening socket and its wakeup pipe.
- * - epoll: on the shared receiver's thread (the host).  The listening
- *   socket is one more descriptor in the receiver's epoll set, and the
- *   receiver calls tsl__acceptor_ready() when it is readable and
- *   tsl__acceptor_tend() once per turn.  A new connection is then
+ * - epoll: as the hook (struct tsl_hook) of the shared receiver's loop
+ *   (the host).  The listening socket is one more descriptor in the
+ *   host's poller, registered with the hook as its pointer; the host calls
+ *   the hook's ready() when it is readable and tend() once per turn.  A new connection is then
  *   accepted, adopted and read by one thread, with no hand-off between
  *   threads: the bench measured that hand-off (about three context
  *   switches per connection) as the cost that kept the connection rate
@@ -36,7 +38,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/tcp.h>
 #include <string.h>
 
 #include "tsl_internal.h"
@@ -46,53 +47,6 @@
 #define PAUSE_MS 100
 
 enum { ACC_OK, ACC_PAUSE };
-
-static void
-acc_new(struct tsl_acceptor *a, int fd, const struct sockaddr_in *peer)
-{
-    struct tsl_server *srv = a->srv;
-    struct tsl_receiver *owner = &srv->rx;
-    struct tsl_client *c;
-    bool threaded = atomic_load(&srv->flags) & TSL_SERVER_MULTI_THREADED;
-    int why, one = 1, err;
-
-    why = tsl__server_admit(srv, peer, fd, threaded);
-    if (why >= 0) {
-        tsl__sys->close(fd);
-        tsl__server_count_reject(srv, (tsl_reject_t)why, peer);
-        return;
-    }
-    if (threaded) {
-        owner = tsl__dedicated_create(srv, &err);
-        if (owner == NULL) {
-            /* No thread for it: refuse, keep serving.  Out of descriptors
-             * (its wakeup pipe) is told apart from out of memory. */
-            tsl__sys->close(fd);
-            tsl__server_count_reject(srv,
-                                     err == -EMFILE || err == -ENFILE
-                                         ? TSL_REJECT_FD_EXHAUSTED
-                                         : TSL_REJECT_NO_MEMORY,
-                                     peer);
-            return;
-        }
-    }
-    /* Messages go out as soon as they are sent; echo latency matters more
-     * than the few extra segments. */
-    tsl__sys->setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c = tsl__client_create(srv, fd, peer);
-    if (c == NULL) {
-        if (owner->dedicated) {
-            tsl__dedicated_release(srv, owner);
-            tsl__dedicated_unpin(srv, owner);
-        }
-        tsl__sys->close(fd);
-        tsl__server_count_reject(srv, TSL_REJECT_NO_MEMORY, peer);
-        return;
-    }
-    tsl__server_new_client(srv, c, owner);
-    if (owner->dedicated)
-        tsl__dedicated_unpin(srv, owner);
-}
 
 static int
 acc_accept(struct tsl_acceptor *a, struct sockaddr_in *peer)
@@ -120,7 +74,7 @@ acc_shed(struct tsl_acceptor *a)
     fd = acc_accept(a, &peer);
     if (fd >= 0) {
         tsl__sys->close(fd);
-        tsl__server_count_reject(a->srv, TSL_REJECT_FD_EXHAUSTED, &peer);
+        a->on_reject(a->srv, TSL_REJECT_FD_EXHAUSTED, &peer);
     }
     a->spare_fd = tsl__sys->open("/dev/null", O_RDONLY | O_CLOEXEC);
     return fd >= 0 && a->spare_fd >= 0 ? ACC_OK : ACC_PAUSE;
@@ -135,7 +89,7 @@ acc_batch(struct tsl_acceptor *a)
     for (i = 0; i < ACCEPT_BATCH && !atomic_load(&a->stop); i++) {
         fd = acc_accept(a, &peer);
         if (fd >= 0) {
-            acc_new(a, fd, &peer);
+            a->on_accept(a->srv, fd, &peer);
             continue;
         }
         switch (errno) {
@@ -214,7 +168,7 @@ acc_main(void *arg)
 static void
 acc_watch(struct tsl_acceptor *a, bool on)
 {
-    struct tsl_poller *p = &a->host->poller;
+    struct tsl_poller *p = a->hook.poller;
 
     if (on == a->watched)
         return;
@@ -241,9 +195,11 @@ acc_switch_off(struct tsl_acceptor *a)
     pthread_mutex_unlock(&a->lock);
 }
 
-int
-tsl__acceptor_tend(struct tsl_acceptor *a, int64_t now)
+static int
+acc_tend(struct tsl_hook *h, int64_t now)
 {
+    struct tsl_acceptor *a = (struct tsl_acceptor *)h;
+
     if (a->off)
         return -1;
     if (atomic_load(&a->stop)) {
@@ -263,9 +219,11 @@ tsl__acceptor_tend(struct tsl_acceptor *a, int64_t now)
     return a->paused_until != 0 ? PAUSE_MS : -1;
 }
 
-void
-tsl__acceptor_ready(struct tsl_acceptor *a)
+static void
+acc_ready(struct tsl_hook *h)
 {
+    struct tsl_acceptor *a = (struct tsl_acceptor *)h;
+
     if (a->off || !a->watched || atomic_load(&a->stop))
         return;
     if (acc_batch(a) == ACC_PAUSE) {
@@ -274,9 +232,11 @@ tsl__acceptor_ready(struct tsl_acceptor *a)
     }
 }
 
-void
-tsl__acceptor_host_exit(struct tsl_acceptor *a)
+static void
+acc_host_exit(struct tsl_hook *h)
 {
+    struct tsl_acceptor *a = (struct tsl_acceptor *)h;
+
     if (!a->off)
         acc_switch_off(a);
 }
@@ -285,12 +245,18 @@ tsl__acceptor_host_exit(struct tsl_acceptor *a)
 
 int
 tsl__acceptor_init(struct tsl_acceptor *a, struct tsl_server *srv, int lfd,
-                   struct tsl_receiver *host)
+                   bool hosted, tsl__accept_fn *on_accept,
+                   tsl__reject_fn *on_reject)
 {
     memset(a, 0, sizeof(*a));
     a->srv = srv;
+    a->on_accept = on_accept;
+    a->on_reject = on_reject;
     a->lfd = lfd;
-    a->host = host;
+    a->hosted = hosted;
+    a->hook.ready = acc_ready;
+    a->hook.tend = acc_tend;
+    a->hook.exit = acc_host_exit;
     atomic_init(&a->stop, false);
     atomic_init(&a->enabled, false);
     pthread_mutex_init(&a->lock, NULL);
@@ -304,10 +270,10 @@ tsl__acceptor_start(struct tsl_acceptor *a)
 {
     int r;
 
-    if (a->host != NULL) {
+    if (a->hosted) {
         /* The host registers the listening socket on its next turn. */
         atomic_store(&a->enabled, true);
-        tsl__receiver_kick(a->host);
+        a->hook.wake(a->hook.loop);
         return 0;
     }
     r = tsl__wakeup_open(&a->wk);
@@ -333,9 +299,9 @@ tsl__acceptor_stop(struct tsl_acceptor *a)
         pthread_join(a->thread, NULL);
         a->running = false;
         tsl__wakeup_close(&a->wk);
-    } else if (a->host != NULL && a->host->running) {
+    } else if (a->hosted && a->hook.running) {
         /* Wait until the host has taken the socket out of its set. */
-        tsl__receiver_kick(a->host);
+        a->hook.wake(a->hook.loop);
         pthread_mutex_lock(&a->lock);
         while (!a->off)
             pthread_cond_wait(&a->cond, &a->lock);

@@ -82,39 +82,6 @@ fail:
 
 /* Makes the connection a client, with a reference for us; NULL if it
  * could not be served (the socket is then closed). */
-static struct tsl_client *
-adopt(struct tsl_connector *k, int fd)
-{
-    struct tsl_server *srv = k->srv;
-    struct tsl_receiver *owner = &srv->rx;
-    bool threaded = atomic_load(&srv->flags) & TSL_SERVER_MULTI_THREADED;
-    struct tsl_client *c;
-    int err;
-
-    if (!tsl__server_can_watch(srv, fd, threaded))
-        goto fail;
-    if (threaded && (owner = tsl__dedicated_create(srv, &err)) == NULL)
-        goto fail;
-    c = tsl__client_create(srv, fd, &k->peer);
-    if (c == NULL) {
-        if (owner->dedicated) {
-            tsl__dedicated_release(srv, owner);
-            tsl__dedicated_unpin(srv, owner);
-        }
-        goto fail;
-    }
-    c->connector = k;
-    tsl_client_ref(c);
-    atomic_store(&k->lost, 0);
-    tsl__server_new_client(srv, c, owner);
-    if (owner->dedicated)
-        tsl__dedicated_unpin(srv, owner);
-    return c;
-fail:
-    tsl__sys->close(fd);
-    return NULL;
-}
-
 static void *
 conn_main(void *arg)
 {
@@ -128,7 +95,10 @@ conn_main(void *arg)
     tsl__thread_name("tsl-connect");
     while (!atomic_load(&k->cancel)) {
         fd = attempt(k);
-        if (fd < 0 || (c = adopt(k, fd)) == NULL) {
+        if (fd >= 0)
+            atomic_store(&k->lost, 0);
+        if (fd < 0 || (c = tsl__server_attach(k->srv, fd, &k->peer, k)) ==
+                          NULL) {
             if (!atomic_load(&k->cancel))
                 nap(k, backoff);
             backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS

@@ -34,7 +34,7 @@ tsl__dedicated_create(struct tsl_server *srv, int *err)
         *err = TSL_ESHUTDOWN;
         return NULL;
     }
-    r = tsl__receiver_start(rx, srv, true);
+    r = tsl__receiver_start(rx, srv, true, NULL);
     if (r < 0) {
         pthread_mutex_unlock(&srv->ded_lock);
         tsl__sys->free(rx);

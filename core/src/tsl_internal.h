@@ -209,13 +209,45 @@ struct tsl_client *tsl__db_find_addr(struct tsl_clientdb *db,
 void tsl__db_foreach(struct tsl_clientdb *db,
                      void (*fn)(struct tsl_client *c, void *arg), void *arg);
 
+/* ---- hooks: what a loop runs besides its clients ---- */
+
+/*
+ * A loop (the shared receiver) can run one hook: something with a
+ * descriptor of its own that it watches among its clients, and a turn of
+ * its own.  The loop knows only this struct; the hook knows only what the
+ * loop fills in (its poller, a way to wake it).  On epoll the acceptor is
+ * the shared receiver's hook.  The pointer registered with the poller is
+ * the hook itself.
+ */
+struct tsl_hook {
+    /* Set by the hook's owner; called on the loop's thread. */
+    void (*ready)(struct tsl_hook *h);            /* its descriptor is ready */
+    int (*tend)(struct tsl_hook *h, int64_t now); /* once a turn: ms until it
+                                                     needs one (-1: none) */
+    void (*exit)(struct tsl_hook *h);             /* the loop ends */
+    /* Set by the loop when it starts (controller thread). */
+    struct tsl_poller *poller;                    /* the loop's */
+    void (*wake)(void *loop);                     /* any thread */
+    void *loop;
+    bool running;            /* the loop's thread runs (controller thread) */
+};
+
 /* ---- acceptor (CAS) ---- */
 
-struct tsl_receiver;
+/* What the acceptor reports upward, through functions the controller
+ * installs: a connection (the callee owns fd from then on), or one it had
+ * to shed (fd-exhausted). */
+typedef void tsl__accept_fn(struct tsl_server *srv, int fd,
+                            const struct sockaddr_in *peer);
+typedef void tsl__reject_fn(struct tsl_server *srv, tsl_reject_t why,
+                            const struct sockaddr_in *peer);
 
 struct tsl_acceptor {
+    struct tsl_hook hook;    /* first: hosted, the acceptor is a hook */
     struct tsl_server *srv;
-    struct tsl_receiver *host; /* epoll: the receiver that runs it */
+    tsl__accept_fn *on_accept;
+    tsl__reject_fn *on_reject;
+    bool hosted;             /* epoll: runs as a loop's hook */
     pthread_t thread;        /* select: its own thread */
     bool running;
     int lfd;                 /* -1 once closed */
@@ -224,7 +256,7 @@ struct tsl_acceptor {
     atomic_bool stop;
     atomic_bool enabled;     /* hosted: started (the host may watch lfd) */
     /* hosted: the host's alone */
-    bool watched;            /* lfd is in the host's epoll set */
+    bool watched;            /* lfd is in the host's poller */
     int64_t paused_until;    /* not watched until then (0: not paused) */
     /* hosted: the stop handshake */
     pthread_mutex_t lock;
@@ -232,21 +264,15 @@ struct tsl_acceptor {
     bool off;                /* the host will never accept again */
 };
 
-/* Controller: takes lfd; `host` is the receiver that will run the
- * acceptor (epoll), NULL for a thread of its own.  Call before the host
- * starts, then start. */
+/* Controller: takes lfd; `hosted`: it will run as the hook of a loop
+ * (epoll), else on a thread of its own.  Call before the host starts,
+ * then start. */
 int tsl__acceptor_init(struct tsl_acceptor *a, struct tsl_server *srv,
-                       int lfd, struct tsl_receiver *host);
+                       int lfd, bool hosted, tsl__accept_fn *on_accept,
+                       tsl__reject_fn *on_reject);
 int tsl__acceptor_start(struct tsl_acceptor *a);
 /* Controller: no accept happens after it returns; closes the sockets. */
 void tsl__acceptor_stop(struct tsl_acceptor *a);
-/* Host thread: the listening socket is readable. */
-void tsl__acceptor_ready(struct tsl_acceptor *a);
-/* Host thread, once a turn: acts on a stop request, resumes after a
- * pause; returns the ms until it needs a turn again (-1: none). */
-int tsl__acceptor_tend(struct tsl_acceptor *a, int64_t now);
-/* Host thread, as it ends. */
-void tsl__acceptor_host_exit(struct tsl_acceptor *a);
 
 /* ---- receiver (DRS) ---- */
 
@@ -276,13 +302,14 @@ struct tsl_receiver {
     struct tsl_client *work; /* clients to service this turn */
     bool listen_on;          /* NOT_LISTENING clear when interests synced */
     struct tsl_poller poller; /* its readiness backend */
-    struct tsl_acceptor *acc; /* epoll: the acceptor it runs, or NULL */
-    bool acc_ready;          /* the listening socket was reported */
+    struct tsl_hook *hook;   /* what it runs besides clients, or NULL */
+    bool hook_ready;         /* the hook's descriptor was reported */
     unsigned ka_gen;         /* server keepalive generation applied */
 };
 
+/* Starts a receiver; the shared one may run a hook (NULL: none). */
 int tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
-                        bool dedicated);
+                        bool dedicated, struct tsl_hook *hook);
 /* Asks the thread to finish its clients (shutdown) and end; no join. */
 void tsl__receiver_request_stop(struct tsl_receiver *rx);
 /* Requests stop and joins; its queue refuses hand-offs from then on. */
@@ -415,15 +442,13 @@ extern _Thread_local struct tsl_server *tsl__tls_server;
 /* Can a thread of srv serving clients the shared way watch fd?  (select
  * cannot watch descriptors past its limit; threaded clients are polled.) */
 bool tsl__server_can_watch(struct tsl_server *srv, int fd, bool threaded);
-/* Acceptor: the admission checks of a new connection; -1 if admitted. */
-int tsl__server_admit(struct tsl_server *srv, const struct sockaddr_in *peer,
-                      int fd, bool threaded);
-void tsl__server_count_reject(struct tsl_server *srv, tsl_reject_t why,
-                              const struct sockaddr_in *peer);
-/* Acceptor (and connector): put the new client in the database, run
- * connected, hand it to owner. */
-void tsl__server_new_client(struct tsl_server *srv, struct tsl_client *c,
-                            struct tsl_receiver *owner);
+/* A new connection, accepted or (k non-NULL) made by connector k: owner
+ * choice, the client, the database, connected, the hand-off - the one
+ * place clients are made.  Returns the client with a reference for k, or
+ * NULL (fd closed; an accepted one counted as rejected). */
+struct tsl_client *tsl__server_attach(struct tsl_server *srv, int fd,
+                                      const struct sockaddr_in *peer,
+                                      struct tsl_connector *k);
 
 #define TSL__CTR_ADD(ctr, n) atomic_fetch_add_explicit(&(ctr), (n), \
                                                        memory_order_relaxed)

@@ -783,8 +783,8 @@ rx_wait(struct tsl_receiver *rx, int ms)
             woke = true;
             continue;
         }
-        if ((void *)c == (void *)rx->acc) {
-            rx->acc_ready = true;
+        if ((void *)c == (void *)rx->hook) {
+            rx->hook_ready = true;
             continue;
         }
         mark(rx, c,
@@ -848,8 +848,8 @@ rx_main(void *arg)
                     i++;
         }
         ms = rx_timeout(rx, now);
-        if (rx->acc != NULL) {
-            int acc_ms = tsl__acceptor_tend(rx->acc, now);
+        if (rx->hook != NULL) {
+            int acc_ms = rx->hook->tend(rx->hook, now);
             if (acc_ms >= 0 && (ms < 0 || acc_ms < ms))
                 ms = acc_ms;
         }
@@ -869,17 +869,17 @@ rx_main(void *arg)
             }
             rx_service(rx, c, now);
         }
-        if (rx->acc_ready) {
+        if (rx->hook_ready) {
             /* New clients queue to this receiver; the next turn adopts
              * them before it waits. */
-            rx->acc_ready = false;
-            tsl__acceptor_ready(rx->acc);
+            rx->hook_ready = false;
+            rx->hook->ready(rx->hook);
         }
         tsl__wheel_advance(&rx->wheel, tsl__now_ms());
     }
 
-    if (rx->acc != NULL)
-        tsl__acceptor_host_exit(rx->acc);
+    if (rx->hook != NULL)
+        rx->hook->exit(rx->hook);
     /* Refuse new hand-offs, then finish everything held or queued. */
     for (c = tsl__wakeup_take(&rx->wk, true); c != NULL; c = next) {
         next = c->q_next;
@@ -908,9 +908,16 @@ rx_main(void *arg)
     return NULL;
 }
 
+/* A hook's way to make its loop take a turn. */
+static void
+rx_wake(void *loop)
+{
+    tsl__wakeup_signal(&((struct tsl_receiver *)loop)->wk);
+}
+
 int
 tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
-                    bool dedicated)
+                    bool dedicated, struct tsl_hook *hook)
 {
     size_t need = tsl__framer_bufsize(&srv->framing);
     int r;
@@ -937,8 +944,7 @@ tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
         goto fail;
     }
     rx->listen_on = !(atomic_load(&srv->flags) & TSL_SERVER_NOT_LISTENING);
-    if (!dedicated && srv->acc.host == rx)
-        rx->acc = &srv->acc; /* registered on the thread's first turn */
+    rx->hook = dedicated ? NULL : hook; /* registers on its first turn */
     /* A dedicated receiver polls its one client; the shared one uses the
      * server's backend. */
     r = tsl__poller_open(&rx->poller, dedicated
@@ -954,6 +960,12 @@ tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
         goto fail_poller;
     rx->running = true;
     rx->started = true;
+    if (rx->hook != NULL) {
+        rx->hook->poller = &rx->poller;
+        rx->hook->wake = rx_wake;
+        rx->hook->loop = rx;
+        rx->hook->running = true;
+    }
     return 0;
 fail_poller:
     tsl__poller_close(&rx->poller);
@@ -981,6 +993,8 @@ tsl__receiver_join(struct tsl_receiver *rx)
     tsl__receiver_request_stop(rx);
     pthread_join(rx->thread, NULL);
     rx->running = false;
+    if (rx->hook != NULL)
+        rx->hook->running = false;
 }
 
 void

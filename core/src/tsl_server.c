@@ -17,6 +17,8 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,9 @@
 #include "tsl_sys.h"
 
 _Thread_local struct tsl_server *tsl__tls_server;
+
+static tsl__accept_fn accepted;
+static tsl__reject_fn count_reject;
 
 #define SETTABLE_FLAGS (TSL_SERVER_NOT_ACCEPTING | TSL_SERVER_NOT_LISTENING | \
                         TSL_SERVER_MULTI_THREADED)
@@ -208,6 +213,7 @@ int
 tsl_server_start(tsl_server_t *srv)
 {
     uint16_t bound = 0;
+    bool hosted;
     int lfd, r;
 
     if (tsl__tls_server == srv)
@@ -233,9 +239,10 @@ tsl_server_start(tsl_server_t *srv)
     }
     atomic_store(&srv->bound_port, bound);
     /* On epoll the shared receiver runs the acceptor (tsl_acceptor.c). */
-    tsl__acceptor_init(&srv->acc, srv, lfd,
-                       srv->backend == TSL_BACKEND_EPOLL ? &srv->rx : NULL);
-    r = tsl__receiver_start(&srv->rx, srv, false);
+    hosted = srv->backend == TSL_BACKEND_EPOLL;
+    tsl__acceptor_init(&srv->acc, srv, lfd, hosted, accepted, count_reject);
+    r = tsl__receiver_start(&srv->rx, srv, false,
+                            hosted ? &srv->acc.hook : NULL);
     if (r < 0) {
         tsl__acceptor_stop(&srv->acc);
         goto out;
@@ -582,9 +589,10 @@ tsl__server_can_watch(struct tsl_server *srv, int fd, bool threaded)
     return threaded || lim == 0 || fd < lim;
 }
 
-int
-tsl__server_admit(struct tsl_server *srv, const struct sockaddr_in *peer,
-                  int fd, bool threaded)
+/* The admission checks of a new connection; -1 if admitted. */
+static int
+server_admit(struct tsl_server *srv, const struct sockaddr_in *peer, int fd,
+             bool threaded)
 {
     uint32_t max;
     int why = -1;
@@ -604,9 +612,9 @@ tsl__server_admit(struct tsl_server *srv, const struct sockaddr_in *peer,
     return why;
 }
 
-void
-tsl__server_count_reject(struct tsl_server *srv, tsl_reject_t why,
-                         const struct sockaddr_in *peer)
+static void
+count_reject(struct tsl_server *srv, tsl_reject_t why,
+             const struct sockaddr_in *peer)
 {
     char ip[INET_ADDRSTRLEN];
 
@@ -618,9 +626,11 @@ tsl__server_count_reject(struct tsl_server *srv, tsl_reject_t why,
     srv->cb.rejected(srv, ip, ntohs(peer->sin_port), why, srv->ud);
 }
 
-void
-tsl__server_new_client(struct tsl_server *srv, struct tsl_client *c,
-                       struct tsl_receiver *owner)
+/* Puts the new client in the database, runs connected, hands it to
+ * owner. */
+static void
+new_client(struct tsl_server *srv, struct tsl_client *c,
+           struct tsl_receiver *owner)
 {
     uint_fast64_t cur, peak;
 
@@ -640,6 +650,73 @@ tsl__server_new_client(struct tsl_server *srv, struct tsl_client *c,
         if (owner->dedicated)
             tsl__dedicated_release(srv, owner);
     }
+}
+
+struct tsl_client *
+tsl__server_attach(struct tsl_server *srv, int fd,
+                   const struct sockaddr_in *peer, struct tsl_connector *k)
+{
+    struct tsl_receiver *owner = &srv->rx;
+    bool threaded = atomic_load(&srv->flags) & TSL_SERVER_MULTI_THREADED;
+    struct tsl_client *c;
+    int why, one = 1, err;
+
+    if (k == NULL) {
+        why = server_admit(srv, peer, fd, threaded);
+        if (why >= 0) {
+            tsl__sys->close(fd);
+            count_reject(srv, (tsl_reject_t)why, peer);
+            return NULL;
+        }
+    } else if (!tsl__server_can_watch(srv, fd, threaded)) {
+        tsl__sys->close(fd);
+        return NULL;
+    }
+    if (threaded) {
+        owner = tsl__dedicated_create(srv, &err);
+        if (owner == NULL) {
+            /* No thread for it: refuse, keep serving.  Out of descriptors
+             * (its wakeup pipe) is told apart from out of memory. */
+            tsl__sys->close(fd);
+            if (k == NULL)
+                count_reject(srv,
+                             err == -EMFILE || err == -ENFILE
+                                 ? TSL_REJECT_FD_EXHAUSTED
+                                 : TSL_REJECT_NO_MEMORY,
+                             peer);
+            return NULL;
+        }
+    }
+    /* Messages go out as soon as they are sent; echo latency matters more
+     * than the few extra segments.  (A connector set it already.) */
+    if (k == NULL)
+        tsl__sys->setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c = tsl__client_create(srv, fd, peer);
+    if (c == NULL) {
+        if (owner->dedicated) {
+            tsl__dedicated_release(srv, owner);
+            tsl__dedicated_unpin(srv, owner);
+        }
+        tsl__sys->close(fd);
+        if (k == NULL)
+            count_reject(srv, TSL_REJECT_NO_MEMORY, peer);
+        return NULL;
+    }
+    if (k != NULL) {
+        c->connector = k;
+        tsl_client_ref(c);
+    }
+    new_client(srv, c, owner);
+    if (owner->dedicated)
+        tsl__dedicated_unpin(srv, owner);
+    return c;
+}
+
+/* The acceptor's report of a connection. */
+static void
+accepted(struct tsl_server *srv, int fd, const struct sockaddr_in *peer)
+{
+    tsl__server_attach(srv, fd, peer, NULL);
 }
 
 int

@@ -488,13 +488,47 @@ reader_main(void *arg)
     return NULL;
 }
 
+/* Serves `framing` under the output limits (low, high, hard), writes
+ * all[0..total) in one go while another thread reads and checks the echo,
+ * and checks the client was never dropped on the way. */
+static void
+echo_through_reader(const char *framing, size_t low, size_t high,
+                    size_t hard, const uint8_t *all, size_t total)
+{
+    struct it_server s;
+    struct reader r;
+    pthread_t t;
+
+    counting_on();
+    it_server_create(&s, "reader", framing, IT_ECHO);
+    IT_EQ(tsl_server_set_output_limits(s.srv, low, high, hard, 30000), 0);
+    if (threaded)
+        IT_EQ(tsl_server_set_flags(s.srv, TSL_SERVER_MULTI_THREADED), 0);
+    IT_EQ(tsl_server_start(s.srv), 0);
+    s.port = tsl_server_port(s.srv);
+    r.fd = it_connect(s.port);
+    r.total = total;
+    r.want = all;
+    r.ok = 0;
+    IT_EQ(pthread_create(&t, NULL, reader_main, &r), 0);
+    it_send_all(r.fd, all, total);
+    pthread_join(t, NULL);
+    if (!r.ok)
+        IT_FAIL("the echo stopped or differed (server: %d disconnects, "
+                "slow-consumer %d; seed %llu)", s.disconnected,
+                s.by_reason[TSL_REASON_SLOW_CONSUMER],
+                (unsigned long long)it_seed);
+    IT_EQ(s.disconnected, 0);
+    it_close(r.fd);
+    IT_WAIT(&s, s.disconnected == 1, 2000);
+    IT_EQ(s.by_reason[TSL_REASON_PEER_CLOSED], 1);
+    finish(&s);
+}
+
 static void
 reader_is_never_dropped(void)
 {
     enum { N = 4096, SZ = 1024 };
-    struct it_server s;
-    struct reader r;
-    pthread_t t;
     uint8_t *all = malloc((size_t)N * SZ);
     uint64_t rng = it_seed | 1;
     size_t i;
@@ -512,31 +546,8 @@ reader_is_never_dropped(void)
         rng ^= rng << 17;
         all[i] = (uint8_t)rng;
     }
-    counting_on();
-    it_server_create(&s, "reader", "variable", IT_ECHO);
-    IT_EQ(tsl_server_set_output_limits(s.srv, 4096, 16384, 49152, 30000), 0);
-    if (threaded)
-        IT_EQ(tsl_server_set_flags(s.srv, TSL_SERVER_MULTI_THREADED), 0);
-    IT_EQ(tsl_server_start(s.srv), 0);
-    s.port = tsl_server_port(s.srv);
-    r.fd = it_connect(s.port);
-    r.total = (size_t)N * SZ;
-    r.want = all;
-    r.ok = 0;
-    IT_EQ(pthread_create(&t, NULL, reader_main, &r), 0);
-    it_send_all(r.fd, all, (size_t)N * SZ);
-    pthread_join(t, NULL);
-    if (!r.ok)
-        IT_FAIL("the echo stopped or differed (server: %d disconnects, "
-                "slow-consumer %d; seed %llu)", s.disconnected,
-                s.by_reason[TSL_REASON_SLOW_CONSUMER],
-                (unsigned long long)it_seed);
-    IT_EQ(s.disconnected, 0);
-    it_close(r.fd);
-    IT_WAIT(&s, s.disconnected == 1, 2000);
-    IT_EQ(s.by_reason[TSL_REASON_PEER_CLOSED], 1);
+    echo_through_reader("variable", 4096, 16384, 49152, all, (size_t)N * SZ);
     free(all);
-    finish(&s);
 }
 
 /* ---- a frame larger than the configured hard limit ---- */
@@ -548,9 +559,6 @@ static void
 frame_above_hard_limit_is_echoed(void)
 {
     enum { SZ = 1 << 20 };
-    struct it_server s;
-    struct reader r;
-    pthread_t t;
     uint8_t *fr = malloc(SZ);
     size_t i;
 
@@ -561,28 +569,8 @@ frame_above_hard_limit_is_echoed(void)
     fr[3] = (uint8_t)(SZ >> 24);
     for (i = 4; i < SZ; i++)
         fr[i] = (uint8_t)(i * 7 + it_seed);
-    counting_on();
-    it_server_create(&s, "bigframe", "variable:hdr=4", IT_ECHO);
-    IT_EQ(tsl_server_set_output_limits(s.srv, 1024, 4096, 65536, 30000), 0);
-    if (threaded)
-        IT_EQ(tsl_server_set_flags(s.srv, TSL_SERVER_MULTI_THREADED), 0);
-    IT_EQ(tsl_server_start(s.srv), 0);
-    s.port = tsl_server_port(s.srv);
-    r.fd = it_connect(s.port);
-    r.total = SZ;
-    r.want = fr;
-    r.ok = 0;
-    IT_EQ(pthread_create(&t, NULL, reader_main, &r), 0);
-    it_send_all(r.fd, fr, SZ);
-    pthread_join(t, NULL);
-    if (!r.ok)
-        IT_FAIL("the 1 MiB echo did not arrive whole (%d disconnects)",
-                s.disconnected);
-    it_close(r.fd);
-    IT_WAIT(&s, s.disconnected == 1, 2000);
-    IT_EQ(s.by_reason[TSL_REASON_PEER_CLOSED], 1);
+    echo_through_reader("variable:hdr=4", 1024, 4096, 65536, fr, SZ);
     free(fr);
-    finish(&s);
 }
 
 /* ---- partial frames cost what has arrived ---- */

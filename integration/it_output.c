@@ -465,7 +465,7 @@ failed_flush_ends_that_client(void)
 struct reader {
     int fd;
     size_t total;
-    uint8_t *want;
+    const uint8_t *want;
     int ok;
 };
 

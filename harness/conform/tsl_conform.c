@@ -1,31 +1,34 @@
 /*
  * tsl_conform.c - tsl-conform: the conformance and grading suite, run
- * against any server that implements docs/conformance.md.
+ * against any server that implements docs/conformance.md.  This file is
+ * the runner: options and declarations, the server process, the order of
+ * a group's cases, the summary and the exit status (cases in
+ * tsl_conform_cases.c, client I/O in tsl_conform_io.c, the report files
+ * in tsl_conform_report.c; `tsl-conform --help`).
  *
- *   tsl-conform --server 'CMD ... {port} ...' [--cases PATTERN]
- *               [--junit FILE] [--json FILE] [--html FILE] [--seed N]
- *               [--jobs N] [--timeout-scale X] [--framing SPEC]
- *               [--declare FILE] [--shim PATH] [--expect-fail LIST]
+ * Each group gets a fresh server on a free port substituted for {port},
+ * run as `exec CMD` by /bin/sh in a process group of its own, with at
+ * most 128 open files, stdin from /dev/null and every signal at its
+ * default action (SIGPIPE included: a server must protect itself).  Its
+ * stdout and stderr go to one file, which is read after each case.
  *
- * Cases are numbered and grouped (1.2.1); each group gets a fresh server
- * on a free port substituted for {port}, run as `exec CMD` by /bin/sh in a
- * process
- * group of its own with at most 128 open files.  The runner waits for it
- * to accept, runs the group's cases, stops it with SIGTERM and notes
- * crashes, hangs and the exit status.  Any sanitizer report in the
- * server's output fails the case it appeared in.  Results: a progress
- * line per case, a summary table, JUnit XML, JSON with points per case,
- * and a self-contained HTML report.  Deterministic given --seed.
+ * Fair verdicts.  After every case the runner looks at the server: a
+ * report in its new output (sanitizer, Valgrind, assert, traceback)
+ * fails the case; then a fresh client must get an echo.  If the process
+ * died, the case fails with how (signal, exit status) and the last lines
+ * of its output; if it is alive but no longer answers, the case fails
+ * too.  Either way the server is restarted for the group's next case, so
+ * one bug costs the case it showed in and not every case after it.  The
+ * stop after a group's last case is noted apart and graded by no case:
+ * 7.1 alone grades a stop, on a server of its own.
  *
- * A server declares in a small file (--declare) what it implements:
- *   ka_hold_ms=500        keepalive hold time (enables group 5)
- *   max_clients=3         its client limit (enables group 6)
- *   skip=2.1 why          a case it does not implement, with the reason
- * A server that exits with status 89 at start declares its whole group
- * unimplemented.  Both give "n/a" with the reason, never a failure.
+ * Points: every case selected and applicable counts in the total; a
+ * declared skip counts and earns nothing.  n/a (another framing, an
+ * optional group not declared) counts in neither.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -35,7 +38,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,37 +48,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tsl_peer.h"
+#include "tsl_conform.h"
 
-#define UNIMPLEMENTED_STATUS 89
+#ifndef TSL_CONFORM_VERSION
+#define TSL_CONFORM_VERSION "dev"
+#endif
 
-enum verdict { PASS, FAIL, NA };
+#define MAX_RESULTS 128
+#define MAX_NOTES 64
 
-struct ctx {
-    uint16_t port;
-    tsl_framing_t f;
-    uint64_t seed;
-    double scale;
-    const char *fault_plan; /* group 9: the LD_PRELOAD plan */
-};
+extern char **environ;
 
-typedef enum verdict case_fn(struct ctx *cx, char *why, size_t n);
-
-struct casedef {
-    const char *id;
-    const char *title;
-    case_fn *fn;
-    int points;
-};
-
-struct result {
-    const struct casedef *c;
-    enum verdict v;
-    char why[300];
-    double secs;
-};
-
-/* ---- options and declarations ---- */
+/* ---- options and declarations (set before the workers start) ---- */
 
 static const char *server_cmd;
 static const char *shim_path;
@@ -86,592 +69,258 @@ static tsl_framing_t framing;
 static uint32_t decl_ka, decl_max;
 static char skip_id[32][16], skip_why[32][160];
 static int nskip;
+static const char *pattern = "*";
+static int devnull = -1;
 
-static int
-ms(int base)
+/* ---- results, shared by the workers under res_lock ---- */
+
+static struct tsl_conform_result results[MAX_RESULTS];
+static struct tsl_conform_note notes[MAX_NOTES];
+static int nresults, nnotes;
+static pthread_mutex_t res_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+print_indented(const char *text, const char *prefix, int max_lines)
 {
-    return (int)(base * scale);
+    const char *p = text, *nl;
+    int lines = 0;
+
+    while (*p != '\0' && lines < max_lines) {
+        nl = strchr(p, '\n');
+        printf("%s%.*s\n", prefix, nl ? (int)(nl - p) : (int)strlen(p), p);
+        lines++;
+        if (nl == NULL)
+            break;
+        p = nl + 1;
+    }
 }
 
-static int64_t
-now_ms(void)
+/* Prints the last `max_lines` lines of text, each with a prefix. */
+static void
+print_tail(const char *text, const char *prefix, int max_lines)
 {
-    struct timespec ts;
+    const char *p = text + strlen(text);
+    int lines = 0;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    while (p > text && p[-1] == '\n')
+        p--;
+    while (p > text && lines < max_lines) {
+        p--;
+        if (*p == '\n')
+            lines++;
+    }
+    if (*p == '\n')
+        p++;
+    print_indented(p, prefix, max_lines);
 }
 
-static enum verdict
-failf(char *why, size_t n, const char *fmt, ...)
+static void
+record(const struct tsl_conform_case *c, int group,
+       enum tsl_conform_verdict v, const char *why, const char *tail,
+       double secs)
 {
+    struct tsl_conform_result *r;
+    const char *nl = strchr(why, '\n');
+
+    pthread_mutex_lock(&res_lock);
+    if (nresults < MAX_RESULTS) {
+        r = &results[nresults++];
+        r->c = c;
+        r->group = group;
+        r->v = v;
+        snprintf(r->why, sizeof(r->why), "%s", why);
+        snprintf(r->tail, sizeof(r->tail), "%s", tail ? tail : "");
+        r->secs = secs;
+    }
+    printf("%-6s %-4s %-52s %.*s\n", c->id, tsl_conform_verdict_name(v),
+           c->title, v == TSL_CONFORM_PASS ? 0 : nl ? (int)(nl - why)
+                                                    : (int)strlen(why),
+           why);
+    if (v == TSL_CONFORM_FAIL) {
+        if (nl != NULL)
+            print_indented(nl + 1, "       ", 8);
+        if (tail != NULL && tail[0] != '\0') {
+            printf("       the server's last output during %s:\n", c->id);
+            print_tail(tail, "       | ", 5);
+        }
+    }
+    fflush(stdout);
+    pthread_mutex_unlock(&res_lock);
+}
+
+static void
+note(int group, bool alert, const char *tail, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+note(int group, bool alert, const char *tail, const char *fmt, ...)
+{
+    struct tsl_conform_note *nt;
     va_list ap;
 
-    va_start(ap, fmt);
-    vsnprintf(why, n, fmt, ap);
-    va_end(ap);
-    return FAIL;
-}
-
-static enum verdict
-na(char *why, size_t n, const char *text)
-{
-    snprintf(why, n, "%s", text);
-    return NA;
-}
-
-/* ---- helpers over tsl_peer ---- */
-
-static int
-open_peer(struct ctx *cx, struct tsl_peer *p, uint64_t seed)
-{
-    return tsl_peer_open(p, "127.0.0.1", cx->port, &cx->f, seed, ms(3000));
-}
-
-/* Sends and checks n messages in the given mode; 0 or -1 with why. */
-static int
-exchange(struct ctx *cx, uint64_t seed, uint32_t n, enum tsl_peer_mode mode,
-         char *why, size_t wn)
-{
-    struct tsl_peer p;
-    int r = -1;
-
-    if (open_peer(cx, &p, seed) == 0 && tsl_peer_send(&p, n, mode) == 0 &&
-        tsl_peer_check(&p, n) == 0)
-        r = 0;
-    if (r < 0)
-        snprintf(why, wn, "%s", p.why);
-    tsl_peer_close(&p);
-    return r;
-}
-
-static int
-raw_connect(struct ctx *cx)
-{
-    struct sockaddr_in sa;
-    struct timeval tv = {ms(3000) / 1000, (ms(3000) % 1000) * 1000};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    if (fd < 0)
-        return -1;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons(cx->port);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        close(fd);
-        return -1;
+    pthread_mutex_lock(&res_lock);
+    if (nnotes < MAX_NOTES) {
+        nt = &notes[nnotes++];
+        nt->group = group;
+        nt->alert = alert;
+        va_start(ap, fmt);
+        vsnprintf(nt->text, sizeof(nt->text), fmt, ap);
+        va_end(ap);
+        snprintf(nt->tail, sizeof(nt->tail), "%s", tail ? tail : "");
+        printf("  [group %d] %s\n", group, nt->text);
+        if (alert && tail != NULL && tail[0] != '\0')
+            print_tail(tail, "       | ", 5);
+        fflush(stdout);
     }
-    return fd;
+    pthread_mutex_unlock(&res_lock);
 }
-
-/* 1 if the server closes fd (EOF or reset) within ms. */
-static int
-closed_within(int fd, int wait)
-{
-    int64_t end = now_ms() + wait;
-    struct pollfd pf = {fd, POLLIN, 0};
-    char buf[4096];
-    ssize_t r;
-
-    while (now_ms() < end) {
-        if (poll(&pf, 1, (int)(end - now_ms())) <= 0)
-            continue;
-        r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-        if (r == 0 || (r < 0 && errno == ECONNRESET))
-            return 1;
-    }
-    return 0;
-}
-
-static bool
-is_variable(struct ctx *cx)
-{
-    return cx->f.kind == TSL_FRAMING_VARIABLE && cx->f.hdr_width == 2 &&
-           !cx->f.big_endian && !cx->f.len_exclusive && !cx->f.strip_header;
-}
-
-/* ---- group 1: framing ---- */
-
-static enum verdict
-c_single(struct ctx *cx, char *why, size_t n)
-{
-    return exchange(cx, cx->seed + 11, 1, TSL_PEER_WHOLE, why, n) == 0 ? PASS
-                                                                      : FAIL;
-}
-
-static enum verdict
-c_split_bytes(struct ctx *cx, char *why, size_t n)
-{
-    return exchange(cx, cx->seed + 12, 20, TSL_PEER_BYTES, why, n) == 0 ? PASS
-                                                                       : FAIL;
-}
-
-static enum verdict
-c_split_random(struct ctx *cx, char *why, size_t n)
-{
-    return exchange(cx, cx->seed + 13, 200, TSL_PEER_RANDOM, why, n) == 0
-               ? PASS
-               : FAIL;
-}
-
-static enum verdict
-c_coalesce(struct ctx *cx, char *why, size_t n)
-{
-    return exchange(cx, cx->seed + 14, 50, TSL_PEER_COALESCE, why, n) == 0
-               ? PASS
-               : FAIL;
-}
-
-/* One message of exactly len bytes (payload), sent and checked raw. */
-static enum verdict
-sized(struct ctx *cx, size_t len, char *why, size_t n)
-{
-    static __thread uint8_t out[70000], in[70000];
-    size_t total = len + 2, got = 0, i;
-    ssize_t r;
-    int fd;
-
-    if (!is_variable(cx))
-        return na(why, n, "defined for the 2-byte variable framing");
-    out[0] = (uint8_t)(total & 0xff);
-    out[1] = (uint8_t)(total >> 8);
-    for (i = 0; i < len; i++)
-        out[2 + i] = (uint8_t)(i * 31 + 7);
-    if ((fd = raw_connect(cx)) < 0)
-        return failf(why, n, "cannot connect: %s", strerror(errno));
-    for (i = 0; i < total; i += (size_t)r) {
-        r = send(fd, out + i, total - i, MSG_NOSIGNAL);
-        if (r <= 0) {
-            close(fd);
-            return failf(why, n, "send: %s", strerror(errno));
-        }
-    }
-    while (got < total) {
-        r = recv(fd, in + got, total - got, 0);
-        if (r <= 0) {
-            close(fd);
-            return failf(why, n, "a %zu-byte frame: echo %s after %zu bytes",
-                         total, r == 0 ? "ended" : strerror(errno), got);
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    if (memcmp(in, out, total) != 0)
-        return failf(why, n, "a %zu-byte frame came back different", total);
-    return PASS;
-}
-
-static enum verdict
-c_min(struct ctx *cx, char *w, size_t n)
-{
-    return sized(cx, 1, w, n);
-}
-
-static enum verdict
-c_large(struct ctx *cx, char *w, size_t n)
-{
-    return sized(cx, 4000, w, n);
-}
-
-static enum verdict
-c_max(struct ctx *cx, char *w, size_t n)
-{
-    return sized(cx, 65533, w, n);
-}
-
-static enum verdict
-c_keepalive_frame(struct ctx *cx, char *why, size_t n)
-{
-    static const uint8_t ka[2] = {2, 0};
-    struct tsl_peer p;
-    enum verdict v = PASS;
-
-    if (!is_variable(cx))
-        return na(why, n, "defined for the 2-byte variable framing");
-    if (open_peer(cx, &p, cx->seed + 15) < 0)
-        return failf(why, n, "%s", p.why);
-    /* A header-only frame is not a message: the next echo is message 0. */
-    if (send(p.fd, ka, 2, MSG_NOSIGNAL) != 2 ||
-        tsl_peer_send(&p, 2, TSL_PEER_WHOLE) < 0 || tsl_peer_check(&p, 2) < 0)
-        v = failf(why, n, "after a keepalive frame: %s", p.why);
-    tsl_peer_close(&p);
-    return v;
-}
-
-/* ---- group 2: malformed headers ---- */
-
-static enum verdict
-bad_header(struct ctx *cx, uint8_t lo, uint8_t hi, char *why, size_t n)
-{
-    uint8_t bad[6] = {lo, hi, 'x', 'y', 'z', 'w'};
-    int fd;
-
-    if (!is_variable(cx))
-        return na(why, n, "defined for the 2-byte variable framing");
-    if ((fd = raw_connect(cx)) < 0)
-        return failf(why, n, "cannot connect");
-    send(fd, bad, sizeof(bad), MSG_NOSIGNAL);
-    if (!closed_within(fd, ms(2000))) {
-        close(fd);
-        return failf(why, n, "length %u: the connection was not closed",
-                     lo | hi << 8);
-    }
-    close(fd);
-    /* And everyone else is still served. */
-    if (exchange(cx, cx->seed + 21, 10, TSL_PEER_WHOLE, why, n) < 0) {
-        char inner[300];
-        snprintf(inner, sizeof(inner), "%s", why);
-        return failf(why, n, "after a bad header, another client: %.200s",
-                     inner);
-    }
-    return PASS;
-}
-
-static enum verdict
-c_len0(struct ctx *cx, char *w, size_t n)
-{
-    return bad_header(cx, 0, 0, w, n);
-}
-
-static enum verdict
-c_len1(struct ctx *cx, char *w, size_t n)
-{
-    return bad_header(cx, 1, 0, w, n);
-}
-
-static enum verdict
-c_garbage_then_good(struct ctx *cx, char *why, size_t n)
-{
-    struct tsl_peer good;
-    enum verdict v = PASS;
-    int fd;
-
-    if (!is_variable(cx))
-        return na(why, n, "defined for the 2-byte variable framing");
-    /* A client stuck on a huge frame must not block another. */
-    if (open_peer(cx, &good, cx->seed + 22) < 0)
-        return failf(why, n, "%s", good.why);
-    if ((fd = raw_connect(cx)) >= 0)
-        send(fd, "\xff\xff" "partial", 9, MSG_NOSIGNAL);
-    if (tsl_peer_send(&good, 20, TSL_PEER_WHOLE) < 0 ||
-        tsl_peer_check(&good, 20) < 0)
-        v = failf(why, n, "blocked by a client mid-frame: %s", good.why);
-    if (fd >= 0)
-        close(fd);
-    tsl_peer_close(&good);
-    return v;
-}
-
-/* ---- group 3: many clients ---- */
-
-struct many {
-    struct ctx *cx;
-    int i;
-    int ok;
-    char why[200];
-};
-
-static void *
-many_main(void *arg)
-{
-    struct many *m = arg;
-
-    m->ok = exchange(m->cx, m->cx->seed * 1000 + (uint64_t)m->i, 20,
-                     (enum tsl_peer_mode)(m->i % 4), m->why,
-                     sizeof(m->why)) == 0;
-    return NULL;
-}
-
-static enum verdict
-many_clients(struct ctx *cx, int count, char *why, size_t n)
-{
-    pthread_t t[64];
-    struct many m[64];
-    int i, ok = 0, first = -1;
-
-    if (decl_max != 0 && (uint32_t)count > decl_max)
-        return na(why, n, "needs more clients than the declared max_clients");
-
-    for (i = 0; i < count; i++) {
-        m[i].cx = cx;
-        m[i].i = i;
-        m[i].ok = 0;
-        m[i].why[0] = '\0';
-        pthread_create(&t[i], NULL, many_main, &m[i]);
-    }
-    for (i = 0; i < count; i++) {
-        pthread_join(t[i], NULL);
-        ok += m[i].ok;
-        if (!m[i].ok && first < 0)
-            first = i;
-    }
-    if (ok < count)
-        return failf(why, n, "%d of %d clients failed; client %d: %.200s",
-                     count - ok, count, first, m[first].why);
-    return PASS;
-}
-
-static enum verdict
-c_many(struct ctx *cx, char *w, size_t n)
-{
-    return many_clients(cx, 50, w, n);
-}
-
-/* ---- group 4: client lifecycle ---- */
-
-static enum verdict
-c_client_close(struct ctx *cx, char *why, size_t n)
-{
-    struct tsl_peer p;
-
-    if (open_peer(cx, &p, cx->seed + 41) < 0 ||
-        tsl_peer_send(&p, 5, TSL_PEER_WHOLE) < 0)
-        return failf(why, n, "%s", p.why);
-    tsl_peer_close(&p); /* without reading the echoes */
-    if (exchange(cx, cx->seed + 42, 10, TSL_PEER_WHOLE, why, n) < 0)
-        return FAIL;
-    return PASS;
-}
-
-static enum verdict
-c_half_close(struct ctx *cx, char *why, size_t n)
-{
-    struct tsl_peer p;
-    enum verdict v = PASS;
-
-    if (open_peer(cx, &p, cx->seed + 43) < 0)
-        return failf(why, n, "%s", p.why);
-    if (tsl_peer_send(&p, 30, TSL_PEER_COALESCE) < 0) {
-        v = failf(why, n, "%s", p.why);
-    } else {
-        tsl_peer_half_close(&p);
-        if (tsl_peer_check(&p, 30) < 0)
-            v = failf(why, n, "replies after a half-close: %s", p.why);
-        else if (!tsl_peer_wait_closed(&p, ms(3000)))
-            v = failf(why, n, "the server did not close after replying");
-    }
-    tsl_peer_close(&p);
-    return v;
-}
-
-static enum verdict
-c_reset(struct ctx *cx, char *why, size_t n)
-{
-    struct tsl_peer p;
-
-    if (open_peer(cx, &p, cx->seed + 44) < 0 ||
-        tsl_peer_send(&p, 5, TSL_PEER_WHOLE) < 0)
-        return failf(why, n, "%s", p.why);
-    tsl_peer_reset(&p);
-    if (exchange(cx, cx->seed + 45, 10, TSL_PEER_WHOLE, why, n) < 0)
-        return FAIL;
-    return PASS;
-}
-
-static enum verdict
-c_churn(struct ctx *cx, char *why, size_t n)
-{
-    struct tsl_peer p;
-    int i;
-
-    /* More connections, one after another, than the server has files:
-     * one that never closes a gone client runs out.  Each client
-     * half-closes and waits for the server's close before the next one,
-     * so a server with a client limit is never over it. */
-    for (i = 0; i < 300; i++) {
-        if (open_peer(cx, &p, cx->seed + 1000 + (uint64_t)i) < 0 ||
-            tsl_peer_send(&p, 1, TSL_PEER_WHOLE) < 0 ||
-            tsl_peer_check(&p, 1) < 0) {
-            tsl_peer_close(&p);
-            return failf(why, n, "connection %d of 300: %.200s", i + 1,
-                         p.why);
-        }
-        tsl_peer_half_close(&p);
-        if (!tsl_peer_wait_closed(&p, ms(3000))) {
-            tsl_peer_close(&p);
-            return failf(why, n,
-                         "connection %d of 300: not closed after its "
-                         "half-close",
-                         i + 1);
-        }
-        tsl_peer_close(&p);
-    }
-    return PASS;
-}
-
-/* ---- group 5: keepalive (declared) ---- */
-
-static enum verdict
-c_ka_silent(struct ctx *cx, char *why, size_t n)
-{
-    int64_t t0;
-    int fd, slack = ms(1000);
-
-    if (decl_ka == 0)
-        return na(why, n, "no keepalive hold time declared");
-    if ((fd = raw_connect(cx)) < 0)
-        return failf(why, n, "cannot connect");
-    t0 = now_ms();
-    /* A peer whose FIN was lost or whose host crashed simply goes quiet. */
-    if (!closed_within(fd, (int)decl_ka + slack)) {
-        close(fd);
-        return failf(why, n, "a silent client was still connected %u ms "
-                             "after a %u ms hold time",
-                     decl_ka + (unsigned)slack, decl_ka);
-    }
-    close(fd);
-    if (now_ms() - t0 < (int64_t)decl_ka - 50)
-        return failf(why, n, "dropped after %lld ms, before the %u ms hold",
-                     (long long)(now_ms() - t0), decl_ka);
-    return PASS;
-}
-
-static enum verdict
-c_ka_kept(struct ctx *cx, char *why, size_t n)
-{
-    static const uint8_t ka[2] = {2, 0};
-    int64_t end;
-    int fd;
-
-    if (decl_ka == 0)
-        return na(why, n, "no keepalive hold time declared");
-    if (!is_variable(cx))
-        return na(why, n, "keepalive frames need the variable framing");
-    if ((fd = raw_connect(cx)) < 0)
-        return failf(why, n, "cannot connect");
-    end = now_ms() + 3 * (int64_t)decl_ka;
-    while (now_ms() < end) {
-        if (send(fd, ka, 2, MSG_NOSIGNAL) != 2 ||
-            closed_within(fd, (int)decl_ka / 3)) {
-            close(fd);
-            return failf(why, n, "dropped although it sent keepalives");
-        }
-    }
-    close(fd);
-    return PASS;
-}
-
-/* ---- group 6: max clients (declared) ---- */
-
-static enum verdict
-c_max_clients(struct ctx *cx, char *why, size_t n)
-{
-    int fds[64], i, extra;
-    enum verdict v = PASS;
-
-    if (decl_max == 0 || decl_max > 60)
-        return na(why, n, "no max_clients (1..60) declared");
-    for (i = 0; i < (int)decl_max; i++)
-        if ((fds[i] = raw_connect(cx)) < 0)
-            return failf(why, n, "client %d of %u refused", i + 1, decl_max);
-    /* One more: accepted after the others (the backlog is in order). */
-    extra = raw_connect(cx);
-    if (extra >= 0 && !closed_within(extra, ms(2000)))
-        v = failf(why, n, "client %u beyond the limit was kept", decl_max + 1);
-    if (extra >= 0)
-        close(extra);
-    for (i = 0; i < (int)decl_max; i++)
-        close(fds[i]);
-    return v;
-}
-
-/* ---- group 8: load ---- */
-
-static enum verdict
-c_load(struct ctx *cx, char *why, size_t n)
-{
-    enum verdict v = many_clients(cx, 8, why, n);
-
-    if (v != PASS)
-        return v;
-    return exchange(cx, cx->seed + 81, 2000, TSL_PEER_RANDOM, why, n) == 0
-               ? PASS
-               : FAIL;
-}
-
-/* ---- group 9: faults only the server's own calls feel (LD_PRELOAD) ---- */
-
-static enum verdict
-c_preloaded(struct ctx *cx, char *why, size_t n)
-{
-    if (cx->fault_plan == NULL)
-        return na(why, n, "no LD_PRELOAD shim (--shim) for this server");
-    return exchange(cx, cx->seed + 91, 300, TSL_PEER_RANDOM, why, n) == 0
-               ? PASS
-               : FAIL;
-}
-
-/* ---- the catalogue ---- */
-
-struct group {
-    int num;
-    const char *title;
-    const char *plan;     /* TSL_FAULTS for the group, NULL: none */
-    int ncases;
-    struct casedef cases[8];
-};
-
-static const struct group groups[] = {
-    {1, "framing", NULL, 8,
-     {{"1.1", "one message is echoed", c_single, 1},
-      {"1.2.1", "split: one byte per write", c_split_bytes, 2},
-      {"1.2.2", "split: random cuts across messages", c_split_random, 2},
-      {"1.3", "coalesced: 50 messages in one write", c_coalesce, 2},
-      {"1.4.1", "minimum frame (1-byte payload)", c_min, 1},
-      {"1.4.2", "large frame (4000 bytes)", c_large, 1},
-      {"1.4.3", "maximum frame (65535 bytes)", c_max, 1},
-      {"1.5", "a header-only frame is a keepalive, not a message",
-       c_keepalive_frame, 1}}},
-    {2, "malformed headers", NULL, 3,
-     {{"2.1", "length 0: the client is closed, others served", c_len0, 2},
-      {"2.2", "length 1: the client is closed, others served", c_len1, 2},
-      {"2.3", "a client stuck mid-frame blocks nobody", c_garbage_then_good,
-       2}}},
-    {3, "many clients", NULL, 1,
-     {{"3.1", "50 concurrent clients, every byte verified", c_many, 3}}},
-    {4, "client lifecycle", NULL, 4,
-     {{"4.1", "a client closes without reading", c_client_close, 1},
-      {"4.2", "half-close: all replies, then a close", c_half_close, 2},
-      {"4.3", "a client resets", c_reset, 1},
-      {"4.4", "300 connections one after another (128 files)", c_churn,
-       2}}},
-    {5, "keepalive", NULL, 2,
-     {{"5.1", "a silent peer (lost FIN, crashed host) is dropped",
-       c_ka_silent, 2},
-      {"5.2", "keepalive frames keep a client", c_ka_kept, 1}}},
-    {6, "max clients", NULL, 1,
-     {{"6.1", "a client beyond the limit is closed", c_max_clients, 1}}},
-    {8, "sustained load", NULL, 1,
-     {{"8.1", "8 clients plus 2000 messages, checksummed", c_load, 2}}},
-    {9, "server-side faults (LD_PRELOAD)", "split=1..3,short=1..7,eintr=20,"
-                                           "eagain=10",
-     1,
-     {{"9.1", "short reads and writes, EINTR and EAGAIN storms",
-       c_preloaded, 2}}},
-};
-#define NGROUPS (sizeof(groups) / sizeof(groups[0]))
-
-/* Group 7 (graceful stop) is checked on every server at its stop. */
-static const struct casedef stop_case = {
-    "7.1", "SIGTERM: exit 0 promptly, clients closed", NULL, 2};
 
 /* ---- the server process ---- */
 
-struct server {
-    pid_t pid;
-    char out[128];     /* its output file */
-    off_t scanned;     /* sanitizer reports looked for up to here */
-};
+void
+tsl_conform_status_text(int st, char *out, size_t n)
+{
+    if (WIFEXITED(st)) {
+        snprintf(out, n, "exit status %d", WEXITSTATUS(st));
+    } else if (WIFSIGNALED(st)) {
+        const char *abbrev = sigabbrev_np(WTERMSIG(st));
+        snprintf(out, n, "killed by signal %d (SIG%s)%s", WTERMSIG(st),
+                 abbrev ? abbrev : "?", WCOREDUMP(st) ? ", core dumped" : "");
+    } else {
+        snprintf(out, n, "wait status %#x", st);
+    }
+}
+
+double
+tsl_conform_server_cpu(const struct tsl_conform_server *s)
+{
+    long tick = sysconf(_SC_CLK_TCK);
+    unsigned long long total = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    bool any = false;
+
+    if (d == NULL || s->pid <= 0 || tick <= 0) {
+        if (d != NULL)
+            closedir(d);
+        return -1;
+    }
+    /* Every process of its group: a wrapper's children count too. */
+    while ((e = readdir(d)) != NULL) {
+        char path[300], buf[1024], *p;
+        unsigned long long ut, stm;
+        int pgrp, fd;
+        ssize_t r;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            continue;
+        r = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (r <= 0)
+            continue;
+        buf[r] = '\0';
+        /* pid (comm) state ppid pgrp ... field 14 utime, 15 stime. */
+        if ((p = strrchr(buf, ')')) == NULL ||
+            sscanf(p + 2, "%*c %*d %d %*d %*d %*d %*u %*u %*u %*u %*u %llu "
+                          "%llu",
+                   &pgrp, &ut, &stm) != 3)
+            continue;
+        if (pgrp == s->pid) {
+            total += ut + stm;
+            any = true;
+        }
+    }
+    closedir(d);
+    return any ? (double)total / (double)tick : -1;
+}
+
+off_t
+tsl_conform_server_outlen(const struct tsl_conform_server *s)
+{
+    struct stat st;
+
+    return s->out[0] != '\0' && stat(s->out, &st) == 0 ? st.st_size : 0;
+}
+
+void
+tsl_conform_server_tail(const struct tsl_conform_server *s, off_t from,
+                        char *out, size_t n)
+{
+    off_t len = tsl_conform_server_outlen(s), start;
+    ssize_t r = 0;
+    size_t i;
+    int fd;
+
+    out[0] = '\0';
+    if (len <= from || n < 2)
+        return;
+    start = len - from > (off_t)(n - 1) ? len - (off_t)(n - 1) : from;
+    if ((fd = open(s->out, O_RDONLY | O_CLOEXEC)) < 0)
+        return;
+    r = pread(fd, out, n - 1, start);
+    close(fd);
+    if (r <= 0)
+        r = 0;
+    out[r] = '\0';
+    /* Text only: a binary byte would break the reports. */
+    for (i = 0; i < (size_t)r; i++)
+        if ((unsigned char)out[i] < 0x20 && out[i] != '\n' && out[i] != '\t')
+            out[i] = '?';
+    /* Start at a line when the cut fell inside one. */
+    if (start > from) {
+        char *nl = strchr(out, '\n');
+        if (nl != NULL)
+            memmove(out, nl + 1, strlen(nl + 1) + 1);
+    }
+}
+
+int
+tsl_conform_server_report(struct tsl_conform_server *s, char *why, size_t n)
+{
+    static const char *const marks[] = {
+        "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+        "WARNING: ThreadSanitizer", "runtime error:", "==ERROR==",
+        "Invalid read of size", "Invalid write of size", "Invalid free",
+        "Mismatched free", "definitely lost in",
+        "depends on uninitialised value", "Use of uninitialised value",
+        "Syscall param", "Segmentation fault", "Assertion `",
+        "assertion failed", "Assertion failed", "malloc(): ", "free(): ",
+        "double free or corruption", "corrupted size vs", "stack smashing",
+        "buffer overflow detected", "Traceback (most recent call last)",
+        "panicked at", "panic: ", "Exception in thread",
+        "terminate called after throwing", "Aborted (core dumped)",
+    };
+    char buf[65536];
+    FILE *f = fopen(s->out, "re");
+    size_t i;
+
+    if (f == NULL)
+        return 0;
+    fseeko(f, s->scanned, SEEK_SET);
+    while (fgets(buf, sizeof(buf), f) != NULL) {
+        for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+            if (strstr(buf, marks[i]) != NULL) {
+                buf[strcspn(buf, "\n")] = '\0';
+                snprintf(why, n, "a report in the server's output: %.400s",
+                         buf);
+                s->scanned = ftello(f);
+                fclose(f);
+                return 1;
+            }
+    }
+    s->scanned = ftello(f);
+    fclose(f);
+    return 0;
+}
 
 static uint16_t
 free_port(void)
 {
     struct sockaddr_in sa;
     socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
@@ -701,167 +350,242 @@ subst(const char *cmd, uint16_t port, char *out, size_t n)
     out[used] = '\0';
 }
 
-/* Starts the server; 0 when it accepts, 1 unimplemented, -1 failed. */
-static int
-server_start(struct server *s, uint16_t port, const char *plan, char *why,
-             size_t wn)
+/* The environment of the server: ours, plus the shim's when asked. */
+static char **
+server_env(const char *plan, char *faults, size_t fn, char *preload,
+           size_t pn)
 {
-    char cmd[2048], tmpl[] = "/tmp/tsl-conform-XXXXXX";
-    int64_t end = now_ms() + ms(10000);
+    size_t i, k = 0, count = 0;
+    char **env;
+
+    while (environ[count] != NULL)
+        count++;
+    if ((env = calloc(count + 3, sizeof(*env))) == NULL)
+        return NULL;
+    for (i = 0; i < count; i++)
+        if (plan == NULL || (strncmp(environ[i], "TSL_FAULTS=", 11) != 0 &&
+                             strncmp(environ[i], "LD_PRELOAD=", 11) != 0))
+            env[k++] = environ[i];
+    if (plan != NULL) {
+        snprintf(faults, fn, "TSL_FAULTS=%s", plan);
+        snprintf(preload, pn, "LD_PRELOAD=%s", shim_path);
+        env[k++] = faults;
+        env[k++] = preload;
+    }
+    env[k] = NULL;
+    return env;
+}
+
+/* Starts the server once; 0 when it accepts, 1 unimplemented (89), -1
+ * failed with why, 2 it exited at once (perhaps the port was taken). */
+static int
+server_start_once(struct tsl_conform_server *s, uint16_t port,
+                  const char *plan, char *why, size_t wn)
+{
+    char cmd[2048], tmpl[] = "/tmp/tsl-conform-XXXXXX", how[96];
+    char faults[300], preload[1100];
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    char **env;
+    struct tsl_conform_ctx probe;
+    int64_t end = tsl_conform_now_ms() + (int64_t)(10000 * scale);
     int fd, st;
 
     subst(server_cmd, port, cmd, sizeof(cmd));
-    fd = mkstemp(tmpl);
-    if (fd < 0)
+    if ((fd = mkostemp(tmpl, O_CLOEXEC)) < 0) {
+        snprintf(why, wn, "cannot create an output file: %s",
+                 strerror(errno));
         return -1;
+    }
+    env = server_env(plan, faults, sizeof(faults), preload, sizeof(preload));
     snprintf(s->out, sizeof(s->out), "%s", tmpl);
     s->scanned = 0;
-    s->pid = fork();
+    s->status = 0;
+    s->pid = env != NULL ? fork() : -1;
     if (s->pid == 0) {
+        /* Only async-signal-safe calls from here to the exec. */
         struct rlimit rl = {128, 128};
+        struct sigaction sa;
+        sigset_t none;
+        int sig;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_DFL;
+        for (sig = 1; sig < NSIG; sig++)
+            sigaction(sig, &sa, NULL);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         setpgid(0, 0);
+        dup2(devnull, 0);
         dup2(fd, 1);
         dup2(fd, 2);
         setrlimit(RLIMIT_NOFILE, &rl);
-        if (plan != NULL) {
-            setenv("TSL_FAULTS", plan, 1);
-            setenv("LD_PRELOAD", shim_path, 1);
-        }
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        execve("/bin/sh", argv, env);
         _exit(127);
     }
+    free(env);
     close(fd);
-    if (s->pid < 0)
+    if (s->pid < 0) {
+        s->pid = 0;
+        snprintf(why, wn, "cannot start the server: %s", strerror(errno));
         return -1;
+    }
     setpgid(s->pid, s->pid);
-    while (now_ms() < end) {
-        struct ctx probe = {.port = port};
+    memset(&probe, 0, sizeof(probe));
+    probe.port = port;
+    probe.scale = scale;
+    while (tsl_conform_now_ms() < end) {
         int c;
         if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
             s->pid = 0;
-            if (WIFEXITED(st) && WEXITSTATUS(st) == UNIMPLEMENTED_STATUS)
+            s->status = st;
+            if (WIFEXITED(st) && WEXITSTATUS(st) == TSL_CONFORM_UNIMPLEMENTED)
                 return 1;
-            snprintf(why, wn, "the server exited at start (status %d)",
-                     WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-            return -1;
+            tsl_conform_status_text(st, how, sizeof(how));
+            snprintf(why, wn, "the server exited at start (%s)", how);
+            return 2;
         }
-        c = raw_connect(&probe);
-        if (c >= 0) {
+        if ((c = tsl_conform_connect(&probe)) >= 0) {
             close(c);
             return 0;
         }
-        poll(NULL, 0, 20);
+        poll(NULL, 0, 20); /* not accepting yet: try again shortly */
     }
-    snprintf(why, wn, "the server did not accept within %d ms", ms(10000));
+    snprintf(why, wn, "the server did not accept within %.1f s",
+             10 * scale);
     return -1;
 }
 
-/* Looks for sanitizer or crash reports in new server output. */
-static int
-server_report(struct server *s, char *why, size_t wn)
+/* Kills the whole process group and reaps the server. */
+static void
+server_kill(struct tsl_conform_server *s)
 {
-    static const char *const marks[] = {
-        "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-        "WARNING: ThreadSanitizer", "runtime error:", "==ERROR==",
-        "Invalid read of size", "Invalid write of size",
-        "definitely lost in", "Segmentation fault",
-    };
-    char buf[65536];
-    FILE *f = fopen(s->out, "r");
-    size_t i;
-
-    if (f == NULL)
-        return 0;
-    fseeko(f, s->scanned, SEEK_SET);
-    while (fgets(buf, sizeof(buf), f) != NULL) {
-        for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
-            if (strstr(buf, marks[i]) != NULL) {
-                buf[strcspn(buf, "\n")] = '\0';
-                snprintf(why, wn, "report in the server output: %.240s", buf);
-                s->scanned = ftello(f);
-                fclose(f);
-                return 1;
-            }
-    }
-    s->scanned = ftello(f);
-    fclose(f);
-    return 0;
+    if (s->pid <= 0)
+        return;
+    kill(-s->pid, SIGKILL);
+    waitpid(s->pid, &s->status, 0);
+    s->pid = 0;
 }
 
-/* SIGTERM, then wait; the verdict of 7.1. */
-static enum verdict
-server_stop(struct server *s, char *why, size_t wn)
+static void
+server_forget(struct tsl_conform_server *s)
 {
-    int64_t end = now_ms() + ms(5000);
-    int st, r;
-    enum verdict v = PASS;
+    server_kill(s);
+    if (s->out[0] != '\0')
+        unlink(s->out);
+    s->out[0] = '\0';
+}
+
+/*
+ * Starts the server for cx on a free port.  A port picked free can be
+ * taken before the server binds it (other tests run alongside), so a
+ * server that exits at once is tried on new ports, twice more.
+ */
+static int
+server_start(struct tsl_conform_ctx *cx, char *why, size_t wn, char *tail,
+             size_t tn)
+{
+    int i, r = -1;
+
+    tail[0] = '\0';
+    for (i = 0; i < 3; i++) {
+        server_forget(cx->srv);
+        cx->port = free_port();
+        r = server_start_once(cx->srv, cx->port, cx->fault_plan, why, wn);
+        if (r != 2)
+            break;
+    }
+    if (r != 0 && r != 1)
+        tsl_conform_server_tail(cx->srv, 0, tail, tn);
+    return r == 2 ? -1 : r;
+}
+
+/* A fresh client gets one echo: 0, or -1 with why.  Retried until the
+ * deadline, since a server with a client limit may still be counting
+ * the last case's clients. */
+static int
+server_answers(struct tsl_conform_ctx *cx, char *why, size_t n)
+{
+    int64_t end = tsl_conform_now_ms() + tsl_conform_ms(cx, 3000);
+    struct tsl_peer p;
+    int r;
+
+    do {
+        r = -1;
+        if (tsl_conform_open(cx, &p, cx->seed + 9999, why, n) == 0)
+            r = tsl_conform_drive(cx, &p, 1, TSL_PEER_WHOLE, 1, 0,
+                                  tsl_conform_ms(cx, 2000), why, n);
+        tsl_peer_close(&p);
+        if (r == 0)
+            break;
+        if (waitpid(cx->srv->pid, &cx->srv->status, WNOHANG) ==
+            cx->srv->pid) {
+            cx->srv->pid = 0;
+            break;
+        }
+        poll(NULL, 0, 50); /* refused or closed: try again shortly */
+    } while (tsl_conform_now_ms() < end);
+    return r;
+}
+
+/* 1 if the server has exited, waiting up to wait ms for it. */
+static int
+server_gone(struct tsl_conform_server *s, int wait)
+{
+    int64_t end = tsl_conform_now_ms() + wait;
+    int r;
 
     if (s->pid <= 0)
-        return failf(why, wn, "the server had already exited");
-    kill(-s->pid, SIGTERM);
-    while ((r = waitpid(s->pid, &st, WNOHANG)) == 0 && now_ms() < end)
+        return 1;
+    for (;;) {
+        r = waitpid(s->pid, &s->status, WNOHANG);
+        if (r == s->pid || (r < 0 && errno == ECHILD)) {
+            s->pid = 0;
+            return 1;
+        }
+        if (tsl_conform_now_ms() >= end)
+            return 0;
         poll(NULL, 0, 10);
-    if (r == 0) {
-        kill(-s->pid, SIGKILL);
-        waitpid(s->pid, &st, 0);
-        v = failf(why, wn, "hang: still running %d ms after SIGTERM",
-                  ms(5000));
-    } else if (WIFSIGNALED(st)) {
-        v = failf(why, wn, "killed by signal %d at stop", WTERMSIG(st));
-    } else if (WEXITSTATUS(st) != 0) {
-        v = failf(why, wn, "exit status %d after SIGTERM", WEXITSTATUS(st));
     }
-    s->pid = 0;
-    if (v == PASS && server_report(s, why, wn))
-        v = FAIL;
-    return v;
+}
+
+/* The stop after a group's last case: SIGTERM, then wait.  Noted apart,
+ * never a verdict (7.1 grades stops). */
+static void
+server_stop_note(struct tsl_conform_ctx *cx, int group)
+{
+    struct tsl_conform_server *s = cx->srv;
+    char how[96], rep[TSL_CONFORM_WHY] = "", tail[TSL_CONFORM_TAIL];
+    off_t from = tsl_conform_server_outlen(s);
+    bool alert;
+
+    if (s->pid <= 0)
+        return;
+    kill(-s->pid, SIGTERM);
+    if (!server_gone(s, tsl_conform_ms(cx, 5000))) {
+        server_kill(s);
+        tsl_conform_server_tail(s, from, tail, sizeof(tail));
+        note(group, false, tail,
+             "at its stop after the last case: still running %.1f s after "
+             "SIGTERM; killed (not graded here; 7.1 grades the stop)",
+             tsl_conform_ms(cx, 5000) / 1000.0);
+        return;
+    }
+    alert = tsl_conform_server_report(s, rep, sizeof(rep));
+    tsl_conform_status_text(s->status, how, sizeof(how));
+    tsl_conform_server_tail(s, from, tail, sizeof(tail));
+    if (alert)
+        note(group, true, tail, "at its stop after the last case (%s): %s",
+             how, rep);
+    else if (WIFSIGNALED(s->status) && WTERMSIG(s->status) == SIGTERM)
+        note(group, false, NULL,
+             "stopped by SIGTERM's default action (graded by 7.1 only)");
+    else if (!WIFEXITED(s->status) || WEXITSTATUS(s->status) != 0)
+        note(group, true, tail,
+             "at its stop after the last case: %s (not graded here; 7.1 "
+             "grades the stop)",
+             how);
 }
 
 /* ---- running ---- */
-
-static const char *pattern = "*";
-static struct result results[64];
-static int nresults;
-static pthread_mutex_t res_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static const char *const vnames[] = {"pass", "FAIL", "n/a"};
-
-static void
-record(const struct casedef *c, enum verdict v, const char *why, double secs)
-{
-    pthread_mutex_lock(&res_lock);
-    results[nresults].c = c;
-    results[nresults].v = v;
-    snprintf(results[nresults].why, sizeof(results[0].why), "%s", why);
-    results[nresults].secs = secs;
-    nresults++;
-    printf("%-6s %-4s %-52s %s\n", c->id, vnames[v], c->title,
-           v == PASS ? "" : why);
-    fflush(stdout);
-    pthread_mutex_unlock(&res_lock);
-}
-
-/* A failure at a group's stop (a crash, a hang, a report) fails the
- * group's last case that ran. */
-static void
-amend_last(const struct group *g, const char *why)
-{
-    int i, j;
-
-    pthread_mutex_lock(&res_lock);
-    for (i = nresults - 1; i >= 0; i--)
-        for (j = 0; j < g->ncases; j++)
-            if (results[i].c == &g->cases[j] && results[i].v != NA) {
-                results[i].v = FAIL;
-                snprintf(results[i].why, sizeof(results[i].why),
-                         "at the server's stop: %.250s", why);
-                printf("%-6s FAIL (amended) %s\n", results[i].c->id,
-                       results[i].why);
-                pthread_mutex_unlock(&res_lock);
-                return;
-            }
-    pthread_mutex_unlock(&res_lock);
-}
 
 static const char *
 skipped(const char *id)
@@ -874,74 +598,174 @@ skipped(const char *id)
     return NULL;
 }
 
-static void
-run_group(const struct group *g, bool with_stop)
+static bool
+is_variable(const tsl_framing_t *f)
 {
-    struct server s = {0, "", 0};
-    struct ctx cx;
-    char why[300] = "", plan[256];
-    const char *p = NULL;
-    int i, r;
+    return f->kind == TSL_FRAMING_VARIABLE && f->hdr_width == 2 &&
+           !f->big_endian && !f->len_exclusive && !f->strip_header;
+}
 
+/* Before any server starts: does the case apply, and was it declared
+ * away?  TSL_CONFORM_PASS here means "run it". */
+static enum tsl_conform_verdict
+plan_case(const struct tsl_conform_case *c, char *why, size_t n)
+{
+    const char *sk;
+
+    if ((c->needs & TSL_CONFORM_NEED_VARIABLE) && !is_variable(&framing))
+        return snprintf(why, n, "defined for the 2-byte variable framing"),
+               TSL_CONFORM_NA;
+    if ((c->needs & TSL_CONFORM_NEED_KA) && decl_ka == 0)
+        return snprintf(why, n, "no keepalive hold time declared"),
+               TSL_CONFORM_NA;
+    if ((c->needs & TSL_CONFORM_NEED_MAX) && (decl_max == 0 || decl_max > 60))
+        return snprintf(why, n, "no max_clients (1..60) declared"),
+               TSL_CONFORM_NA;
+    if ((c->needs & TSL_CONFORM_NEED_SHIM) && shim_path == NULL)
+        return snprintf(why, n, "no LD_PRELOAD shim (--shim) for this run"),
+               TSL_CONFORM_NA;
+    if ((sk = skipped(c->id)) != NULL)
+        return snprintf(why, n, "%s", sk), TSL_CONFORM_SKIP;
+    if (decl_max != 0 && (uint32_t)c->clients > decl_max)
+        return snprintf(why, n,
+                        "declared max_clients=%u: the case needs %d clients "
+                        "at once",
+                        decl_max, c->clients),
+               TSL_CONFORM_SKIP;
+    return TSL_CONFORM_PASS;
+}
+
+static void
+run_group(const struct tsl_conform_group *g)
+{
+    struct tsl_conform_server s;
+    struct tsl_conform_ctx cx;
+    enum tsl_conform_verdict planned[10];
+    char why[TSL_CONFORM_WHY], tail[TSL_CONFORM_TAIL], plan[256];
+    const char *since = NULL;
+    int i, torun = 0, state = -2; /* -2 not started, else server_start's */
+
+    memset(&s, 0, sizeof(s));
     memset(&cx, 0, sizeof(cx));
     cx.f = framing;
     cx.seed = opt_seed * 100 + (uint64_t)g->num;
     cx.scale = scale;
-    cx.port = free_port();
+    cx.ka_hold_ms = decl_ka;
+    cx.max_clients = decl_max;
+    cx.srv = &s;
     if (g->plan != NULL && shim_path != NULL) {
         snprintf(plan, sizeof(plan), "%s,seed=%llu", g->plan,
                  (unsigned long long)cx.seed);
-        p = plan;
         cx.fault_plan = plan;
     }
-    /* A port picked free can be taken before the server binds it (other
-     * tests run alongside): a start that fails is tried on new ports. */
-    for (i = 0; i < 3; i++) {
-        r = server_start(&s, cx.port, p, why, sizeof(why));
-        if (r >= 0)
-            break;
-        unlink(s.out);
-        cx.port = free_port();
-    }
     for (i = 0; i < g->ncases; i++) {
-        const struct casedef *c = &g->cases[i];
-        int64_t t0 = now_ms();
-        enum verdict v;
-        const char *sk;
+        const struct tsl_conform_case *c = &g->cases[i];
+        planned[i] = TSL_CONFORM_NA;
         if (fnmatch(pattern, c->id, 0) != 0)
             continue;
-        if ((sk = skipped(c->id)) != NULL) {
-            record(c, NA, sk, 0);
+        why[0] = '\0';
+        planned[i] = plan_case(c, why, sizeof(why));
+        if (planned[i] != TSL_CONFORM_PASS)
+            record(c, g->num, planned[i], why, NULL, 0);
+        else
+            torun++;
+    }
+    for (i = 0; i < g->ncases && torun > 0; i++) {
+        const struct tsl_conform_case *c = &g->cases[i];
+        enum tsl_conform_verdict v;
+        char how[96] = "", extra[TSL_CONFORM_WHY];
+        int64_t t0 = tsl_conform_now_ms();
+        bool wedged, died;
+        off_t from;
+
+        if (fnmatch(pattern, c->id, 0) != 0 || planned[i] != TSL_CONFORM_PASS)
+            continue;
+        if (state == -2 || (state == 0 && s.pid == 0)) {
+            state = server_start(&cx, why, sizeof(why), tail, sizeof(tail));
+            since = c->id;
+        }
+        if (state == 1) {
+            record(c, g->num, TSL_CONFORM_SKIP,
+                   "the server declared this group unimplemented (exit "
+                   "status 89 at start)",
+                   NULL, 0);
             continue;
         }
-        if (r == 1) {
-            record(c, NA, "the server declared this group unimplemented", 0);
+        if (state < 0) {
+            record(c, g->num, TSL_CONFORM_FAIL, why, tail,
+                   (double)(tsl_conform_now_ms() - t0) / 1000);
             continue;
         }
-        if (r < 0) {
-            record(c, FAIL, why, 0);
-            continue;
-        }
+        from = tsl_conform_server_outlen(&s);
         why[0] = '\0';
         v = c->fn(&cx, why, sizeof(why));
-        if (server_report(&s, why, sizeof(why)))
-            v = FAIL;
-        else if (v != NA && waitpid(s.pid, NULL, WNOHANG) == s.pid) {
-            v = FAIL;
-            snprintf(why, sizeof(why), "the server died during the case");
-            s.pid = 0;
+        if (v == TSL_CONFORM_NA) {
+            record(c, g->num, v, why, NULL, 0);
+            continue;
         }
-        record(c, v, why, (double)(now_ms() - t0) / 1000);
+        extra[0] = '\0';
+        if (tsl_conform_server_report(&s, extra, sizeof(extra))) {
+            if (v == TSL_CONFORM_FAIL)
+                snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+                         "\nand the case saw: %.700s", why);
+            snprintf(why, sizeof(why), "%s", extra);
+            v = TSL_CONFORM_FAIL;
+        }
+        /* Alive and answering?  A case that stops the server (7.1) is
+         * its own judge. */
+        wedged = died = false;
+        if (!(c->needs & TSL_CONFORM_STOPS) && s.pid > 0) {
+            if (server_answers(&cx, extra, sizeof(extra)) < 0)
+                wedged = !server_gone(&s, tsl_conform_ms(&cx, 500));
+            else if (waitpid(s.pid, &s.status, WNOHANG) == s.pid)
+                s.pid = 0;
+            died = s.pid == 0;
+        } else if (!(c->needs & TSL_CONFORM_STOPS)) {
+            died = true;
+        }
+        if (wedged) {
+            char answer[TSL_CONFORM_WHY];
+            snprintf(answer, sizeof(answer), "%s", extra);
+            if (v == TSL_CONFORM_PASS)
+                snprintf(why, sizeof(why),
+                         "the case's checks passed, but then the server no "
+                         "longer answered; a new client: %.600s",
+                         answer);
+            else
+                snprintf(why + strlen(why), sizeof(why) - strlen(why),
+                         "\nand afterwards the server no longer answered a "
+                         "new client");
+            v = TSL_CONFORM_FAIL;
+            server_kill(&s);
+        } else if (died) {
+            char prior[TSL_CONFORM_WHY];
+            snprintf(prior, sizeof(prior), "%s", why);
+            tsl_conform_status_text(s.status, how, sizeof(how));
+            snprintf(why, sizeof(why),
+                     "the server ended during this case: %s (this process "
+                     "had served since case %s)%s%.700s",
+                     how, since ? since : c->id,
+                     v == TSL_CONFORM_FAIL ? "\nthe case saw: " : "",
+                     v == TSL_CONFORM_FAIL ? prior : "");
+            v = TSL_CONFORM_FAIL;
+        }
+        tsl_conform_server_tail(&s, from, tail, sizeof(tail));
+        record(c, g->num, v, why, tail,
+               (double)(tsl_conform_now_ms() - t0) / 1000);
+        if (wedged)
+            note(g->num, false, NULL,
+                 "the server stopped answering during %s; killed, and "
+                 "restarted for the group's next case",
+                 c->id);
+        else if (died)
+            note(g->num, true, NULL,
+                 "the server ended during %s (%s); restarted for the "
+                 "group's next case",
+                 c->id, how);
     }
-    if (r == 0) {
-        int64_t t0 = now_ms();
-        enum verdict v = server_stop(&s, why, sizeof(why));
-        if (with_stop && fnmatch(pattern, stop_case.id, 0) == 0)
-            record(&stop_case, v, why, (double)(now_ms() - t0) / 1000);
-        else if (v == FAIL)
-            amend_last(g, why);
-    }
-    unlink(s.out);
+    if (state == 0 && s.pid > 0)
+        server_stop_note(&cx, g->num);
+    server_forget(&s);
 }
 
 static size_t next_group;
@@ -957,164 +781,128 @@ worker(void *arg)
         pthread_mutex_lock(&next_lock);
         g = next_group++;
         pthread_mutex_unlock(&next_lock);
-        if (g >= NGROUPS)
+        if (g >= tsl_conform_ngroups)
             return NULL;
-        run_group(&groups[g], g == 0);
+        run_group(&tsl_conform_groups[g]);
     }
 }
 
-/* ---- reports ---- */
+/* ---- options ---- */
 
-static void
-xml_escape(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default:
-            if ((unsigned char)*s >= 0x20 || *s == '\n')
-                fputc(*s, f);
-        }
-    }
-}
-
-static void
-json_escape(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", *s);
-        else
-            fputc(*s, f);
-    }
-}
-
-static int
-by_id(const void *a, const void *b)
-{
-    return strverscmp(((const struct result *)a)->c->id,
-                      ((const struct result *)b)->c->id);
-}
-
-static void
-write_reports(const char *junit, const char *json, const char *html,
-              int npass, int nfail, int nna, int points, int max)
-{
-    FILE *f;
-    int i;
-
-    if (junit != NULL && (f = fopen(junit, "w")) != NULL) {
-        fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                   "<testsuite name=\"tsl-conform\" tests=\"%d\" "
-                   "failures=\"%d\" skipped=\"%d\">\n",
-                nresults, nfail, nna);
-        for (i = 0; i < nresults; i++) {
-            const struct result *r = &results[i];
-            fprintf(f, "  <testcase classname=\"conform\" name=\"%s ",
-                    r->c->id);
-            xml_escape(f, r->c->title);
-            fprintf(f, "\" time=\"%.3f\"", r->secs);
-            if (r->v == PASS) {
-                fputs("/>\n", f);
-                continue;
-            }
-            fputs(">", f);
-            fputs(r->v == FAIL ? "<failure message=\"" : "<skipped message=\"",
-                  f);
-            xml_escape(f, r->why);
-            fputs("\"/></testcase>\n", f);
-        }
-        fputs("</testsuite>\n", f);
-        fclose(f);
-    }
-    if (json != NULL && (f = fopen(json, "w")) != NULL) {
-        fprintf(f, "{\"seed\":%llu,\"passed\":%d,\"failed\":%d,\"na\":%d,"
-                   "\"points\":%d,\"max_points\":%d,\"cases\":[",
-                (unsigned long long)opt_seed, npass, nfail, nna, points, max);
-        for (i = 0; i < nresults; i++) {
-            const struct result *r = &results[i];
-            fprintf(f, "%s{\"id\":\"%s\",\"title\":\"", i ? "," : "",
-                    r->c->id);
-            json_escape(f, r->c->title);
-            fprintf(f, "\",\"result\":\"%s\",\"points\":%d,\"max\":%d,"
-                       "\"reason\":\"",
-                    r->v == PASS ? "pass" : r->v == FAIL ? "fail" : "na",
-                    r->v == PASS ? r->c->points : 0,
-                    r->v == NA ? 0 : r->c->points);
-            json_escape(f, r->why);
-            fprintf(f, "\",\"seconds\":%.3f}", r->secs);
-        }
-        fputs("]}\n", f);
-        fclose(f);
-    }
-    if (html != NULL && (f = fopen(html, "w")) != NULL) {
-        fprintf(f, "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
-                   "<title>tsl-conform report</title><style>"
-                   "body{font-family:sans-serif;margin:2em}"
-                   "table{border-collapse:collapse}"
-                   "td,th{border:1px solid #ccc;padding:4px 8px}"
-                   ".pass{background:#dfd}.fail{background:#fdd}"
-                   ".na{background:#eee}</style></head><body>"
-                   "<h1>tsl-conform</h1><p>Server: <code>");
-        xml_escape(f, server_cmd);
-        fprintf(f, "</code><br>seed %llu: %d passed, %d failed, %d n/a; "
-                   "%d of %d points</p><table><tr><th>case</th><th>title"
-                   "</th><th>result</th><th>reason</th></tr>",
-                (unsigned long long)opt_seed, npass, nfail, nna, points, max);
-        for (i = 0; i < nresults; i++) {
-            const struct result *r = &results[i];
-            const char *cls = r->v == PASS ? "pass" : r->v == FAIL ? "fail"
-                                                                   : "na";
-            fprintf(f, "<tr class=\"%s\"><td>%s</td><td>", cls, r->c->id);
-            xml_escape(f, r->c->title);
-            fprintf(f, "</td><td>%s</td><td>", vnames[r->v]);
-            xml_escape(f, r->why);
-            fputs("</td></tr>", f);
-        }
-        fputs("</table></body></html>\n", f);
-        fclose(f);
-    }
-}
+static const char *declare_path;
 
 static void
 load_declare(const char *path)
 {
     char line[256];
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(path, "re");
+    int lineno = 0;
 
     if (f == NULL) {
         fprintf(stderr, "tsl-conform: cannot read %s: %s\n", path,
                 strerror(errno));
         exit(2);
     }
+    declare_path = path;
     while (fgets(line, sizeof(line), f) != NULL) {
+        char *hash, *end;
+        size_t len;
+        lineno++;
         line[strcspn(line, "\n")] = '\0';
-        if (line[0] == '#' || line[0] == '\0')
+        /* A comment ends a key=value line too (the documented form). */
+        if (strncmp(line, "skip=", 5) != 0 && (hash = strchr(line, '#')))
+            *hash = '\0';
+        len = strlen(line);
+        while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+            line[--len] = '\0';
+        if (line[0] == '\0')
             continue;
         if (strncmp(line, "ka_hold_ms=", 11) == 0) {
-            decl_ka = (uint32_t)strtoul(line + 11, NULL, 10);
+            decl_ka = (uint32_t)strtoul(line + 11, &end, 10);
+            if (*end != '\0' || decl_ka == 0)
+                goto bad;
         } else if (strncmp(line, "max_clients=", 12) == 0) {
-            decl_max = (uint32_t)strtoul(line + 12, NULL, 10);
+            decl_max = (uint32_t)strtoul(line + 12, &end, 10);
+            if (*end != '\0' || decl_max == 0)
+                goto bad;
         } else if (strncmp(line, "skip=", 5) == 0 && nskip < 32) {
             char *sp = strchr(line + 5, ' ');
             if (sp != NULL)
                 *sp++ = '\0';
+            if (line[5] == '\0')
+                goto bad;
             snprintf(skip_id[nskip], sizeof(skip_id[0]), "%.15s", line + 5);
             snprintf(skip_why[nskip], sizeof(skip_why[0]),
-                     "declared not implemented: %s", sp ? sp : "");
+                     "declared not implemented: %s",
+                     sp && *sp ? sp : "(no reason given)");
             nskip++;
         } else {
-            fprintf(stderr, "tsl-conform: %s: unknown line '%s'\n", path,
-                    line);
-            exit(2);
+            goto bad;
         }
     }
     fclose(f);
+    return;
+bad:
+    fprintf(stderr, "tsl-conform: %s:%d: cannot use '%s'\n", path, lineno,
+            line);
+    exit(2);
+}
+
+static void
+help(FILE *f)
+{
+    fprintf(f,
+        "usage: tsl-conform --server 'CMD ... {port} ...' [options]\n"
+        "\n"
+        "Runs the conformance cases of docs/conformance.md against a server\n"
+        "started from CMD ({port} is replaced by a free port).\n"
+        "\n"
+        "  --server CMD         the start command (required)\n"
+        "  --declare FILE       what the server implements: ka_hold_ms=N,\n"
+        "                       max_clients=N, skip=ID reason\n"
+        "  --cases PATTERN      shell pattern over case ids ('2.*', '1.2.?')\n"
+        "  --seed N             messages and chunkings (default 1)\n"
+        "  --jobs N             groups in parallel, 1..16 (default 1)\n"
+        "  --timeout-scale X    multiplies every deadline, 0.1..100\n"
+        "  --framing SPEC       fixed:N or delimiter:HEX[,max=N] instead of\n"
+        "                       the 2-byte variable framing\n"
+        "  --shim PATH          libtslfault.so: enables group 9\n"
+        "  --junit FILE, --json FILE, --html FILE   reports\n"
+        "  --expect-fail LIST   exit 0 only if every listed case failed\n"
+        "  --expect-fail-only LIST\n"
+        "                       exit 0 only if exactly the listed cases\n"
+        "                       failed ('' for none)\n"
+        "  --list               print the cases and their points, then exit\n"
+        "  --help               this text\n"
+        "\n"
+        "Exit status: 0 nothing failed, 1 a case failed (or a report at a\n"
+        "server's stop), 2 bad options.\n");
+}
+
+static void
+list_cases(void)
+{
+    size_t g;
+    int i, total = 0;
+
+    printf("%-6s %-6s %-6s %s\n", "CASE", "POINTS", "NEEDS", "TITLE");
+    for (g = 0; g < tsl_conform_ngroups; g++) {
+        const struct tsl_conform_group *gr = &tsl_conform_groups[g];
+        printf("group %d: %s\n", gr->num, gr->title);
+        for (i = 0; i < gr->ncases; i++) {
+            const struct tsl_conform_case *c = &gr->cases[i];
+            unsigned nd = c->needs;
+            printf("%-6s %-6d %-6s %s\n", c->id, c->points,
+                   nd & TSL_CONFORM_NEED_SHIM  ? "shim"
+                   : nd & TSL_CONFORM_NEED_KA  ? "ka"
+                   : nd & TSL_CONFORM_NEED_MAX ? "max"
+                   : nd & TSL_CONFORM_NEED_VARIABLE ? "var"
+                                                    : "-",
+                   c->title);
+            total += c->points;
+        }
+    }
+    printf("%d points in all\n", total);
 }
 
 static int
@@ -1122,14 +910,59 @@ usage(const char *msg)
 {
     if (msg != NULL)
         fprintf(stderr, "tsl-conform: %s\n", msg);
-    fprintf(stderr,
-            "usage: tsl-conform --server 'CMD ... {port} ...' "
-            "[--cases PATTERN] [--junit FILE]\n"
-            "       [--json FILE] [--html FILE] [--seed N] [--jobs N] "
-            "[--timeout-scale X]\n"
-            "       [--framing SPEC] [--declare FILE] [--shim PATH] "
-            "[--expect-fail LIST]\n");
+    fprintf(stderr, "Try 'tsl-conform --help'.\n");
     return 2;
+}
+
+static int
+by_id(const void *a, const void *b)
+{
+    return strverscmp(((const struct tsl_conform_result *)a)->c->id,
+                      ((const struct tsl_conform_result *)b)->c->id);
+}
+
+static bool
+in_list(const char *list, const char *id)
+{
+    size_t n = strlen(id);
+    const char *p = list;
+
+    while ((p = strstr(p, id)) != NULL) {
+        if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+/* --expect-fail / --expect-fail-only: 0 if the run is what was expected. */
+static int
+check_expected(const struct tsl_conform_run *run, const char *expect,
+               bool only)
+{
+    char list[512], *tok, *save;
+    int i, bad = 0;
+
+    snprintf(list, sizeof(list), "%s", expect);
+    for (tok = strtok_r(list, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        for (i = 0; i < run->nresults; i++)
+            if (strcmp(run->results[i].c->id, tok) == 0 &&
+                run->results[i].v == TSL_CONFORM_FAIL)
+                break;
+        if (i == run->nresults) {
+            printf("expected case %s to fail, and it did not\n", tok);
+            bad++;
+        }
+    }
+    for (i = 0; only && i < run->nresults; i++)
+        if (run->results[i].v == TSL_CONFORM_FAIL &&
+            !in_list(expect, run->results[i].c->id)) {
+            printf("case %s failed, and only %s were expected to\n",
+                   run->results[i].c->id, expect[0] ? expect : "none");
+            bad++;
+        }
+    return bad ? 1 : 0;
 }
 
 int
@@ -1148,12 +981,21 @@ main(int argc, char **argv)
         {"declare", required_argument, NULL, 'd'},
         {"shim", required_argument, NULL, 'p'},
         {"expect-fail", required_argument, NULL, 'x'},
+        {"expect-fail-only", required_argument, NULL, 'X'},
+        {"list", no_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *junit = NULL, *json = NULL, *html = NULL, *expect = NULL;
-    int o, jobs = 1, i, npass = 0, nfail = 0, nna = 0, points = 0, max = 0;
+    const char *framing_spec = NULL;
+    bool expect_only = false;
+    int o, jobs = 1, i, alerts = 0;
+    struct tsl_conform_run run;
     pthread_t th[16];
-    char err[160];
+    char err[160], *end;
+    struct rlimit rl;
+    struct timespec wall;
+    int64_t t0;
 
     tsl_framing_default(&framing, TSL_FRAMING_VARIABLE);
     opterr = 0;
@@ -1164,7 +1006,11 @@ main(int argc, char **argv)
         case 'J': junit = optarg; break;
         case 'j': json = optarg; break;
         case 'H': html = optarg; break;
-        case 'S': opt_seed = strtoull(optarg, NULL, 10); break;
+        case 'S':
+            opt_seed = strtoull(optarg, &end, 10);
+            if (*end != '\0' || optarg[0] == '\0')
+                return usage("--seed: expected a number");
+            break;
         case 'n':
             jobs = atoi(optarg);
             if (jobs < 1 || jobs > 16)
@@ -1180,62 +1026,116 @@ main(int argc, char **argv)
                 return usage(err);
             if (framing.kind == TSL_FRAMING_NONE)
                 return usage("--framing none has no messages to check");
+            framing_spec = optarg;
             break;
         case 'd': load_declare(optarg); break;
         case 'p': shim_path = optarg; break;
         case 'x': expect = optarg; break;
+        case 'X':
+            expect = optarg;
+            expect_only = true;
+            break;
+        case 'l': list_cases(); return 0;
+        case 'h': help(stdout); return 0;
         default: return usage("unknown or incomplete option");
         }
     }
+    if (optind < argc)
+        return usage("unexpected argument (the server command goes in "
+                     "--server, quoted)");
     if (server_cmd == NULL || strstr(server_cmd, "{port}") == NULL)
         return usage("--server with {port} in it is required");
     if (shim_path != NULL && access(shim_path, R_OK) != 0)
         return usage("--shim: no such library");
-    signal(SIGPIPE, SIG_IGN);
-    printf("tsl-conform: %s (seed %llu)\n", server_cmd,
-           (unsigned long long)opt_seed);
+    if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+        return usage("cannot open /dev/null");
+    /* Case 4.5 holds more connections than the server's 128 files. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024 &&
+        rl.rlim_max > rl.rlim_cur) {
+        rl.rlim_cur = rl.rlim_max < 1024 ? rl.rlim_max : 1024;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    signal(SIGPIPE, SIG_IGN); /* ours only: the server gets the default */
+    memset(&run, 0, sizeof(run));
+    clock_gettime(CLOCK_REALTIME, &wall);
+    strftime(run.started, sizeof(run.started), "%Y-%m-%dT%H:%M:%SZ",
+             gmtime(&wall.tv_sec));
+    printf("tsl-conform %s: %s (seed %llu)\n", TSL_CONFORM_VERSION,
+           server_cmd, (unsigned long long)opt_seed);
+    fflush(stdout);
+    t0 = tsl_conform_now_ms();
     for (i = 0; i < jobs; i++)
         pthread_create(&th[i], NULL, worker, NULL);
     for (i = 0; i < jobs; i++)
         pthread_join(th[i], NULL);
     qsort(results, (size_t)nresults, sizeof(results[0]), by_id);
+    run.server_cmd = server_cmd;
+    run.declare_path = declare_path;
+    run.framing_spec = framing_spec;
+    run.shim_path = shim_path;
+    run.pattern = pattern;
+    run.scale = scale;
+    run.seed = opt_seed;
+    run.secs = (double)(tsl_conform_now_ms() - t0) / 1000;
+    run.results = results;
+    run.nresults = nresults;
+    run.notes = notes;
+    run.nnotes = nnotes;
     for (i = 0; i < nresults; i++) {
-        const struct result *r = &results[i];
-        if (r->v == PASS) {
-            npass++;
-            points += r->c->points;
+        const struct tsl_conform_result *r = &results[i];
+        switch (r->v) {
+        case TSL_CONFORM_PASS:
+            run.npass++;
+            run.points += r->c->points;
+            break;
+        case TSL_CONFORM_FAIL: run.nfail++; break;
+        case TSL_CONFORM_SKIP: run.nskip++; break;
+        case TSL_CONFORM_NA: run.nna++; break;
         }
-        if (r->v == FAIL)
-            nfail++;
-        if (r->v == NA)
-            nna++;
-        else
-            max += r->c->points;
+        if (r->v != TSL_CONFORM_NA)
+            run.max += r->c->points;
     }
-    printf("\n%-6s %-4s %s\n", "CASE", "", "TITLE");
-    for (i = 0; i < nresults; i++)
-        printf("%-6s %-4s %s\n", results[i].c->id, vnames[results[i].v],
-               results[i].c->title);
-    printf("points: %d of %d\n", points, max);
-    printf("conform: %d passed, %d failed, %d skipped\n", npass, nfail, nna);
-    write_reports(junit, json, html, npass, nfail, nna, points, max);
-    if (expect != NULL) {
-        /* Every listed case must have failed (a broken server's proof). */
-        char list[256], *tok, *save;
-        int missing = 0;
-        snprintf(list, sizeof(list), "%s", expect);
-        for (tok = strtok_r(list, ",", &save); tok;
-             tok = strtok_r(NULL, ",", &save)) {
-            for (i = 0; i < nresults; i++)
-                if (strcmp(results[i].c->id, tok) == 0 &&
-                    results[i].v == FAIL)
-                    break;
-            if (i == nresults) {
-                printf("expected case %s to fail, and it did not\n", tok);
-                missing++;
+    for (i = 0; i < nnotes; i++)
+        alerts += notes[i].alert;
+
+    printf("\n%-6s %-4s %-6s %s\n", "CASE", "", "POINTS", "TITLE");
+    for (i = 0; i < nresults; i++) {
+        const struct tsl_conform_result *r = &results[i];
+        char pts[16] = "-";
+        if (r->v != TSL_CONFORM_NA)
+            snprintf(pts, sizeof(pts), "%d/%d",
+                     r->v == TSL_CONFORM_PASS ? r->c->points : 0,
+                     r->c->points);
+        printf("%-6s %-4s %-6s %s\n", r->c->id, tsl_conform_verdict_name(r->v),
+               pts, r->c->title);
+    }
+    if (nnotes > 0) {
+        printf("\nservers outside the cases (not graded):\n");
+        for (i = 0; i < nnotes; i++)
+            printf("  group %d: %s%s\n", notes[i].group, notes[i].text,
+                   notes[i].alert ? "  [!]" : "");
+    }
+    if (run.nfail > 0) {
+        printf("\nreplay a failed case alone:\n");
+        for (i = 0; i < nresults; i++)
+            if (results[i].v == TSL_CONFORM_FAIL) {
+                char cmd[4096];
+                tsl_conform_replay(&run, results[i].c->id, cmd, sizeof(cmd));
+                printf("  %s\n", cmd);
             }
-        }
-        return missing ? 1 : 0;
     }
-    return nfail ? 1 : 0;
+    printf("points: %d of %d", run.points, run.max);
+    if (run.nskip > 0)
+        printf(" (%d declared skipped, earning nothing)", run.nskip);
+    printf("\nconform: %d passed, %d failed, %d skipped, %d n/a\n",
+           run.npass, run.nfail, run.nskip, run.nna);
+    if (junit != NULL)
+        tsl_conform_write_junit(&run, junit);
+    if (json != NULL)
+        tsl_conform_write_json(&run, json);
+    if (html != NULL)
+        tsl_conform_write_html(&run, html);
+    if (expect != NULL)
+        return check_expected(&run, expect, expect_only);
+    return run.nfail > 0 || alerts > 0 ? 1 : 0;
 }

@@ -3,20 +3,40 @@
  * self-contained echo server for the contract of docs/conformance.md,
  * written the way a student would (one thread, poll(), no tcpserverlib),
  * with one classic bug switched on by MODE so that tsl-conform can be
- * shown to catch it:
+ * shown to catch it (the case that must fail it in brackets):
  *
- *   correct   no bug: must pass every case (the suite is fair)
- *   oneread   assumes one read() is one message (no reassembly)
- *   zeroloop  loops forever on a zero length, as the course's code did
- *   leak      never closes a client that has gone (descriptors leak)
- *   noka      never drops a silent client (no keepalive)
+ *   correct    no bug: must pass every case (the suite is fair)
+ *   oneread    assumes one read() is one message, no reassembly [1.2.1]
+ *   zeroloop   loops forever on a zero length, as the course's code did
+ *              [2.1]
+ *   leak       never closes a client that has gone (descriptors leak)
+ *              [4.4]
+ *   noka       never drops a silent client (no keepalive) [5.1]
+ *   hol        after serving a client, reads it again, blocking: the
+ *              course's duplicate list entry; the others wait until that
+ *              client sends again (head-of-line starvation) [3.3]
+ *   stale      one receive buffer shared by every client, as the
+ *              course's static buffer: a client's partial frame is
+ *              overwritten by another's bytes [3.2]
+ *   shortsend  nonblocking sockets, one send() per reply and whatever it
+ *              did not take is lost [1.6]
+ *   sigpipe    SIGPIPE left at its default action and send() without
+ *              MSG_NOSIGNAL: a client that resets with replies pending
+ *              kills the server [4.3]
+ *   acceptspin at the file limit, polls the listener again at once: a
+ *              100 % CPU loop while connections wait [4.5]
+ *   assert     assert()s that a length is not 1, and so aborts on one
+ *              (a report and a crash, both named in case 2.2) [2.2]
  *
  * Everything else is done right: 2-byte little-endian inclusive lengths,
- * header-only frames ignored, lengths below 2 close the client, SIGTERM
- * exits 0.
+ * header-only frames ignored, lengths below 2 close the client, replies
+ * written whole, at the file limit the listener rests for 100 ms, SIGTERM
+ * closes every client and exits 0.
  */
 #define _GNU_SOURCE
+#undef NDEBUG /* the assert mode needs assert() in every build */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -41,6 +61,20 @@ struct conn {
 static struct conn *conns[MAXC];
 static volatile sig_atomic_t stop;
 static const char *mode;
+static unsigned char shared[BUF]; /* the stale mode's one buffer */
+
+static int
+is(const char *m)
+{
+    return strcmp(mode, m) == 0;
+}
+
+/* Where a client's received bytes are kept. */
+static unsigned char *
+inbuf(struct conn *c)
+{
+    return is("stale") ? shared : c->buf;
+}
 
 static long long
 now_ms(void)
@@ -70,8 +104,12 @@ drop(int i, int really_close)
 static void
 send_all(int fd, const unsigned char *p, size_t n)
 {
+    if (is("shortsend")) {
+        send(fd, p, n, MSG_NOSIGNAL); /* what it did not take is lost */
+        return;
+    }
     while (n > 0) {
-        ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
+        ssize_t r = send(fd, p, n, is("sigpipe") ? 0 : MSG_NOSIGNAL);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0 && errno == EAGAIN) {
@@ -90,11 +128,14 @@ send_all(int fd, const unsigned char *p, size_t n)
 static int
 frames(struct conn *c)
 {
+    unsigned char *b = inbuf(c);
     size_t off = 0, len;
 
     while (c->len - off >= 2) {
-        len = c->buf[off] | (size_t)c->buf[off + 1] << 8;
-        if (len == 0 && strcmp(mode, "zeroloop") == 0)
+        len = b[off] | (size_t)b[off + 1] << 8;
+        if (is("assert"))
+            assert(len != 1);
+        if (len == 0 && is("zeroloop"))
             for (;;) /* the course's endless loop on a zero length */
                 if (stop)
                     exit(0);
@@ -103,12 +144,47 @@ frames(struct conn *c)
         if (c->len - off < len)
             break;
         if (len > 2)
-            send_all(c->fd, c->buf + off, len);
+            send_all(c->fd, b + off, len);
         off += len;
     }
-    memmove(c->buf, c->buf + off, c->len - off);
+    memmove(b, b + off, c->len - off);
     c->len -= off;
     return 0;
+}
+
+/* Reads from client i and echoes its frames; -1 when it was dropped. */
+static int
+serve(int i)
+{
+    struct conn *c = conns[i];
+    ssize_t r = recv(c->fd, inbuf(c) + c->len, BUF - c->len, 0);
+
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (r <= 0) {
+        /* Gone.  The leaky variant forgets it but keeps the fd. */
+        drop(i, !is("leak"));
+        return -1;
+    }
+    c->last = now_ms();
+    c->len += (size_t)r;
+    if (frames(c) < 0) {
+        drop(i, 1);
+        return -1;
+    }
+    if (is("oneread"))
+        c->len = 0; /* whatever did not make a message is lost */
+    return 0;
+}
+
+static int
+nclients(void)
+{
+    int i, n = 0;
+
+    for (i = 0; i < MAXC; i++)
+        n += conns[i] != NULL;
+    return n;
 }
 
 int
@@ -116,12 +192,14 @@ main(int argc, char **argv)
 {
     struct sockaddr_in sa;
     struct pollfd pf[MAXC + 1];
-    int lfd, one = 1, i, n, idx[MAXC + 1];
-    long long hold = 0;
+    int lfd, one = 1, i, n, idx[MAXC + 1], first;
+    long long hold = 0, paused_until = 0;
 
     if (argc < 3) {
         fprintf(stderr, "usage: tsl-broken-echo correct|oneread|zeroloop|"
-                        "leak|noka PORT [KA_HOLD_MS]\n");
+                        "leak|noka|hol|stale|shortsend|sigpipe|acceptspin|"
+                        "assert "
+                        "PORT [KA_HOLD_MS]\n");
         return 2;
     }
     mode = argv[1];
@@ -131,7 +209,8 @@ main(int argc, char **argv)
         hold = 0;
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);
-    signal(SIGPIPE, SIG_IGN);
+    if (!is("sigpipe"))
+        signal(SIGPIPE, SIG_IGN);
     lfd = socket(AF_INET, SOCK_STREAM, 0);
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     memset(&sa, 0, sizeof(sa));
@@ -145,7 +224,9 @@ main(int argc, char **argv)
     }
     while (!stop) {
         long long now = now_ms();
-        pf[0].fd = lfd;
+        /* Out of files, the listener rests: it would be readable again
+         * at once (the acceptspin variant polls it anyway). */
+        pf[0].fd = now >= paused_until ? lfd : -1;
         pf[0].events = POLLIN;
         n = 1;
         for (i = 0; i < MAXC; i++) {
@@ -162,7 +243,11 @@ main(int argc, char **argv)
         if (poll(pf, (nfds_t)n, hold > 0 ? 20 : 200) <= 0)
             continue;
         if (pf[0].revents & POLLIN) {
-            int c = accept(lfd, NULL, NULL);
+            int c = accept4(lfd, NULL, NULL,
+                            is("shortsend") ? SOCK_NONBLOCK : 0);
+            if (c < 0 && (errno == EMFILE || errno == ENFILE) &&
+                !is("acceptspin"))
+                paused_until = now_ms() + 100;
             for (i = 0; c >= 0 && i < MAXC && conns[i] != NULL; i++)
                 ;
             if (c >= 0 && i < MAXC) {
@@ -174,24 +259,14 @@ main(int argc, char **argv)
             }
         }
         for (i = 1; i < n; i++) {
-            struct conn *c = conns[idx[i]];
-            ssize_t r;
             if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
-            r = recv(c->fd, c->buf + c->len, BUF - c->len, 0);
-            if (r <= 0) {
-                /* Gone.  The leaky variant forgets it but keeps the fd. */
-                drop(idx[i], strcmp(mode, "leak") != 0);
+            first = nclients() >= 2;
+            if (serve(idx[i]) < 0)
                 continue;
-            }
-            c->last = now_ms();
-            c->len += (size_t)r;
-            if (frames(c) < 0) {
-                drop(idx[i], 1);
-                continue;
-            }
-            if (strcmp(mode, "oneread") == 0)
-                c->len = 0; /* whatever did not make a message is lost */
+            /* The duplicate entry: the same client again, blocking. */
+            if (is("hol") && first)
+                serve(idx[i]);
         }
     }
     for (i = 0; i < MAXC; i++)

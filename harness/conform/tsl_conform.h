@@ -1,0 +1,185 @@
+/*
+ * tsl_conform.h - what the files of tsl-conform share: a case's context
+ * and verdict, the catalogue, the client-side I/O driver and the reports.
+ * Not a library: one program, four files (runner and options in
+ * tsl_conform.c, cases in tsl_conform_cases.c, client I/O and its
+ * diagnostics in tsl_conform_io.c, reports in tsl_conform_report.c).
+ */
+#ifndef TSL_CONFORM_H
+#define TSL_CONFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tsl_peer.h"
+
+#define TSL_CONFORM_UNIMPLEMENTED 89 /* a server's "not this group" */
+#define TSL_CONFORM_WHY 1200         /* room for a reason with a dump */
+#define TSL_CONFORM_TAIL 1600        /* room for a server output tail */
+
+/*
+ * PASS and FAIL earn or lose the case's points.  SKIP is a case the
+ * server declared it does not implement (skip=, exit status 89, a client
+ * limit below what the case needs): it counts in the total and earns
+ * nothing.  NA does not apply to this run (another framing, an optional
+ * group not declared, no shim) and counts in neither.
+ */
+enum tsl_conform_verdict { TSL_CONFORM_PASS, TSL_CONFORM_FAIL,
+                           TSL_CONFORM_SKIP, TSL_CONFORM_NA };
+
+/* The server under test, as the runner sees it. */
+struct tsl_conform_server {
+    pid_t pid;         /* 0: not running */
+    int status;        /* wait status once reaped */
+    char out[128];     /* the file its stdout and stderr go to */
+    off_t scanned;     /* reports looked for up to here */
+};
+
+struct tsl_conform_ctx {
+    uint16_t port;
+    tsl_framing_t f;
+    uint64_t seed;
+    double scale;
+    const char *fault_plan; /* group 9: the LD_PRELOAD plan */
+    uint32_t ka_hold_ms;    /* declared, 0: none */
+    uint32_t max_clients;   /* declared, 0: none */
+    struct tsl_conform_server *srv;
+};
+
+typedef enum tsl_conform_verdict tsl_conform_case_fn(
+    struct tsl_conform_ctx *cx, char *why, size_t n);
+
+/* What a case needs to apply; checked before any server starts. */
+#define TSL_CONFORM_NEED_VARIABLE 1u /* the 2-byte header framing */
+#define TSL_CONFORM_NEED_KA 2u       /* a declared keepalive hold time */
+#define TSL_CONFORM_NEED_MAX 4u      /* a declared max_clients, 1..60 */
+#define TSL_CONFORM_NEED_SHIM 8u     /* --shim */
+#define TSL_CONFORM_STOPS 16u        /* the case stops the server itself */
+
+struct tsl_conform_case {
+    const char *id;
+    const char *title;
+    tsl_conform_case_fn *fn;
+    int points;
+    unsigned needs;
+    int clients; /* most connections held at once (vs max_clients) */
+};
+
+struct tsl_conform_group {
+    int num;
+    const char *title;
+    const char *plan; /* TSL_FAULTS for the group, NULL: none */
+    int ncases;
+    struct tsl_conform_case cases[10];
+};
+
+extern const struct tsl_conform_group tsl_conform_groups[];
+extern const size_t tsl_conform_ngroups;
+
+/* ---- tsl_conform_io.c: client I/O with reasons a student can act on */
+
+int64_t tsl_conform_now_ms(void);
+int tsl_conform_ms(const struct tsl_conform_ctx *cx, int base);
+enum tsl_conform_verdict tsl_conform_fail(char *why, size_t n,
+                                          const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A peer connected to the server (tsl_peer_open); 0, or -1 with why and
+ * the peer closed (tsl_peer_close on it is still safe). */
+int tsl_conform_open(struct tsl_conform_ctx *cx, struct tsl_peer *p,
+                     uint64_t seed, char *why, size_t n);
+/* The same with a 4 KiB receive buffer and 536-byte segments, set before
+ * the handshake: the server's socket buffer toward this peer stays small,
+ * so its writes come back short or would block. */
+int tsl_conform_open_narrow(struct tsl_conform_ctx *cx, struct tsl_peer *p,
+                            uint64_t seed, char *why, size_t n);
+/*
+ * Full duplex: sends the peer's next nsend messages in `mode` while it
+ * reads and checks echoes, until nsend are sent and `upto` echoes (a
+ * count since the peer opened) are verified.  Reading goes on while
+ * sending, as a real client's would, so a blocking server is never
+ * required to buffer a whole burst.  TSL_CONFORM_NOREAD sends without
+ * reading.  Fails after idle_ms without progress.  0, or -1 with why
+ * ("timed out after 3.0 s waiting for echo 12 (1493 bytes, got 0)", a
+ * hex dump around the first differing byte, who closed).
+ */
+#define TSL_CONFORM_NOREAD 1
+int tsl_conform_drive(struct tsl_conform_ctx *cx, struct tsl_peer *p,
+                      uint32_t nsend, enum tsl_peer_mode mode, uint32_t upto,
+                      int flags, int idle_ms, char *why, size_t n);
+/* Open, send n messages, check them, close: 0 or -1 with why. */
+int tsl_conform_exchange(struct tsl_conform_ctx *cx, uint64_t seed,
+                         uint32_t n, enum tsl_peer_mode mode, char *why,
+                         size_t wn);
+/* Appends "expected/got" hex lines around offset `at` to why. */
+void tsl_conform_hexdiff(char *why, size_t n, const uint8_t *want,
+                         const uint8_t *got, size_t len, size_t at);
+/* A blocking socket connected to the server with timeouts; -1 errno. */
+int tsl_conform_connect(struct tsl_conform_ctx *cx);
+/* 1 if the server closes fd (EOF or reset) within wait ms. */
+int tsl_conform_closed_within(int fd, int wait);
+
+/* ---- tsl_conform.c: the server process, for the cases that need it */
+
+/* Text for a wait status: "exit status 3", "killed by signal 11
+ * (SIGSEGV)". */
+void tsl_conform_status_text(int status, char *out, size_t n);
+/* CPU seconds used so far by the server's process group; -1 unknown. */
+double tsl_conform_server_cpu(const struct tsl_conform_server *s);
+/* The last lines of the server's output from offset `from`. */
+void tsl_conform_server_tail(const struct tsl_conform_server *s, off_t from,
+                             char *out, size_t n);
+off_t tsl_conform_server_outlen(const struct tsl_conform_server *s);
+/* Looks for crash or sanitizer reports in output not yet scanned: 1 and
+ * the line in why, else 0. */
+int tsl_conform_server_report(struct tsl_conform_server *s, char *why,
+                              size_t n);
+
+/* ---- tsl_conform_report.c */
+
+struct tsl_conform_result {
+    const struct tsl_conform_case *c;
+    int group;
+    enum tsl_conform_verdict v;
+    char why[TSL_CONFORM_WHY];
+    char tail[TSL_CONFORM_TAIL]; /* the server's output during the case */
+    double secs;
+};
+
+/* What happened to a group's server outside the cases: its stop after
+ * the last case (graded only by 7.1), a restart after a crash or hang. */
+struct tsl_conform_note {
+    int group;
+    bool alert; /* a report (sanitizer, crash) in its output */
+    char text[600];
+    char tail[TSL_CONFORM_TAIL];
+};
+
+struct tsl_conform_run {
+    const char *server_cmd;
+    const char *declare_path, *framing_spec, *shim_path, *pattern;
+    double scale;
+    uint64_t seed;
+    char started[40]; /* UTC, ISO 8601 */
+    double secs;
+    struct tsl_conform_result *results;
+    int nresults;
+    struct tsl_conform_note *notes;
+    int nnotes;
+    int npass, nfail, nskip, nna, points, max;
+};
+
+/* The one-line command that replays case `id` alone (shell-quoted). */
+void tsl_conform_replay(const struct tsl_conform_run *run, const char *id,
+                        char *out, size_t n);
+const char *tsl_conform_verdict_name(enum tsl_conform_verdict v);
+void tsl_conform_write_junit(const struct tsl_conform_run *run,
+                             const char *path);
+void tsl_conform_write_json(const struct tsl_conform_run *run,
+                            const char *path);
+void tsl_conform_write_html(const struct tsl_conform_run *run,
+                            const char *path);
+
+#endif

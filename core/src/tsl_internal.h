@@ -129,9 +129,9 @@ struct tsl_client {
     struct tsl_receiver *owner_rx; /* the receiver serving it */
     uint8_t watch_ev;        /* the interest registered (TSL_POLL_*) */
     bool watched;            /* registered with the owner's poller */
-    struct tsl_timer ka;     /* keepalive expiry */
-    struct tsl_timer ka_send; /* client mode: keepalive frames out */
-    struct tsl_timer stall;  /* output waiting without progress */
+    struct tsl_timer ka;     /* every deadline below (tsl_receiver.c) */
+    int64_t ka_send_at;      /* client mode: next keepalive frame out */
+    bool stall_on;           /* output waits: the stall deadline counts */
     struct tsl_client *work_next; /* the owner's work list this turn */
     bool in_work;
     int64_t ka_last;         /* last time bytes arrived */

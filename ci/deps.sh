@@ -3,7 +3,8 @@
 # only if something is missing.  Uses sudo when not root.
 set -euo pipefail
 pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libcmocka-dev
-      gcovr valgrind libedit-dev nftables iproute2 util-linux libuv1-dev)
+      gcovr valgrind libedit-dev nftables iproute2 util-linux libuv1-dev
+      socat)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -9,7 +9,8 @@
 int
 tsl_fault_install(const char *plan, char *err, size_t errlen)
 {
-    if (tsl_fault_init(plan, &tsl__sys_libc, err, errlen) < 0)
+    if (tsl_fault_init(plan, &tsl__sys_libc, TSL_FAULT_INPROC, err,
+                       errlen) < 0)
         return -1;
     tsl__sys_set(tsl_fault_ops());
     return 0;

@@ -19,6 +19,9 @@ static const char *const kind_names[] = {
 #undef TSL_X
 };
 
+/* TSL_FAULT_SIDE_* - 1 */
+static const char *const side_names[] = {"accept", "connect", "both"};
+
 static const struct {
     const char *name;
     int err;
@@ -142,8 +145,9 @@ parse_item(const char *s, size_t n, struct tsl_fault_plan *p, bool *seeded,
     if (k == TSL_FAULT_KIND_COUNT)
         return fail(err, errlen,
                     "unknown fault '%.*s' (expected split, short, coalesce, "
-                    "delay, eintr, eagain, fin_loss, crash_silent, "
-                    "crash_reset, accept_fail, fail, fail_from or seed)",
+                    "delay, jitter, eintr, eagain, fin_loss, crash_silent, "
+                    "crash_reset, accept_fail, fail, fail_from, side, "
+                    "bandwidth, slow_close or seed)",
                     (int)klen, s);
     r.kind = (enum tsl_fault_kind)k;
     switch (r.kind) {
@@ -155,10 +159,36 @@ parse_item(const char *s, size_t n, struct tsl_fault_plan *p, bool *seeded,
         break;
     case TSL_FAULT_COALESCE:
     case TSL_FAULT_DELAY:
+    case TSL_FAULT_SLOW_CLOSE:
         if (val == NULL || !range(val, vlen, 1, 60000, &r.a, &r.b) ||
             r.a != r.b)
             return fail(err, errlen, "%s: expected one number 1..60000",
                         kind_names[k]);
+        break;
+    case TSL_FAULT_JITTER:
+        if (val == NULL || !range(val, vlen, 0, 60000, &r.a, &r.b) ||
+            r.a != r.b)
+            return fail(err, errlen, "jitter: expected one number 0..60000");
+        break;
+    case TSL_FAULT_BANDWIDTH:
+        if (val == NULL || !range(val, vlen, 1, 1u << 30, &r.a, &r.b) ||
+            r.a != r.b)
+            return fail(err, errlen,
+                        "bandwidth: expected bytes per second 1..%u",
+                        1u << 30);
+        break;
+    case TSL_FAULT_SIDE:
+        for (i = 0; val != NULL && i < 3; i++)
+            if (strlen(side_names[i]) == vlen &&
+                memcmp(side_names[i], val, vlen) == 0)
+                break;
+        if (val == NULL || i == 3)
+            return fail(err, errlen,
+                        "side: expected accept, connect or both");
+        r.a = r.b = (uint32_t)i + 1;
+        if (r.conn != 0)
+            return fail(err, errlen, "side applies to the whole plan, "
+                                     "not @conn");
         break;
     case TSL_FAULT_EINTR_:
     case TSL_FAULT_EAGAIN_:
@@ -281,6 +311,8 @@ tsl_fault_plan_format(const struct tsl_fault_plan *p, char *buf, size_t len)
         OUT("%s%s", i ? "," : "", kind_names[r->kind]);
         if (r->kind == TSL_FAULT_ACCEPT_FAIL)
             OUT("=%s:%u", errno_name(r->err), r->a);
+        else if (r->kind == TSL_FAULT_SIDE)
+            OUT("=%s", side_names[(r->a - 1) % 3]);
         else if (r->kind == TSL_FAULT_FIN_LOSS ||
                  r->kind == TSL_FAULT_CRASH_SILENT ||
                  r->kind == TSL_FAULT_CRASH_RESET)

@@ -27,7 +27,11 @@
     X(CRASH_RESET, "crash_reset") /* after a bytes in, ECONNRESET */          \
     X(ACCEPT_FAIL, "accept_fail") /* accepts a..b fail with errno c */        \
     X(FAIL, "fail")               /* socket call number a fails (torture) */  \
-    X(FAIL_FROM, "fail_from")     /* every socket call from number a fails */
+    X(FAIL_FROM, "fail_from")     /* every socket call from number a fails */ \
+    X(SIDE, "side")               /* which sockets: a = TSL_FAULT_SIDE_* */   \
+    X(JITTER, "jitter")           /* delay: plus 0..a ms, seeded */           \
+    X(BANDWIDTH, "bandwidth")     /* proxy: a bytes per second */             \
+    X(SLOW_CLOSE, "slow_close")   /* proxy: a FIN goes on a ms late */
 
 enum tsl_fault_kind {
 #define TSL_X(name, text) TSL_FAULT_##name,
@@ -35,6 +39,12 @@ enum tsl_fault_kind {
 #undef TSL_X
     TSL_FAULT_KIND_COUNT
 };
+
+/* side=accept (the default), side=connect, side=both: which sockets are
+ * connections of the plan. */
+#define TSL_FAULT_SIDE_ACCEPT 1u
+#define TSL_FAULT_SIDE_CONNECT 2u
+#define TSL_FAULT_SIDE_BOTH 3u
 
 struct tsl_fault_rule {
     enum tsl_fault_kind kind;

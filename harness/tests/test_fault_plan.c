@@ -63,6 +63,33 @@ a_connection_rule_beats_the_general_one(void **state)
 }
 
 static void
+parses_the_side_and_the_wire_faults(void **state)
+{
+    struct tsl_fault_plan p, q;
+    char err[200], text[512];
+
+    (void)state;
+    assert_int_equal(tsl_fault_plan_parse("side=both,delay=5,jitter=0,"
+                                          "bandwidth=1000,slow_close=200,"
+                                          "jitter=9@conn=2,seed=3",
+                                          &p, err, sizeof(err)),
+                     0);
+    assert_int_equal(tsl_fault_plan_find(&p, TSL_FAULT_SIDE, 0)->a,
+                     TSL_FAULT_SIDE_BOTH);
+    assert_int_equal(tsl_fault_plan_find(&p, TSL_FAULT_JITTER, 2)->a, 9);
+    assert_int_equal(tsl_fault_plan_find(&p, TSL_FAULT_BANDWIDTH, 1)->a, 1000);
+    tsl_fault_plan_format(&p, text, sizeof(text));
+    assert_string_equal(text, "side=both,delay=5,jitter=0,bandwidth=1000,"
+                              "slow_close=200,jitter=9@conn=2,seed=3");
+    assert_int_equal(tsl_fault_plan_parse(text, &q, err, sizeof(err)), 0);
+    assert_int_equal(tsl_fault_plan_parse("side=connect", &p, err,
+                                          sizeof(err)),
+                     0);
+    assert_int_equal(tsl_fault_plan_find(&p, TSL_FAULT_SIDE, 0)->a,
+                     TSL_FAULT_SIDE_CONNECT);
+}
+
+static void
 refuses_bad_plans_with_a_reason(void **state)
 {
     static const char *const bad[] = {
@@ -73,6 +100,8 @@ refuses_bad_plans_with_a_reason(void **state)
         "fail=3@conn=1", "accept_fail=EMFILE", "accept_fail=EWHAT:1",
         "accept_fail=EMFILE:0", "fin_loss=x", ",split=1", "split=1,",
         "split=1,,short=1", "delay=60001", "split=99999999999999999999999",
+        "side", "side=server", "side=accept@conn=1", "side=both,side=accept",
+        "jitter=60001", "bandwidth=0", "slow_close=0", "jitter",
     };
     struct tsl_fault_plan p;
     char err[200];
@@ -95,6 +124,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_every_fault),
         cmocka_unit_test(a_connection_rule_beats_the_general_one),
+        cmocka_unit_test(parses_the_side_and_the_wire_faults),
         cmocka_unit_test(refuses_bad_plans_with_a_reason),
     };
     return cmocka_run_group_tests_name("fault_plan", tests, NULL, NULL);

@@ -1,0 +1,451 @@
+/* test_fault_engine.c - the engine keeps the semantics of the socket it is
+ * on (TSL_FAULT_KERNEL, as under LD_PRELOAD): on a blocking socket held
+ * bytes, delays and EAGAIN storms wait and return data; a lost FIN blocks
+ * until SO_RCVTIMEO or the program's own shutdown; EINTR only where a
+ * signal handler could interrupt the call; MSG_DONTWAIT, MSG_PEEK and
+ * MSG_WAITALL mean what they mean; untracked descriptors pass through.
+ * And in process (TSL_FAULT_INPROC) EINTR still comes on any call.
+ *
+ * Every test makes a loopback TCP pair whose server end is accepted
+ * through the engine, so it is connection 1 of the plan.  Waits have a
+ * deadline (SO_RCVTIMEO as a guard where the test is not about it), and
+ * times are only checked from below, so a slow machine cannot fail them. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tsl_fault.h"
+
+static const struct tsl_sys_ops *F;
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+arm(const char *plan, enum tsl_fault_mode mode)
+{
+    char err[200];
+
+    assert_int_equal(tsl_fault_init(plan, &tsl__sys_libc, mode, err,
+                                    sizeof(err)),
+                     0);
+    F = tsl_fault_ops();
+}
+
+static void
+set_timeout(int fd, int opt, int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv)), 0);
+}
+
+/* A connected pair: *srv accepted through the engine (blocking), *cli
+ * plain.  A 5 s SO_RCVTIMEO on *srv unless guard is 0. */
+static void
+pair(int *srv, int *cli, int guard)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(l, 1), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &len), 0);
+    *cli = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(*cli, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    *srv = F->accept4(l, NULL, NULL, 0);
+    assert_true(*srv >= 0);
+    assert_true(tsl_fault_tracked(*srv));
+    close(l);
+    if (guard)
+        set_timeout(*srv, SO_RCVTIMEO, 5000);
+}
+
+static void
+done(int srv, int cli)
+{
+    F->close(srv);
+    close(cli);
+    tsl_fault_fini();
+}
+
+static void
+blocking_coalesce_waits_then_returns_data(void **state)
+{
+    char buf[64];
+    int s, c;
+
+    (void)state;
+    arm("coalesce=1000,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    assert_int_equal(send(c, "hello", 5, 0), 5);
+    /* Fewer than 1000 bytes: held, then released after the hold time -
+     * by the receive itself, which waits instead of failing. */
+    assert_int_equal(F->recv(s, buf, sizeof(buf), 0), 5);
+    assert_memory_equal(buf, "hello", 5);
+    done(s, c);
+}
+
+static void
+dontwait_on_a_blocking_socket_sees_the_hold(void **state)
+{
+    struct pollfd p;
+    char buf[64];
+    int s, c;
+
+    (void)state;
+    arm("coalesce=1000,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    assert_int_equal(send(c, "abc", 3, 0), 3);
+    p.fd = s;
+    p.events = POLLIN;
+    assert_int_equal(poll(&p, 1, 5000), 1); /* the kernel has them */
+    errno = 0;
+    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_int_equal(errno, EAGAIN);
+    /* The engine's poll says when they are due. */
+    p.revents = 0;
+    assert_int_equal(F->poll(&p, 1, 5000), 1);
+    assert_true(p.revents & POLLIN);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), 3);
+    done(s, c);
+}
+
+static void
+nonblocking_socket_still_gets_eagain(void **state)
+{
+    char buf[64];
+    int s, c, i, eagain = 0, got = 0;
+
+    (void)state;
+    arm("eagain=100,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    assert_int_equal(send(c, "x", 1, 0), 1);
+    /* Blocking: the storm is a wake-up the kernel hides. */
+    assert_int_equal(F->recv(s, buf, sizeof(buf), 0), 1);
+    assert_int_equal(send(c, "y", 1, 0), 1);
+    assert_int_equal(fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK), 0);
+    for (i = 0; i < 10; i++) {
+        ssize_t r = F->recv(s, buf, sizeof(buf), 0);
+        if (r < 0 && errno == EAGAIN)
+            eagain++;
+        if (r > 0)
+            got++;
+    }
+    assert_int_equal(eagain, 10);
+    assert_int_equal(got, 0);
+    done(s, c);
+}
+
+static void
+blocking_delay_waits_its_time(void **state)
+{
+    char buf[64];
+    int64_t t0;
+    int s, c;
+
+    (void)state;
+    arm("delay=60,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    t0 = now_ms();
+    assert_int_equal(send(c, "late", 4, 0), 4);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), 0), 4);
+    assert_true(now_ms() - t0 >= 55);
+    assert_memory_equal(buf, "late", 4);
+    done(s, c);
+}
+
+static void
+lost_fin_blocks_until_rcvtimeo(void **state)
+{
+    struct pollfd p;
+    char buf[64];
+    int64_t t0;
+    int s, c;
+
+    (void)state;
+    arm("fin_loss,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 0);
+    set_timeout(s, SO_RCVTIMEO, 150);
+    assert_int_equal(send(c, "bye", 3, 0), 3);
+    close(c);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), 0), 3);
+    /* The kernel has the FIN; the program never sees it: the receive
+     * waits as for a silent peer, and SO_RCVTIMEO ends it as it would. */
+    t0 = now_ms();
+    errno = 0;
+    assert_int_equal(F->recv(s, buf, sizeof(buf), 0), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_true(now_ms() - t0 >= 140);
+    p.fd = s;
+    p.events = POLLIN;
+    assert_int_equal(F->poll(&p, 1, 50), 0);
+    /* The program's own shutdown ends the wait, as in the kernel. */
+    tsl_fault_shutdown(s, SHUT_RD);
+    shutdown(s, SHUT_RD);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), 0), 0);
+    F->close(s);
+    tsl_fault_fini();
+}
+
+static void
+lost_fin_is_hidden_from_a_select_before_the_read(void **state)
+{
+    fd_set rs;
+    struct timeval tv = {0, 100 * 1000};
+    char buf[64];
+    int s, c;
+
+    (void)state;
+    arm("fin_loss,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    close(c);
+    /* No read has seen the EOF yet: select must not call it readable,
+     * or the program's next (blocking) read would block. */
+    FD_ZERO(&rs);
+    FD_SET(s, &rs);
+    assert_int_equal(F->select(s + 1, &rs, NULL, NULL, &tv), 0);
+    set_timeout(s, SO_RCVTIMEO, 50);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), 0), -1);
+    assert_int_equal(errno, EAGAIN);
+    F->close(s);
+    tsl_fault_fini();
+}
+
+static void
+on_usr1(int sig)
+{
+    (void)sig;
+}
+
+static void
+eintr_only_where_a_signal_could_interrupt(void **state)
+{
+    struct sigaction sa, old;
+    sigset_t set, prev;
+    char buf[64];
+    int s, c;
+
+    (void)state;
+    arm("eintr=100,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 0);
+    /* No handler (cmocka's are for synchronous faults): never EINTR. */
+    assert_int_equal(send(c, "a", 1, 0), 1);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), 0), 1);
+    /* A handler without SA_RESTART: EINTR. */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_usr1;
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), 0), -1);
+    assert_int_equal(errno, EINTR);
+    /* Blocked in this thread: it cannot interrupt here. */
+    assert_int_equal(send(c, "b", 1, 0), 1);
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, &prev);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), 0), 1);
+    pthread_sigmask(SIG_SETMASK, &prev, NULL);
+    /* SA_RESTART: the kernel restarts the call ... */
+    sa.sa_flags = SA_RESTART;
+    assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
+    assert_int_equal(send(c, "c", 1, 0), 1);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), 0), 1);
+    /* ... unless the socket has a timeout. */
+    set_timeout(s, SO_RCVTIMEO, 5000);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), 0), -1);
+    assert_int_equal(errno, EINTR);
+    /* Non-blocking: the kernel never sleeps, so never EINTR. */
+    assert_int_equal(send(c, "d", 1, 0), 1);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), 1);
+    assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+    done(s, c);
+}
+
+static void
+short_writes_on_blocking_sockets_only_when_interruptible(void **state)
+{
+    char buf[100];
+    int s, c;
+
+    (void)state;
+    memset(buf, 'z', sizeof(buf));
+    arm("short=1,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    assert_int_equal(F->send(s, buf, sizeof(buf), 0), 100);
+    assert_int_equal(F->send(s, buf, sizeof(buf), MSG_DONTWAIT), 1);
+    done(s, c);
+}
+
+static void
+peek_sees_held_bytes_first(void **state)
+{
+    char buf[64];
+    int s, c;
+
+    (void)state;
+    arm("coalesce=1000,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    assert_int_equal(send(c, "abc", 3, 0), 3);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), 0), 3); /* held, then */
+    assert_int_equal(send(c, "def", 3, 0), 3);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_PEEK), 3);
+    assert_memory_equal(buf, "def", 3);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), 0), 3);
+    assert_memory_equal(buf, "def", 3);
+    done(s, c);
+}
+
+static void
+waitall_fills_the_buffer_despite_splits(void **state)
+{
+    char buf[10];
+    int s, c;
+
+    (void)state;
+    arm("split=1,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    assert_int_equal(send(c, "0123456789", 10, 0), 10);
+    assert_int_equal(F->recv(s, buf, 10, MSG_WAITALL), 10);
+    assert_memory_equal(buf, "0123456789", 10);
+    assert_int_equal(send(c, "ab", 2, 0), 2);
+    assert_int_equal(F->recv(s, buf, 10, 0), 1); /* split: one byte */
+    done(s, c);
+}
+
+static void
+untracked_descriptors_pass_through(void **state)
+{
+    char buf[8];
+    int sp[2];
+
+    (void)state;
+    arm("coalesce=1000,eagain=100,eintr=100,seed=1", TSL_FAULT_KERNEL);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    assert_false(tsl_fault_tracked(sp[0]));
+    /* MSG_DONTWAIT reaches the kernel: no data, no wait. */
+    assert_int_equal(F->recv(sp[0], buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(write(sp[1], "u", 1), 1);
+    assert_int_equal(F->recv(sp[0], buf, sizeof(buf), 0), 1);
+    close(sp[0]);
+    close(sp[1]);
+    tsl_fault_fini();
+}
+
+static void
+recvmsg_reports_no_address(void **state)
+{
+    struct sockaddr_storage from;
+    char buf[16];
+    struct iovec iov = {buf, sizeof(buf)};
+    struct msghdr m;
+    int s, c;
+
+    (void)state;
+    arm("split=2,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    memset(&m, 0, sizeof(m));
+    m.msg_name = &from;
+    m.msg_namelen = sizeof(from);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    assert_int_equal(send(c, "wxyz", 4, 0), 4);
+    assert_int_equal(tsl_fault_recvmsg(recvmsg, s, &m, 0), 2);
+    assert_int_equal(m.msg_namelen, 0);
+    assert_memory_equal(buf, "wx", 2);
+    done(s, c);
+}
+
+static void
+side_connect_tracks_the_client_end(void **state)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int l, c, s;
+
+    (void)state;
+    arm("side=connect,split=1,seed=1", TSL_FAULT_KERNEL);
+    l = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(l, 1), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &len), 0);
+    c = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(F->connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    s = F->accept4(l, NULL, NULL, 0);
+    assert_true(tsl_fault_tracked(c));
+    assert_false(tsl_fault_tracked(s));
+    assert_int_equal(tsl_fault_conns(), 1);
+    F->close(c);
+    close(s);
+    close(l);
+    tsl_fault_fini();
+}
+
+static void
+in_process_eintr_comes_on_any_call(void **state)
+{
+    char buf[8];
+    int s, c;
+
+    (void)state;
+    arm("eintr=100,seed=1", TSL_FAULT_INPROC);
+    pair(&s, &c, 1);
+    assert_int_equal(fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK), 0);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), 0), -1);
+    assert_int_equal(errno, EINTR);
+    assert_int_equal(F->send(s, "q", 1, 0), -1);
+    assert_int_equal(errno, EINTR);
+    done(s, c);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(blocking_coalesce_waits_then_returns_data),
+        cmocka_unit_test(dontwait_on_a_blocking_socket_sees_the_hold),
+        cmocka_unit_test(nonblocking_socket_still_gets_eagain),
+        cmocka_unit_test(blocking_delay_waits_its_time),
+        cmocka_unit_test(lost_fin_blocks_until_rcvtimeo),
+        cmocka_unit_test(lost_fin_is_hidden_from_a_select_before_the_read),
+        cmocka_unit_test(eintr_only_where_a_signal_could_interrupt),
+        cmocka_unit_test(
+            short_writes_on_blocking_sockets_only_when_interruptible),
+        cmocka_unit_test(peek_sees_held_bytes_first),
+        cmocka_unit_test(waitall_fills_the_buffer_despite_splits),
+        cmocka_unit_test(untracked_descriptors_pass_through),
+        cmocka_unit_test(recvmsg_reports_no_address),
+        cmocka_unit_test(side_connect_tracks_the_client_end),
+        cmocka_unit_test(in_process_eintr_comes_on_any_call),
+    };
+
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

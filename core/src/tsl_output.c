@@ -199,10 +199,9 @@ tsl__output_flush_locked(struct tsl_client *c, int64_t now)
         q->len -= (size_t)r;
         c->out_since_ms = now;
         count_out(c, (size_t)r);
-        /* A short write means the socket buffer is full: asking again
-         * would only return EAGAIN. */
-        if (q->len > 0)
-            break;
+        /* A short write usually means the socket buffer is full, but not
+         * always (a signal, a shim that shortens writes): only EAGAIN
+         * says so, at the cost of one more call when it is. */
     }
     if (q->len == 0)
         tsl__output_free_locked(c);

@@ -191,29 +191,28 @@ tsl_conform_status_text(int st, char *out, size_t n)
     }
 }
 
-double
-tsl_conform_server_cpu(const struct tsl_conform_server *s)
+/* Adds the threads of process `pid` to out: for each, the seconds it has
+ * been running or waiting to run (/proc/PID/task/TID/schedstat: on-CPU
+ * and run-queue nanoseconds). */
+static int
+thread_samples(const char *pid, struct tsl_conform_sample *out, int n,
+               int max)
 {
-    long tick = sysconf(_SC_CLK_TCK);
-    unsigned long long total = 0;
-    DIR *d = opendir("/proc");
+    char path[600], buf[256];
+    unsigned long long on, wait;
     struct dirent *e;
-    bool any = false;
+    DIR *d;
+    ssize_t r;
+    int fd;
 
-    if (d == NULL || s->pid <= 0 || tick <= 0) {
-        if (d != NULL)
-            closedir(d);
-        return -1;
-    }
-    /* Every process of its group: a wrapper's children count too. */
-    while ((e = readdir(d)) != NULL) {
-        char path[300], buf[1024], *p;
-        unsigned long long ut, stm;
-        int pgrp, fd;
-        ssize_t r;
+    snprintf(path, sizeof(path), "/proc/%s/task", pid);
+    if ((d = opendir(path)) == NULL)
+        return n;
+    while ((e = readdir(d)) != NULL && n < max) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
-        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        snprintf(path, sizeof(path), "/proc/%s/task/%s/schedstat", pid,
+                 e->d_name);
         if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
             continue;
         r = read(fd, buf, sizeof(buf) - 1);
@@ -221,19 +220,50 @@ tsl_conform_server_cpu(const struct tsl_conform_server *s)
         if (r <= 0)
             continue;
         buf[r] = '\0';
-        /* pid (comm) state ppid pgrp ... field 14 utime, 15 stime. */
-        if ((p = strrchr(buf, ')')) == NULL ||
-            sscanf(p + 2, "%*c %*d %d %*d %*d %*d %*u %*u %*u %*u %*u %llu "
-                          "%llu",
-                   &pgrp, &ut, &stm) != 3)
+        if (sscanf(buf, "%llu %llu", &on, &wait) != 2)
             continue;
-        if (pgrp == s->pid) {
-            total += ut + stm;
-            any = true;
+        out[n].tid = atoi(e->d_name);
+        out[n].secs = (double)(on + wait) / 1e9;
+        out[n].on_cpu = (double)on / 1e9;
+        out[n].sleeps = 0;
+        snprintf(path, sizeof(path), "/proc/%s/task/%s/status", pid,
+                 e->d_name);
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+            char st[4096], *v;
+            r = read(fd, st, sizeof(st) - 1);
+            close(fd);
+            st[r > 0 ? r : 0] = '\0';
+            if ((v = strstr(st, "\nvoluntary_ctxt_switches:")) != NULL)
+                out[n].sleeps = strtoul(v + 26, NULL, 10);
         }
+        n++;
     }
     closedir(d);
-    return any ? (double)total / (double)tick : -1;
+    return n;
+}
+
+int
+tsl_conform_server_threads(const struct tsl_conform_server *s,
+                           struct tsl_conform_sample *out, int max)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int n = 0;
+
+    if (d == NULL || s->pid <= 0) {
+        if (d != NULL)
+            closedir(d);
+        return -1;
+    }
+    /* Every process of its group: a wrapper's children count too. */
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        if (getpgid((pid_t)atoi(e->d_name)) == s->pid)
+            n = thread_samples(e->d_name, out, n, max);
+    }
+    closedir(d);
+    return n;
 }
 
 off_t

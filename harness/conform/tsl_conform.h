@@ -126,8 +126,18 @@ int tsl_conform_closed_within(int fd, int wait);
 /* Text for a wait status: "exit status 3", "killed by signal 11
  * (SIGSEGV)". */
 void tsl_conform_status_text(int status, char *out, size_t n);
-/* CPU seconds used so far by the server's process group; -1 unknown. */
-double tsl_conform_server_cpu(const struct tsl_conform_server *s);
+/* Each thread of the server's process group, with the seconds it has
+ * been running or ready to run and how often it went to sleep: a busy
+ * loop is always running or ready, however loaded the machine, and never
+ * sleeps.  The count (at most max), -1 unknown. */
+struct tsl_conform_sample {
+    int tid;
+    double secs;            /* running or ready to run */
+    double on_cpu;          /* of which running */
+    unsigned long sleeps;   /* voluntary context switches */
+};
+int tsl_conform_server_threads(const struct tsl_conform_server *s,
+                               struct tsl_conform_sample *out, int max);
 /* The last lines of the server's output from offset `from`. */
 void tsl_conform_server_tail(const struct tsl_conform_server *s, off_t from,
                              char *out, size_t n);

@@ -232,16 +232,14 @@ main(int argc, char **argv)
         for (i = 0; i < MAXC; i++) {
             if (conns[i] == NULL)
                 continue;
-            if (hold > 0 && now - conns[i]->last >= hold) {
-                drop(i, 1); /* keepalive expired */
-                continue;
-            }
             pf[n].fd = conns[i]->fd;
             pf[n].events = POLLIN;
             idx[n++] = i;
         }
-        if (poll(pf, (nfds_t)n, hold > 0 ? 20 : 200) <= 0)
-            continue;
+        if (poll(pf, (nfds_t)n, hold > 0 ? 20 : 200) <= 0) {
+            pf[0].revents = 0;
+            n = 0;
+        }
         if (pf[0].revents & POLLIN) {
             int c = accept4(lfd, NULL, NULL,
                             is("shortsend") ? SOCK_NONBLOCK : 0);
@@ -268,6 +266,11 @@ main(int argc, char **argv)
             if (is("hol") && first)
                 serve(idx[i]);
         }
+        /* Keepalive after reading: bytes waiting mean not silent. */
+        now = now_ms();
+        for (i = 0; hold > 0 && i < MAXC; i++)
+            if (conns[i] != NULL && now - conns[i]->last >= hold)
+                drop(i, 1);
     }
     for (i = 0; i < MAXC; i++)
         if (conns[i] != NULL)

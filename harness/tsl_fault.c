@@ -1475,15 +1475,38 @@ f_open(const char *path, int flags)
     return E.real.open(path, flags);
 }
 
+/* fork() in a threaded program: the child must not inherit the lock held
+ * by a thread that does not exist there (socat, Python's multiprocessing
+ * and preforking servers fork under the shim). */
+static void
+fork_prepare(void)
+{
+    pthread_mutex_lock(&E.lock);
+}
+
+static void
+fork_done(void)
+{
+    pthread_mutex_unlock(&E.lock);
+}
+
+static void
+fork_hooks(void)
+{
+    pthread_atfork(fork_prepare, fork_done, fork_done);
+}
+
 int
 tsl_fault_init(const char *plan, const struct tsl_sys_ops *real,
                enum tsl_fault_mode mode, char *err, size_t errlen)
 {
+    static pthread_once_t hooked = PTHREAD_ONCE_INIT;
     const struct tsl_fault_rule *side;
     struct tsl_fault_plan p;
 
     if (tsl_fault_plan_parse(plan, &p, err, errlen) < 0)
         return -1;
+    pthread_once(&hooked, fork_hooks);
     tsl_fault_fini();
     pthread_mutex_lock(&E.lock);
     E.plan = p;

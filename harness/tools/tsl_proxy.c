@@ -119,6 +119,7 @@ static struct {
     struct ctl ctl[CTL_MAX];
     struct conn *conns;
     uint32_t nconns;
+    int64_t accept_after;        /* out of files: no accept before (ms) */
     FILE *log;
 } P = {.lfd = -1, .cfd_listen = -1};
 
@@ -367,8 +368,14 @@ on_accept(void)
 
     fd = accept4(P.lfd, (struct sockaddr *)&sa, &len,
                  SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0)
-        return; /* EAGAIN, or out of files: the next turn retries */
+    if (fd < 0) {
+        /* Out of files: the listener stays readable, so pause rather
+         * than spin; a close will have freed one. */
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+            errno == ENOMEM)
+            P.accept_after = now_ms() + 50;
+        return;
+    }
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
         close(fd);
@@ -838,8 +845,12 @@ run(void)
             cap = need;
         }
         n = 0;
-        pf[n] = (struct pollfd){P.lfd, POLLIN, 0};
-        sl[n++] = (struct slot){R_LISTEN, NULL};
+        if (now >= P.accept_after) {
+            pf[n] = (struct pollfd){P.lfd, POLLIN, 0};
+            sl[n++] = (struct slot){R_LISTEN, NULL};
+        } else {
+            wake = P.accept_after;
+        }
         if (P.cfd_listen >= 0) {
             pf[n] = (struct pollfd){P.cfd_listen, POLLIN, 0};
             sl[n++] = (struct slot){R_CTL_LISTEN, NULL};

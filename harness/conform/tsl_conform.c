@@ -902,6 +902,12 @@ help(FILE *f)
         "  --expect-fail-only LIST\n"
         "                       exit 0 only if exactly the listed cases\n"
         "                       failed ('' for none)\n"
+        "  --class MANIFEST     grade a class: one \"NAME DECLARE|- COMMAND\"\n"
+        "                       a line; --jobs submissions at a time; the\n"
+        "                       options above apply to each\n"
+        "  --out DIR            where --class writes each report and\n"
+        "                       summary.csv, summary.html (conform-class)\n"
+        "  --tsv FILE           one \"ID result points max\" line a case\n"
         "  --list               print the cases and their points, then exit\n"
         "  --help               this text\n"
         "\n"
@@ -1012,12 +1018,18 @@ main(int argc, char **argv)
         {"shim", required_argument, NULL, 'p'},
         {"expect-fail", required_argument, NULL, 'x'},
         {"expect-fail-only", required_argument, NULL, 'X'},
+        {"class", required_argument, NULL, 'C'},
+        {"out", required_argument, NULL, 'O'},
+        {"tsv", required_argument, NULL, 'T'},
         {"list", no_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *junit = NULL, *json = NULL, *html = NULL, *expect = NULL;
-    const char *framing_spec = NULL;
+    const char *framing_spec = NULL, *class_file = NULL, *tsv = NULL;
+    const char *class_out = "conform-class";
+    char *extra[16], extra_opt[16][24];
+    int nextra = 0, li = 0;
     bool expect_only = false;
     int o, jobs = 1, i, alerts = 0;
     struct tsl_conform_run run;
@@ -1029,7 +1041,16 @@ main(int argc, char **argv)
 
     tsl_framing_default(&framing, TSL_FRAMING_VARIABLE);
     opterr = 0;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "", opts, &li)) != -1) {
+        /* What a class run hands on to the run of each submission. */
+        if ((o == 'c' || o == 'S' || o == 't' || o == 'f' || o == 'p') &&
+            nextra < 14) {
+            snprintf(extra_opt[nextra], sizeof(extra_opt[0]), "--%s",
+                     opts[li].name);
+            extra[nextra] = extra_opt[nextra];
+            extra[nextra + 1] = optarg;
+            nextra += 2;
+        }
         switch (o) {
         case 's': server_cmd = optarg; break;
         case 'c': pattern = optarg; break;
@@ -1065,6 +1086,9 @@ main(int argc, char **argv)
             expect = optarg;
             expect_only = true;
             break;
+        case 'C': class_file = optarg; break;
+        case 'O': class_out = optarg; break;
+        case 'T': tsv = optarg; break;
         case 'l': list_cases(); return 0;
         case 'h': help(stdout); return 0;
         default: return usage("unknown or incomplete option");
@@ -1073,6 +1097,14 @@ main(int argc, char **argv)
     if (optind < argc)
         return usage("unexpected argument (the server command goes in "
                      "--server, quoted)");
+    if (class_file != NULL) {
+        if (server_cmd != NULL || declare_path != NULL || expect != NULL)
+            return usage("--class takes the servers and declarations from "
+                         "its manifest");
+        if (shim_path != NULL && access(shim_path, R_OK) != 0)
+            return usage("--shim: no such library");
+        return tsl_conform_class(class_file, class_out, jobs, extra, nextra);
+    }
     if (server_cmd == NULL || strstr(server_cmd, "{port}") == NULL)
         return usage("--server with {port} in it is required");
     if (shim_path != NULL && access(shim_path, R_OK) != 0)
@@ -1165,6 +1197,8 @@ main(int argc, char **argv)
         tsl_conform_write_json(&run, json);
     if (html != NULL)
         tsl_conform_write_html(&run, html);
+    if (tsv != NULL)
+        tsl_conform_write_tsv(&run, tsv);
     if (expect != NULL)
         return check_expected(&run, expect, expect_only);
     return run.nfail > 0 || alerts > 0 ? 1 : 0;

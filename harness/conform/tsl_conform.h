@@ -191,5 +191,17 @@ void tsl_conform_write_json(const struct tsl_conform_run *run,
                             const char *path);
 void tsl_conform_write_html(const struct tsl_conform_run *run,
                             const char *path);
+/* One line a case, "ID<TAB>pass|fail|skip|na<TAB>points<TAB>max", for
+ * --class to read back. */
+void tsl_conform_write_tsv(const struct tsl_conform_run *run,
+                           const char *path);
+
+/* ---- tsl_conform_class.c */
+
+/* Grades every submission of a manifest, `jobs` at a time, by runs of
+ * this program with `extra` options; reports and a summary in `out`.
+ * 0, 1 if a submission could not be graded, 2 for a bad manifest. */
+int tsl_conform_class(const char *manifest, const char *out, int jobs,
+                      char **extra, int nextra);
 
 #endif

@@ -365,3 +365,20 @@ tsl_conform_write_html(const struct tsl_conform_run *run, const char *path)
     fputs("</body></html>\n", f);
     fclose(f);
 }
+
+void
+tsl_conform_write_tsv(const struct tsl_conform_run *run, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    int i;
+
+    if (f == NULL) {
+        fprintf(stderr, "tsl-conform: cannot write %s\n", path);
+        return;
+    }
+    for (i = 0; i < run->nresults; i++)
+        fprintf(f, "%s\t%s\t%d\t%d\n", run->results[i].c->id,
+                json_verdict(run->results[i].v), earned(&run->results[i]),
+                worth(&run->results[i]));
+    fclose(f);
+}

@@ -32,6 +32,7 @@ tsl__client_create(struct tsl_server *srv, int fd,
     if (c == NULL)
         return NULL;
     atomic_init(&c->refs, 1); /* the owner's reference */
+    atomic_init(&c->msgs_in, 0);
     c->id = atomic_fetch_add(&srv->next_id, 1) + 1;
     c->srv = srv;
     if (inet_ntop(AF_INET, &peer->sin_addr, c->ip, sizeof(c->ip)) == NULL)
@@ -174,6 +175,7 @@ tsl_client_stats(tsl_client_t *c, tsl_client_stats_t *out)
     pthread_mutex_lock(&c->lock);
     *out = c->st;
     out->out_queued = c->out.len;
+    out->msgs_in = atomic_load_explicit(&c->msgs_in, memory_order_relaxed);
     pthread_mutex_unlock(&c->lock);
 }
 

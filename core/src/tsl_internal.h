@@ -109,7 +109,8 @@ struct tsl_client {
     struct tsl_receiver *migrate_to; /* pending migration target */
     atomic_bool migrating;   /* migrate_to is set (read lock-free) */
     bool adopted;            /* has had an owner (counts migrations) */
-    tsl_client_stats_t st;
+    tsl_client_stats_t st;   /* msgs_in apart: the atomic below */
+    atomic_uint_fast64_t msgs_in; /* owner adds, lock-free; anyone reads */
 
     struct tsl_client *db_prev, *db_next; /* database lock */
     bool in_db;                           /* database lock */

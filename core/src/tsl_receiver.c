@@ -461,18 +461,16 @@ span_skip(struct tsl_span sp[2], size_t n)
     }
 }
 
-/* Counts one read - its bytes, messages and keepalives - at once: one
- * lock a read, not one a message. */
+/* Counts one read - its bytes and keepalives - at once: one lock a read,
+ * not one a message (messages are counted as they are delivered). */
 static void
-count_read(struct tsl_client *c, size_t bytes, uint64_t msgs, uint64_t kas,
-           bool err)
+count_read(struct tsl_client *c, size_t bytes, uint64_t kas, bool err)
 {
     struct tsl_server *srv = c->srv;
 
-    if (bytes == 0 && msgs == 0 && kas == 0 && !err)
+    if (bytes == 0 && kas == 0 && !err)
         return;
     pthread_mutex_lock(&c->lock);
-    c->st.msgs_in += msgs;
     c->st.keepalives_in += kas;
     c->st.protocol_errors += err;
     if (bytes > 0) {
@@ -482,8 +480,6 @@ count_read(struct tsl_client *c, size_t bytes, uint64_t msgs, uint64_t kas,
     pthread_mutex_unlock(&c->lock);
     if (bytes > 0)
         TSL__CTR_ADD(srv->ctr.bytes_in, bytes);
-    if (msgs > 0)
-        TSL__CTR_ADD(srv->ctr.msgs_in, msgs);
     if (kas > 0)
         TSL__CTR_ADD(srv->ctr.keepalives_in, kas);
     if (err)
@@ -502,7 +498,7 @@ rx_frames(struct tsl_receiver *rx, struct tsl_client *c, struct tsl_span sp[2],
     struct tsl_server *srv = c->srv;
     struct tsl_frame fr;
     const uint8_t *msg;
-    uint64_t msgs = 0, kas = 0;
+    uint64_t kas = 0;
     size_t used = 0;
     int k;
 
@@ -516,7 +512,7 @@ rx_frames(struct tsl_receiver *rx, struct tsl_client *c, struct tsl_span sp[2],
                       fr.off + fr.len > fr.total))
             k = TSL_EPROTO;
         if (k < 0) {
-            count_read(c, bytes, msgs, kas, true);
+            count_read(c, bytes, kas, true);
             rx_finish(rx, c, TSL_REASON_PROTOCOL_ERROR);
             return -1;
         }
@@ -537,7 +533,10 @@ rx_frames(struct tsl_receiver *rx, struct tsl_client *c, struct tsl_span sp[2],
             tsl__span_copy(sp, fr.off, rx->scratch, fr.len);
             msg = rx->scratch;
         }
-        msgs++;
+        /* Counted before the callback runs: whoever sees the message (an
+         * event it prints) sees it in the statistics too. */
+        atomic_fetch_add_explicit(&c->msgs_in, 1, memory_order_relaxed);
+        TSL__CTR_ADD(srv->ctr.msgs_in, 1);
         if (srv->cb.message != NULL)
             srv->cb.message(srv, c, msg, fr.len, srv->ud);
         used += fr.total;
@@ -551,7 +550,7 @@ rx_frames(struct tsl_receiver *rx, struct tsl_client *c, struct tsl_span sp[2],
             atomic_load(&c->migrating) || tsl__output_over(c))
             break;
     }
-    count_read(c, bytes, msgs, kas, false);
+    count_read(c, bytes, kas, false);
     return (long)used;
 }
 
@@ -633,7 +632,9 @@ rx_read(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
     }
     c->ka_last = now;
     if (none) {
-        count_read(c, (size_t)r, 1, 0, false);
+        count_read(c, (size_t)r, 0, false);
+        atomic_fetch_add_explicit(&c->msgs_in, 1, memory_order_relaxed);
+        TSL__CTR_ADD(srv->ctr.msgs_in, 1);
         if (srv->cb.message != NULL)
             srv->cb.message(srv, c, rx->scratch, (size_t)r, srv->ud);
         return true;

@@ -106,6 +106,13 @@ tsl__dedicated_unpin(struct tsl_server *srv, struct tsl_receiver *rx)
 {
     pthread_mutex_lock(&srv->ded_lock);
     rx->pinned = false;
+    /* It may have ended while pinned, and the reap it asked for then
+     * passed it over: ask again. */
+    if (atomic_load(&rx->done)) {
+        atomic_store(&srv->ded_ended, true);
+        if (!srv->ded_closed)
+            tsl__wakeup_signal(&srv->rx.wk);
+    }
     pthread_cond_broadcast(&srv->ded_cv);
     pthread_mutex_unlock(&srv->ded_lock);
 }

@@ -266,8 +266,8 @@ main(int argc, char **argv)
             if (is("hol") && first)
                 serve(idx[i]);
         }
-        /* Keepalive after reading: bytes waiting mean not silent. */
-        now = now_ms();
+        /* Keepalive after reading, against the time before the wait:
+         * bytes waiting mean not silent, however late this runs. */
         for (i = 0; hold > 0 && i < MAXC; i++)
             if (conns[i] != NULL && now - conns[i]->last >= hold)
                 drop(i, 1);

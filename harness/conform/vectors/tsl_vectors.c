@@ -43,9 +43,13 @@ put(struct text *t, const char *fmt, ...)
     int n;
 
     for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
+        if (t->p == NULL)
+            n = 0; /* no buffer yet: (char *)NULL + 0 is undefined */
+        else {
+            va_start(ap, fmt);
+            n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+            va_end(ap);
+        }
         if (n >= 0 && (size_t)n < t->cap - t->len)
             break;
         t->cap = t->cap ? t->cap * 2 + (size_t)n : 65536;

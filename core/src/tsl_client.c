@@ -124,12 +124,6 @@ tsl__client_request_close_locked(struct tsl_client *c, tsl_reason_t r)
 }
 
 int
-tsl_client_send(tsl_client_t *c, const void *buf, size_t len)
-{
-    return tsl__output_send(c, buf, len, true);
-}
-
-int
 tsl_client_disconnect(tsl_client_t *c)
 {
     int rc = 0;
@@ -179,49 +173,11 @@ tsl_client_stats(tsl_client_t *c, tsl_client_stats_t *out)
     pthread_mutex_unlock(&c->lock);
 }
 
+/* The controller's teardown, installed in the server (tsl_server.c). */
 void
 tsl__client_finish(struct tsl_client *c, tsl_reason_t reason)
 {
-    struct tsl_server *srv = c->srv;
-    struct tsl_receiver *target;
-    int fd;
-
-    pthread_mutex_lock(&c->lock);
-    target = c->migrate_to; /* a migration that will not happen now */
-    c->migrate_to = NULL;
-    atomic_store(&c->migrating, false);
-    /* What the application sent before the end is still written, as far
-     * as the socket takes it without waiting: replies the owner buffered
-     * this turn included (a forced close, a protocol error or a stop right
-     * after them must not lose them), unless the socket is already known
-     * to be broken or not to take any. */
-    if (reason != TSL_REASON_PEER_RESET && reason != TSL_REASON_SLOW_CONSUMER)
-        tsl__output_flush_locked(c, tsl__now_ms());
-    fd = c->fd;
-    c->fd = -1;
-    c->closing = true;
-    c->close_reason = reason;
-    c->owner = NULL;
-    c->pending = 0;
-    tsl__output_free_locked(c);
-    pthread_mutex_unlock(&c->lock);
-
-    if (target != NULL && target->dedicated)
-        tsl__dedicated_release(srv, target);
-    TSL_ASSERT(fd >= 0);
-    /* Out of the database before the socket closes: once the peer sees
-     * the close, the client no longer counts against max-clients. */
-    if (tsl__db_remove(&srv->db, c))
-        atomic_fetch_sub(&srv->ctr.current, 1);
-    tsl__sys->close(fd);
-    tsl__cbuf_fini(&c->in);
-    TSL__CTR_ADD(srv->ctr.disconnected[reason], 1);
-    if (srv->cb.disconnected != NULL)
-        srv->cb.disconnected(srv, c, reason, srv->ud);
-    /* After the callback, so a reconnect's `connected` comes later. */
-    if (c->connector != NULL)
-        tsl__connector_lost(c->connector, reason);
-    tsl_client_unref(c);
+    c->srv->finish(c, reason);
 }
 
 int

@@ -97,7 +97,7 @@ conn_main(void *arg)
         fd = attempt(k);
         if (fd >= 0)
             atomic_store(&k->lost, 0);
-        if (fd < 0 || (c = tsl__server_attach(k->srv, fd, &k->peer, k)) ==
+        if (fd < 0 || (c = k->srv->attach(k->srv, fd, &k->peer, k)) ==
                           NULL) {
             if (!atomic_load(&k->cancel))
                 nap(k, backoff);

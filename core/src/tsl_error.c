@@ -1,8 +1,8 @@
 /*
  * tsl_error.c - text forms of error codes, disconnect reasons and reject
  * reasons, all generated from the X-macro tables in tsl.h so that names and
- * strings cannot drift apart.  Also the internal assertion and clocks.
- * Pure; any thread.
+ * strings cannot drift apart.  Also the internal assertion, clocks and
+ * what a thread is (its name, the server it works for).  Pure; any thread.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -12,6 +12,11 @@
 #include <time.h>
 
 #include "tsl_internal.h"
+
+/* Set by each thread of a server while it runs (acceptor, receivers,
+ * connectors, stopper); the controller reads it to tell its own threads
+ * from the application's. */
+_Thread_local struct tsl_server *tsl__tls_server;
 
 const char *
 tsl_strerror(int code)

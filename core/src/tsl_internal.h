@@ -179,7 +179,8 @@ bool tsl__output_over(const struct tsl_client *c);
 void tsl__output_abandon(struct tsl_client *c);
 
 /* Owner: closes the socket, removes the client from the database, runs
- * the disconnected callback and drops the owner's reference. */
+ * the disconnected callback and drops the owner's reference (the
+ * controller's srv->finish does it). */
 void tsl__client_finish(struct tsl_client *c, tsl_reason_t reason);
 /* Makes o the owner and queues c to it with TSL__P_ADOPT; on failure
  * (TSL_ESHUTDOWN) the caller still owns c and must finish it.  `from` is
@@ -242,6 +243,10 @@ typedef void tsl__accept_fn(struct tsl_server *srv, int fd,
                             const struct sockaddr_in *peer);
 typedef void tsl__reject_fn(struct tsl_server *srv, tsl_reject_t why,
                             const struct sockaddr_in *peer);
+/* A connector's report of a connection it made (see struct tsl_server). */
+typedef struct tsl_client *tsl__attach_fn(struct tsl_server *srv, int fd,
+                                          const struct sockaddr_in *peer,
+                                          struct tsl_connector *k);
 
 struct tsl_acceptor {
     struct tsl_hook hook;    /* first: hosted, the acceptor is a hook */
@@ -432,7 +437,17 @@ struct tsl_server {
      * a finished thread and its descriptors do not wait for the next
      * connection or the stop. */
     atomic_bool ded_ended;
+
+    /* What the roles below report to the controller, through functions it
+     * installs at create (calls go down the layers, reports come up
+     * through these):
+     * - reap_dedicated: the shared receiver, when ded_ended is set;
+     * - attach: a connector connected fd; the client, with a reference
+     *   for the connector, or NULL (fd closed);
+     * - finish: an owner ends one of its clients (tsl__client_finish). */
     void (*reap_dedicated)(struct tsl_server *srv, bool all);
+    tsl__attach_fn *attach;
+    void (*finish)(struct tsl_client *c, tsl_reason_t reason);
     struct tsl_counters ctr;
     atomic_uint_fast64_t next_id;
 };
@@ -443,13 +458,6 @@ extern _Thread_local struct tsl_server *tsl__tls_server;
 /* Can a thread of srv serving clients the shared way watch fd?  (select
  * cannot watch descriptors past its limit; threaded clients are polled.) */
 bool tsl__server_can_watch(struct tsl_server *srv, int fd, bool threaded);
-/* A new connection, accepted or (k non-NULL) made by connector k: owner
- * choice, the client, the database, connected, the hand-off - the one
- * place clients are made.  Returns the client with a reference for k, or
- * NULL (fd closed; an accepted one counted as rejected). */
-struct tsl_client *tsl__server_attach(struct tsl_server *srv, int fd,
-                                      const struct sockaddr_in *peer,
-                                      struct tsl_connector *k);
 
 #define TSL__CTR_ADD(ctr, n) atomic_fetch_add_explicit(&(ctr), (n), \
                                                        memory_order_relaxed)

@@ -181,6 +181,12 @@ out:
     return rc;
 }
 
+int
+tsl_client_send(tsl_client_t *c, const void *buf, size_t len)
+{
+    return tsl__output_send(c, buf, len, true);
+}
+
 size_t
 tsl__output_flush_locked(struct tsl_client *c, int64_t now)
 {

@@ -27,9 +27,9 @@
 #include "tsl_net.h"
 #include "tsl_sys.h"
 
-_Thread_local struct tsl_server *tsl__tls_server;
-
 static tsl__accept_fn accepted;
+static tsl__attach_fn attach;
+static void finish(struct tsl_client *c, tsl_reason_t reason);
 static tsl__reject_fn count_reject;
 
 #define SETTABLE_FLAGS (TSL_SERVER_NOT_ACCEPTING | TSL_SERVER_NOT_LISTENING | \
@@ -92,6 +92,8 @@ tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
     srv->state = TSL__S_STOPPED;
     atomic_init(&srv->ded_ended, false);
     srv->reap_dedicated = tsl__dedicated_reap;
+    srv->attach = attach;
+    srv->finish = finish;
     tsl__db_init(&srv->db);
     *out = srv;
     return 0;
@@ -646,15 +648,18 @@ new_client(struct tsl_server *srv, struct tsl_client *c,
     if (srv->cb.connected != NULL)
         srv->cb.connected(srv, c, srv->ud);
     if (tsl__client_handoff(c, &owner->owner, NULL) < 0) {
-        tsl__client_finish(c, TSL_REASON_SHUTDOWN);
+        finish(c, TSL_REASON_SHUTDOWN);
         if (owner->dedicated)
             tsl__dedicated_release(srv, owner);
     }
 }
 
-struct tsl_client *
-tsl__server_attach(struct tsl_server *srv, int fd,
-                   const struct sockaddr_in *peer, struct tsl_connector *k)
+/* A new connection, accepted or (k non-NULL) made by connector k: owner
+ * choice, the client, the database, connected, the hand-off - the one
+ * place clients are made (installed as srv->attach for the connectors). */
+static struct tsl_client *
+attach(struct tsl_server *srv, int fd, const struct sockaddr_in *peer,
+       struct tsl_connector *k)
 {
     struct tsl_receiver *owner = &srv->rx;
     bool threaded = atomic_load(&srv->flags) & TSL_SERVER_MULTI_THREADED;
@@ -712,11 +717,60 @@ tsl__server_attach(struct tsl_server *srv, int fd,
     return c;
 }
 
+/* The owner ends c (through tsl__client_finish): the last of its output
+ * as far as the socket takes it, the database, the socket, the
+ * disconnected callback, the connector; then the owner's reference goes.
+ * A dedicated receiver waiting for it as a migration target is let go. */
+static void
+finish(struct tsl_client *c, tsl_reason_t reason)
+{
+    struct tsl_server *srv = c->srv;
+    struct tsl_receiver *target;
+    int fd;
+
+    pthread_mutex_lock(&c->lock);
+    target = c->migrate_to; /* a migration that will not happen now */
+    c->migrate_to = NULL;
+    atomic_store(&c->migrating, false);
+    /* What the application sent before the end is still written, as far
+     * as the socket takes it without waiting: replies the owner buffered
+     * this turn included (a forced close, a protocol error or a stop right
+     * after them must not lose them), unless the socket is already known
+     * to be broken or not to take any. */
+    if (reason != TSL_REASON_PEER_RESET && reason != TSL_REASON_SLOW_CONSUMER)
+        tsl__output_flush_locked(c, tsl__now_ms());
+    fd = c->fd;
+    c->fd = -1;
+    c->closing = true;
+    c->close_reason = reason;
+    c->owner = NULL;
+    c->pending = 0;
+    tsl__output_free_locked(c);
+    pthread_mutex_unlock(&c->lock);
+
+    if (target != NULL && target->dedicated)
+        tsl__dedicated_release(srv, target);
+    TSL_ASSERT(fd >= 0);
+    /* Out of the database before the socket closes: once the peer sees
+     * the close, the client no longer counts against max-clients. */
+    if (tsl__db_remove(&srv->db, c))
+        atomic_fetch_sub(&srv->ctr.current, 1);
+    tsl__sys->close(fd);
+    tsl__cbuf_fini(&c->in);
+    TSL__CTR_ADD(srv->ctr.disconnected[reason], 1);
+    if (srv->cb.disconnected != NULL)
+        srv->cb.disconnected(srv, c, reason, srv->ud);
+    /* After the callback, so a reconnect's `connected` comes later. */
+    if (c->connector != NULL)
+        tsl__connector_lost(c->connector, reason);
+    tsl_client_unref(c);
+}
+
 /* The acceptor's report of a connection. */
 static void
 accepted(struct tsl_server *srv, int fd, const struct sockaddr_in *peer)
 {
-    tsl__server_attach(srv, fd, peer, NULL);
+    attach(srv, fd, peer, NULL);
 }
 
 int

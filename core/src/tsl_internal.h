@@ -316,6 +316,17 @@ struct tsl_receiver {
 /* Starts a receiver; the shared one may run a hook (NULL: none). */
 int tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
                         bool dedicated, struct tsl_hook *hook);
+/* The same without its thread: the caller runs it with tsl__loop_turn()
+ * until that returns false, then tsl__loop_exit(), then
+ * tsl__receiver_release().  `ops` NULL: the poller start would choose. */
+int tsl__receiver_open(struct tsl_receiver *rx, struct tsl_server *srv,
+                       bool dedicated, struct tsl_hook *hook,
+                       const struct tsl_poller_ops *ops);
+/* One turn, waiting at most ms (-1: until the next timer); false when the
+ * loop is to end.  On the thread that serves rx's clients. */
+bool tsl__loop_turn(struct tsl_receiver *rx, int ms);
+/* After the last turn: finishes every client held or queued. */
+void tsl__loop_exit(struct tsl_receiver *rx);
 /* Asks the thread to finish its clients (shutdown) and end; no join. */
 void tsl__receiver_request_stop(struct tsl_receiver *rx);
 /* Requests stop and joins; its queue refuses hand-offs from then on. */

@@ -805,78 +805,105 @@ final_reason(struct tsl_client *c)
     return r;
 }
 
-static void *
-rx_main(void *arg)
+/*
+ * One turn of the loop: the queue, the checks of the server's settings,
+ * one wait of at most `ms` (-1: as long as no timer is due; 0: none), the
+ * clients it reported, the hook, the timers.  Returns false when the loop
+ * is to end (a stop, or a dedicated receiver whose client left): then
+ * call tsl__loop_exit().  Runs on whatever thread calls it - the
+ * receiver's own, or a test driving it with a fake poller and clock -
+ * which for the turn is the thread serving these clients.
+ */
+bool
+tsl__loop_turn(struct tsl_receiver *rx, int ms)
 {
-    struct tsl_receiver *rx = arg;
-    struct tsl_client *c, *next;
+    struct tsl_server *saved_srv = tsl__tls_server;
+    struct tsl_receiver *saved_rx = tls_rx;
+    struct tsl_client *c;
     int64_t now;
-    bool closed, woke;
+    bool woke, go_on = false;
     size_t i;
-    int ms;
+    int due;
 
     tsl__tls_server = rx->srv;
     tls_rx = rx;
-    tsl__thread_name(rx->dedicated ? "tsl-client" : "tsl-rx");
-    for (;;) {
-        rx_process_queue(rx);
-        if (atomic_load(&rx->stop))
-            break;
-        if (!rx->dedicated && atomic_exchange(&rx->srv->ded_ended, false))
-            rx->srv->reap_dedicated(rx->srv, false);
-        if (rx->dedicated && rx->had_client && rx->n == 0)
-            break; /* its client is gone or moved: this thread is done */
-        if (atomic_load(&rx->srv->ka_gen) != rx->ka_gen) {
-            /* The server's hold time changed: re-arm every client. */
-            rx->ka_gen = atomic_load(&rx->srv->ka_gen);
-            now = tsl__now_ms();
-            for (i = 0; i < rx->n; i++) {
-                ka_send_arm(rx, rx->clients[i], now); /* and ka_arm */
-            }
-        }
+    rx_process_queue(rx);
+    if (atomic_load(&rx->stop))
+        goto out;
+    if (!rx->dedicated && atomic_exchange(&rx->srv->ded_ended, false))
+        rx->srv->reap_dedicated(rx->srv, false);
+    if (rx->dedicated && rx->had_client && rx->n == 0)
+        goto out; /* its client is gone or moved: this thread is done */
+    if (atomic_load(&rx->srv->ka_gen) != rx->ka_gen) {
+        /* The server's hold time changed: re-arm every client. */
+        rx->ka_gen = atomic_load(&rx->srv->ka_gen);
         now = tsl__now_ms();
-        if (listening(rx) != rx->listen_on) {
-            /* NOT_LISTENING changed: every client's interest with it.  A
-             * finished client's slot then holds the last: look again. */
-            rx->listen_on = !rx->listen_on;
-            for (i = 0; i < rx->n;)
-                if (rx_settle(rx, rx->clients[i], now))
-                    i++;
+        for (i = 0; i < rx->n; i++) {
+            ka_send_arm(rx, rx->clients[i], now); /* and ka_arm */
         }
-        ms = rx_timeout(rx, now);
-        if (rx->hook != NULL) {
-            int acc_ms = rx->hook->tend(rx->hook, now);
-            if (acc_ms >= 0 && (ms < 0 || acc_ms < ms))
-                ms = acc_ms;
-        }
-        woke = rx_wait(rx, ms);
-        if (woke)
-            tsl__wakeup_drain(&rx->wk);
-        now = tsl__now_ms();
-        while ((c = work_pop(rx)) != NULL) {
-            if (c->fresh) {
-                /* Migrated in: read (EAGAIN at worst) and deliver what
-                 * came along in its ring, without waiting for an event. */
-                c->fresh = false;
-                if (wants_read(rx, c))
-                    c->ready_r = true;
-                if (c->in.len > 0 && listening(rx))
-                    c->redeliver = true;
-            }
-            rx_service(rx, c, now);
-        }
-        if (rx->hook_ready) {
-            /* New clients queue to this receiver; the next turn adopts
-             * them before it waits. */
-            rx->hook_ready = false;
-            rx->hook->ready(rx->hook);
-        }
-        tsl__wheel_advance(&rx->wheel, tsl__now_ms());
     }
+    now = tsl__now_ms();
+    if (listening(rx) != rx->listen_on) {
+        /* NOT_LISTENING changed: every client's interest with it.  A
+         * finished client's slot then holds the last: look again. */
+        rx->listen_on = !rx->listen_on;
+        for (i = 0; i < rx->n;)
+            if (rx_settle(rx, rx->clients[i], now))
+                i++;
+    }
+    due = rx_timeout(rx, now);
+    if (rx->hook != NULL) {
+        int acc_ms = rx->hook->tend(rx->hook, now);
+        if (acc_ms >= 0 && (due < 0 || acc_ms < due))
+            due = acc_ms;
+    }
+    if (ms >= 0 && (due < 0 || ms < due))
+        due = ms;
+    woke = rx_wait(rx, due);
+    if (woke)
+        tsl__wakeup_drain(&rx->wk);
+    now = tsl__now_ms();
+    while ((c = work_pop(rx)) != NULL) {
+        if (c->fresh) {
+            /* Migrated in: read (EAGAIN at worst) and deliver what came
+             * along in its ring, without waiting for an event. */
+            c->fresh = false;
+            if (wants_read(rx, c))
+                c->ready_r = true;
+            if (c->in.len > 0 && listening(rx))
+                c->redeliver = true;
+        }
+        rx_service(rx, c, now);
+    }
+    if (rx->hook_ready) {
+        /* New clients queue to this receiver; the next turn adopts them
+         * before it waits. */
+        rx->hook_ready = false;
+        rx->hook->ready(rx->hook);
+    }
+    tsl__wheel_advance(&rx->wheel, tsl__now_ms());
+    go_on = true;
+out:
+    tsl__tls_server = saved_srv;
+    tls_rx = saved_rx;
+    return go_on;
+}
 
+/* After the last turn: the hook's end, then every client held or queued
+ * is finished (shutdown, or the reason its close was asked with), and the
+ * queue refuses hand-offs from then on. */
+void
+tsl__loop_exit(struct tsl_receiver *rx)
+{
+    struct tsl_server *saved_srv = tsl__tls_server;
+    struct tsl_receiver *saved_rx = tls_rx;
+    struct tsl_client *c, *next;
+    bool closed;
+
+    tsl__tls_server = rx->srv;
+    tls_rx = rx;
     if (rx->hook != NULL)
         rx->hook->exit(rx->hook);
-    /* Refuse new hand-offs, then finish everything held or queued. */
     for (c = tsl__wakeup_take(&rx->wk, true); c != NULL; c = next) {
         next = c->q_next;
         c->q_next = NULL;
@@ -888,8 +915,19 @@ rx_main(void *arg)
         c = rx->clients[rx->n - 1];
         rx_finish(rx, c, final_reason(c));
     }
-    tsl__tls_server = NULL;
-    tls_rx = NULL;
+    tsl__tls_server = saved_srv;
+    tls_rx = saved_rx;
+}
+
+static void *
+rx_main(void *arg)
+{
+    struct tsl_receiver *rx = arg;
+
+    tsl__thread_name(rx->dedicated ? "tsl-client" : "tsl-rx");
+    while (tsl__loop_turn(rx, -1))
+        ;
+    tsl__loop_exit(rx);
     atomic_store(&rx->done, true);
     if (rx->dedicated) {
         /* Ask the shared receiver to join this thread now.  Under the
@@ -912,8 +950,9 @@ rx_wake(void *loop)
 }
 
 int
-tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
-                    bool dedicated, struct tsl_hook *hook)
+tsl__receiver_open(struct tsl_receiver *rx, struct tsl_server *srv,
+                   bool dedicated, struct tsl_hook *hook,
+                   const struct tsl_poller_ops *ops)
 {
     size_t need = tsl__framer_bufsize(&srv->framing);
     int r;
@@ -943,24 +982,19 @@ tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
     rx->hook = dedicated ? NULL : hook; /* registers on its first turn */
     /* A dedicated receiver polls its one client; the shared one uses the
      * server's backend. */
-    r = tsl__poller_open(&rx->poller, dedicated
-                                          ? &tsl__poller_poll
-                                          : tsl__poller_for(srv->backend));
+    if (ops == NULL)
+        ops = dedicated ? &tsl__poller_poll : tsl__poller_for(srv->backend);
+    r = tsl__poller_open(&rx->poller, ops);
     if (r < 0)
         goto fail_wk;
     r = rx->poller.ops->add(&rx->poller, rx->wk.rfd, TSL_POLL_IN, NULL);
     if (r < 0)
         goto fail_poller;
-    r = -tsl__sys->thread_create(&rx->thread, rx_main, rx);
-    if (r < 0)
-        goto fail_poller;
-    rx->running = true;
     rx->started = true;
     if (rx->hook != NULL) {
         rx->hook->poller = &rx->poller;
         rx->hook->wake = rx_wake;
         rx->hook->loop = rx;
-        rx->hook->running = true;
     }
     return 0;
 fail_poller:
@@ -972,6 +1006,25 @@ fail:
     tsl__sys->free(rx->scratch);
     rx->scratch = NULL;
     return r;
+}
+
+int
+tsl__receiver_start(struct tsl_receiver *rx, struct tsl_server *srv,
+                    bool dedicated, struct tsl_hook *hook)
+{
+    int r = tsl__receiver_open(rx, srv, dedicated, hook, NULL);
+
+    if (r < 0)
+        return r;
+    r = -tsl__sys->thread_create(&rx->thread, rx_main, rx);
+    if (r < 0) {
+        tsl__receiver_release(rx);
+        return r;
+    }
+    rx->running = true;
+    if (rx->hook != NULL)
+        rx->hook->running = true;
+    return 0;
 }
 
 void

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "tsl_internal.h"
+#include "tsl_sys.h"
 
 /* Set by each thread of a server while it runs (acceptor, receivers,
  * connectors, stopper); the controller reads it to tell its own threads
@@ -75,7 +76,7 @@ clock_ms(clockid_t id)
 {
     struct timespec ts;
 
-    clock_gettime(id, &ts);
+    tsl__sys->clock_gettime(id, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 

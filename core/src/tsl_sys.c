@@ -38,6 +38,8 @@ const struct tsl_sys_ops tsl__sys_libc = {
     .readv = readv,
     .recv = recv,
     .send = send,
+    .read = read,
+    .write = write,
     .close = close,
     .poll = poll,
     .select = select,
@@ -51,6 +53,7 @@ const struct tsl_sys_ops tsl__sys_libc = {
     .realloc = realloc,
     .free = free,
     .thread_create = sys_thread_create,
+    .clock_gettime = clock_gettime,
 };
 
 const struct tsl_sys_ops *tsl__sys = &tsl__sys_libc;

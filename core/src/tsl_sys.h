@@ -8,7 +8,8 @@
  * fail the Nth call, without touching the core; the allocation torture
  * fails the Nth allocation or thread.  Calls return what libc returns and
  * leave errno as libc sets it (thread_create: pthread_create's error
- * number).  Memory comes from malloc/calloc/realloc and goes back through
+ * number).  The wakeup pipes are read and written through it, and the
+ * clocks are read through it.  Memory comes from malloc/calloc/realloc and goes back through
  * free, all four from the table (one hook set for the allocation torture).
  */
 #ifndef TSL_SYS_H
@@ -22,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 struct tsl_sys_ops {
     int (*socket)(int domain, int type, int proto);
@@ -35,6 +37,8 @@ struct tsl_sys_ops {
     ssize_t (*readv)(int fd, const struct iovec *iov, int n);
     ssize_t (*recv)(int fd, void *buf, size_t n, int flags);
     ssize_t (*send)(int fd, const void *buf, size_t n, int flags);
+    ssize_t (*read)(int fd, void *buf, size_t n);         /* wakeup pipes */
+    ssize_t (*write)(int fd, const void *buf, size_t n);
     int (*close)(int fd);
     int (*poll)(struct pollfd *fds, nfds_t n, int timeout);
     int (*select)(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t);
@@ -48,6 +52,8 @@ struct tsl_sys_ops {
     void *(*realloc)(void *p, size_t n);
     void (*free)(void *p);
     int (*thread_create)(pthread_t *t, void *(*fn)(void *), void *arg);
+    /* Every clock the core reads (a simulation runs on a clock of its own). */
+    int (*clock_gettime)(clockid_t id, struct timespec *ts);
 };
 
 /* The table in use.  Swap it only while no server runs. */

@@ -58,7 +58,7 @@ tsl__wakeup_signal(struct tsl_wakeup *w)
         return;
     /* EAGAIN means the pipe is full, so the reader will wake anyway. */
     do
-        r = write(w->wfd, &one, 1);
+        r = tsl__sys->write(w->wfd, &one, 1);
     while (r < 0 && errno == EINTR);
 }
 
@@ -74,7 +74,7 @@ tsl__wakeup_drain(struct tsl_wakeup *w)
      * which is safe because the caller looks at its queue and stop flag
      * after draining. */
     /* A short read means the pipe is empty: no second call to learn it. */
-    while (read(w->rfd, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
+    while (tsl__sys->read(w->rfd, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
         ;
     atomic_store(&w->signalled, 0);
 }

@@ -87,6 +87,9 @@ load(void)
     LOAD(real.epoll_ctl, "epoll_ctl");
     LOAD(real.epoll_wait, "epoll_wait");
     real.open = sys_open;
+    LOAD(real.read, "read");
+    LOAD(real.write, "write");
+    LOAD(real.clock_gettime, "clock_gettime");
     LOAD(real_read, "read");
     LOAD(real_write, "write");
     LOAD(real_writev, "writev");

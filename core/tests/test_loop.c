@@ -1,0 +1,741 @@
+/*
+ * test_loop.c - receivers driven one turn at a time (tsl__loop_turn), on
+ * the test's thread, without sockets: a fake poller, in-memory sockets and
+ * wakeup pipes behind the OS-call table, and a clock that only moves when
+ * a wait finds nothing ready (by the time it was allowed to wait) or when
+ * a test moves it.  Every step is therefore the same on every run and
+ * every machine: no sleeps, no races, no load sensitivity.
+ *
+ * What it covers: frames split across reads and coalesced in one read,
+ * one write for the replies to one read, output that waits for
+ * writability and then drains in order, a stall, keepalive expiry (and a
+ * client kept by its traffic), a protocol error that ends one client
+ * only, the hand-off of a client with half a frame to another receiver,
+ * and the stop.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tsl_internal.h"
+#include "tsl_sys.h"
+
+/* ---- the simulated world: sockets, pipes, the clock ---- */
+
+enum { NSOCK = 4, SOCK_FD = 10, NPIPE = 4, PIPE_FD = 100 };
+#define UNLIMITED ((size_t)-1)
+
+struct sock {
+    bool closed;
+    uint8_t in[8192];      /* what the peer sent, not read yet from in_off */
+    size_t in_len, in_off;
+    bool eof;
+    uint8_t out[65536];    /* what the server wrote */
+    size_t out_len;
+    size_t room;           /* bytes send() still takes (UNLIMITED) */
+    int sends, reads;
+};
+
+static struct sock socks[NSOCK];
+static int pipe_bytes[NPIPE];  /* bytes in pipe k (fds PIPE_FD + 2k, +1) */
+static int npipes;
+static int64_t clock_ms;
+
+static struct sock *
+sock_of(int fd)
+{
+    return fd >= SOCK_FD && fd < SOCK_FD + NSOCK ? &socks[fd - SOCK_FD]
+                                                 : NULL;
+}
+
+static bool
+readable(int fd)
+{
+    struct sock *s = sock_of(fd);
+
+    if (s != NULL)
+        return !s->closed && (s->in_off < s->in_len || s->eof);
+    return fd >= PIPE_FD && pipe_bytes[(fd - PIPE_FD) / 2] > 0;
+}
+
+static bool
+writable(int fd)
+{
+    struct sock *s = sock_of(fd);
+
+    return s != NULL && !s->closed && s->room > 0;
+}
+
+static ssize_t
+f_recv(int fd, void *buf, size_t n, int flags)
+{
+    struct sock *s = sock_of(fd);
+    size_t k;
+
+    (void)flags;
+    assert_non_null(s);
+    assert_false(s->closed);
+    s->reads++;
+    if (s->in_off == s->in_len) {
+        if (s->eof)
+            return 0;
+        errno = EAGAIN;
+        return -1;
+    }
+    k = s->in_len - s->in_off < n ? s->in_len - s->in_off : n;
+    memcpy(buf, s->in + s->in_off, k);
+    s->in_off += k;
+    return (ssize_t)k;
+}
+
+static ssize_t
+f_readv(int fd, const struct iovec *iov, int n)
+{
+    ssize_t got = 0, r;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        r = f_recv(fd, iov[i].iov_base, iov[i].iov_len, 0);
+        if (r < 0)
+            return got > 0 ? got : r;
+        got += r;
+        if ((size_t)r < iov[i].iov_len)
+            break;
+    }
+    return got;
+}
+
+static ssize_t
+f_send(int fd, const void *buf, size_t n, int flags)
+{
+    struct sock *s = sock_of(fd);
+    size_t k;
+
+    (void)flags;
+    assert_non_null(s);
+    assert_false(s->closed);
+    if (s->room == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    k = n < s->room ? n : s->room;
+    assert_true(s->out_len + k <= sizeof(s->out));
+    memcpy(s->out + s->out_len, buf, k);
+    s->out_len += k;
+    if (s->room != UNLIMITED)
+        s->room -= k;
+    s->sends++;
+    return (ssize_t)k;
+}
+
+static int
+f_close(int fd)
+{
+    struct sock *s = sock_of(fd);
+
+    if (s != NULL) {
+        assert_false(s->closed);
+        s->closed = true;
+    }
+    return 0;
+}
+
+static int
+f_pipe2(int fds[2], int flags)
+{
+    (void)flags;
+    assert_true(npipes < NPIPE);
+    fds[0] = PIPE_FD + 2 * npipes;
+    fds[1] = fds[0] + 1;
+    pipe_bytes[npipes++] = 0;
+    return 0;
+}
+
+static ssize_t
+f_read(int fd, void *buf, size_t n)
+{
+    int *b = &pipe_bytes[(fd - PIPE_FD) / 2];
+    size_t k = (size_t)*b < n ? (size_t)*b : n;
+
+    if (k == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    memset(buf, 1, k);
+    *b -= (int)k;
+    return (ssize_t)k;
+}
+
+static ssize_t
+f_write(int fd, const void *buf, size_t n)
+{
+    (void)buf;
+    pipe_bytes[(fd - PIPE_FD) / 2] += (int)n;
+    return (ssize_t)n;
+}
+
+static int
+f_clock_gettime(clockid_t id, struct timespec *ts)
+{
+    (void)id;
+    ts->tv_sec = clock_ms / 1000;
+    ts->tv_nsec = (clock_ms % 1000) * 1000000;
+    return 0;
+}
+
+static struct tsl_sys_ops fake_sys;
+
+/* ---- the fake poller: readiness read off the world ---- */
+
+enum { NREG = 16 };
+
+struct fake_poller {
+    struct reg {
+        int fd;
+        unsigned events;
+        void *data;
+    } regs[NREG];
+    int n;
+    int last_ms;   /* the timeout of the last wait */
+};
+
+static struct fake_poller pollers[2];
+static int npollers;
+
+static int
+fp_open(struct tsl_poller *p)
+{
+    assert_true(npollers < 2);
+    memset(&pollers[npollers], 0, sizeof(pollers[0]));
+    p->impl = &pollers[npollers++];
+    return 0;
+}
+
+static void
+fp_close(struct tsl_poller *p)
+{
+    (void)p;
+}
+
+static struct reg *
+fp_find(struct fake_poller *fp, int fd)
+{
+    int i;
+
+    for (i = 0; i < fp->n; i++)
+        if (fp->regs[i].fd == fd)
+            return &fp->regs[i];
+    return NULL;
+}
+
+static int
+fp_add(struct tsl_poller *p, int fd, unsigned events, void *data)
+{
+    struct fake_poller *fp = p->impl;
+
+    assert_null(fp_find(fp, fd));
+    assert_true(fp->n < NREG);
+    fp->regs[fp->n].fd = fd;
+    fp->regs[fp->n].events = events;
+    fp->regs[fp->n++].data = data;
+    return 0;
+}
+
+static int
+fp_mod(struct tsl_poller *p, int fd, unsigned events, void *data)
+{
+    struct reg *r = fp_find(p->impl, fd);
+
+    assert_non_null(r);
+    r->events = events;
+    r->data = data;
+    return 0;
+}
+
+static void
+fp_del(struct tsl_poller *p, int fd, bool closing)
+{
+    struct fake_poller *fp = p->impl;
+    struct reg *r = fp_find(fp, fd);
+
+    (void)closing;
+    assert_non_null(r);
+    *r = fp->regs[--fp->n];
+}
+
+/* Reports what is ready; if nothing is, the clock moves on by the time
+ * the loop allowed (a wait without limit with nothing ready would hang a
+ * real loop: here it fails the test). */
+static int
+fp_wait(struct tsl_poller *p, int ms, struct tsl_poll_event *out, int max)
+{
+    struct fake_poller *fp = p->impl;
+    int i, n = 0;
+
+    fp->last_ms = ms;
+    for (i = 0; i < fp->n && n < max; i++) {
+        struct reg *r = &fp->regs[i];
+        unsigned ev = 0;
+        if ((r->events & TSL_POLL_IN) && readable(r->fd))
+            ev |= TSL_POLL_IN;
+        if ((r->events & TSL_POLL_OUT) && writable(r->fd))
+            ev |= TSL_POLL_OUT;
+        if (ev != 0) {
+            out[n].data = r->data;
+            out[n++].events = ev;
+        }
+    }
+    if (n == 0) {
+        assert_true(ms >= 0); /* the loop would sleep forever */
+        clock_ms += ms;
+    }
+    return n;
+}
+
+static const struct tsl_poller_ops fake_poller = {
+    .name = "fake",
+    .open = fp_open,
+    .close = fp_close,
+    .add = fp_add,
+    .mod = fp_mod,
+    .del = fp_del,
+    .wait = fp_wait,
+};
+
+/* ---- a server (never started), its receivers, what the callbacks saw ---- */
+
+struct seen {
+    int msgs;
+    uint8_t last[512];
+    size_t last_len;
+    int disconnects;
+    tsl_reason_t reason;
+    struct tsl_receiver *served_by; /* the receiver whose turn delivered */
+};
+
+static tsl_server_t *srv;
+static struct tsl_receiver rx[2];
+static struct tsl_client *cl[NSOCK];
+static struct seen seen[NSOCK];
+static bool echo = true;
+static struct tsl_receiver *turning; /* the receiver in tsl__loop_turn */
+
+static int
+idx(tsl_client_t *c)
+{
+    return (int)tsl_client_id(c) - 1;
+}
+
+static void
+on_message(tsl_server_t *s, tsl_client_t *c, const uint8_t *m, size_t len,
+           void *ud)
+{
+    struct seen *w = &seen[idx(c)];
+
+    (void)s;
+    (void)ud;
+    w->msgs++;
+    w->last_len = len < sizeof(w->last) ? len : sizeof(w->last);
+    memcpy(w->last, m, w->last_len);
+    w->served_by = turning;
+    if (echo) {
+        uint8_t frame[520];
+        long n = tsl_framing_encode(&srv->framing, m, len, frame,
+                                    sizeof(frame));
+        assert_true(n > 0);
+        assert_int_equal(tsl_client_send(c, frame, (size_t)n), 0);
+    }
+}
+
+static void
+on_disconnected(tsl_server_t *s, tsl_client_t *c, tsl_reason_t why, void *ud)
+{
+    (void)s;
+    (void)ud;
+    seen[idx(c)].disconnects++;
+    seen[idx(c)].reason = why;
+}
+
+static int
+setup(void **state)
+{
+    tsl_callbacks_t cb = {0};
+    tsl_framing_t f;
+    char err[100];
+
+    (void)state;
+    memset(socks, 0, sizeof(socks));
+    memset(seen, 0, sizeof(seen));
+    memset(cl, 0, sizeof(cl));
+    npipes = npollers = 0;
+    clock_ms = 1000000;
+    echo = true;
+    fake_sys = tsl__sys_libc;
+    fake_sys.recv = f_recv;
+    fake_sys.readv = f_readv;
+    fake_sys.send = f_send;
+    fake_sys.close = f_close;
+    fake_sys.pipe2 = f_pipe2;
+    fake_sys.read = f_read;
+    fake_sys.write = f_write;
+    fake_sys.clock_gettime = f_clock_gettime;
+    tsl__sys_set(&fake_sys);
+
+    assert_int_equal(tsl_server_create(&srv, "loop", "127.0.0.1", 0), 0);
+    cb.message = on_message;
+    cb.disconnected = on_disconnected;
+    assert_int_equal(tsl_server_set_callbacks(srv, &cb, NULL), 0);
+    assert_int_equal(tsl_framing_parse("variable:strip", &f, err, sizeof(err)), 0);
+    assert_int_equal(tsl_server_set_framing(srv, &f), 0);
+    assert_int_equal(tsl_server_set_timer_tick(srv, 10), 0);
+    assert_int_equal(tsl_server_set_keepalive(srv, 0), 0);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    int i;
+
+    (void)state;
+    for (i = 0; i < 2; i++) {
+        if (!rx[i].started)
+            continue;
+        tsl__receiver_request_stop(&rx[i]);
+        assert_false(tsl__loop_turn(&rx[i], 0));
+        tsl__loop_exit(&rx[i]);
+        tsl__receiver_release(&rx[i]);
+    }
+    for (i = 0; i < NSOCK; i++)
+        if (cl[i] != NULL) {
+            tsl_client_unref(cl[i]); /* the test's reference */
+            assert_true(socks[i].closed);
+        }
+    assert_int_equal(tsl_server_destroy(srv), 0);
+    tsl__sys_set(NULL);
+    return 0;
+}
+
+static void
+open_rx(int k)
+{
+    assert_int_equal(tsl__receiver_open(&rx[k], srv, false, NULL,
+                                        &fake_poller),
+                     0);
+}
+
+static bool
+turn(int k, int ms)
+{
+    bool r;
+
+    turning = &rx[k];
+    r = tsl__loop_turn(&rx[k], ms);
+    turning = NULL;
+    return r;
+}
+
+/* Client i on socket i, handed to receiver k and adopted by its turn. */
+static struct tsl_client *
+add_client(int i, int k)
+{
+    struct sockaddr_in peer = {.sin_family = AF_INET};
+    struct tsl_client *c;
+
+    socks[i].room = UNLIMITED;
+    atomic_store(&srv->next_id, (uint64_t)i); /* client id i + 1 */
+    c = tsl__client_create(srv, SOCK_FD + i, &peer);
+    assert_non_null(c);
+    tsl_client_ref(c); /* the test's, dropped in teardown */
+    cl[i] = c;
+    assert_int_equal(tsl__client_handoff(c, &rx[k].owner, NULL), 0);
+    assert_true(turn(k, 0));
+    assert_ptr_equal(c->owner_rx, &rx[k]);
+    return c;
+}
+
+static void
+peer_sends(int i, const void *p, size_t n)
+{
+    struct sock *s = &socks[i];
+
+    assert_true(s->in_len + n <= sizeof(s->in));
+    memcpy(s->in + s->in_len, p, n);
+    s->in_len += n;
+}
+
+/* The course's variable framing: a 2-byte little-endian length (header
+ * included), then the payload (delivered without the header: `strip`). */
+static size_t
+frame(uint8_t *out, const char *payload)
+{
+    size_t n = strlen(payload) + 2;
+
+    out[0] = (uint8_t)n;
+    out[1] = (uint8_t)(n >> 8);
+    memcpy(out + 2, payload, n - 2);
+    return n;
+}
+
+/* ---- the tests ---- */
+
+static void
+split_frame_is_delivered_once_whole(void **state)
+{
+    uint8_t f[32];
+    size_t n = frame(f, "hello");
+
+    (void)state;
+    open_rx(0);
+    add_client(0, 0);
+    peer_sends(0, f, 3); /* header and one byte */
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].msgs, 0);
+    peer_sends(0, f + 3, n - 3);
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].msgs, 1);
+    assert_int_equal(seen[0].last_len, 5);
+    assert_memory_equal(seen[0].last, "hello", 5);
+    assert_int_equal(socks[0].out_len, n);
+    assert_memory_equal(socks[0].out, f, n);
+}
+
+static void
+coalesced_frames_get_one_read_and_one_write(void **state)
+{
+    uint8_t all[16 * 16];
+    size_t n = 0;
+    int i;
+
+    (void)state;
+    open_rx(0);
+    add_client(0, 0);
+    for (i = 0; i < 16; i++) {
+        char p[16];
+        snprintf(p, sizeof(p), "msg-%02d", i);
+        n += frame(all + n, p);
+    }
+    peer_sends(0, all, n);
+    socks[0].reads = 0;
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].msgs, 16);
+    assert_memory_equal(seen[0].last, "msg-15", 6);
+    assert_int_equal(socks[0].reads, 1);
+    assert_int_equal(socks[0].sends, 1); /* sixteen replies, one write */
+    assert_int_equal(socks[0].out_len, n);
+    assert_memory_equal(socks[0].out, all, n);
+}
+
+static void
+output_waits_for_writability_then_drains_in_order(void **state)
+{
+    uint8_t all[64];
+    struct fake_poller *fp = &pollers[0];
+    size_t n = 0;
+    int i;
+
+    (void)state;
+    open_rx(0);
+    add_client(0, 0);
+    for (i = 0; i < 4; i++)
+        n += frame(all + n, "abcdefgh"); /* 10 bytes each */
+    socks[0].room = 7;
+    peer_sends(0, all, n);
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].msgs, 4);
+    assert_int_equal(socks[0].out_len, 7);
+    assert_int_equal(tsl__output_len(cl[0]), n - 7);
+    /* The settled interest asks for writability now. */
+    assert_non_null(fp_find(fp, SOCK_FD));
+    assert_true(fp_find(fp, SOCK_FD)->events & TSL_POLL_OUT);
+    assert_true(turn(0, 0)); /* not writable: nothing moves */
+    assert_int_equal(socks[0].out_len, 7);
+    socks[0].room = UNLIMITED;
+    assert_true(turn(0, 0));
+    assert_int_equal(socks[0].out_len, n);
+    assert_memory_equal(socks[0].out, all, n);
+    assert_int_equal(tsl__output_len(cl[0]), 0);
+    assert_false(fp_find(fp, SOCK_FD)->events & TSL_POLL_OUT);
+    assert_int_equal(seen[0].disconnects, 0);
+}
+
+static void
+stalled_output_ends_that_client_as_slow_consumer(void **state)
+{
+    uint8_t f[32];
+    size_t n = frame(f, "stuck");
+    int64_t t0;
+    int turns = 0;
+
+    (void)state;
+    assert_int_equal(tsl_server_set_output_limits(srv, 1024, 4096, 65536,
+                                                  300),
+                     0);
+    open_rx(0);
+    add_client(0, 0);
+    add_client(1, 0);
+    socks[0].room = 0; /* its peer reads nothing */
+    peer_sends(0, f, n);
+    t0 = clock_ms;
+    while (seen[0].disconnects == 0 && turns++ < 100)
+        assert_true(turn(0, -1)); /* the stall timer bounds every wait */
+    assert_int_equal(seen[0].disconnects, 1);
+    assert_int_equal(seen[0].reason, TSL_REASON_SLOW_CONSUMER);
+    assert_true(clock_ms - t0 >= 300);
+    assert_true(clock_ms - t0 <= 300 + 2 * 10);
+    assert_true(socks[0].closed);
+    /* The other client is served as before. */
+    peer_sends(1, f, n);
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[1].msgs, 1);
+    assert_int_equal(socks[1].out_len, n);
+    assert_int_equal(seen[1].disconnects, 0);
+}
+
+static void
+silent_client_expires_and_a_talking_one_stays(void **state)
+{
+    uint8_t f[32];
+    size_t n = frame(f, "ping");
+    int64_t t0, fed, expired_at = 0;
+    int turns = 0;
+
+    (void)state;
+    assert_int_equal(tsl_server_set_keepalive(srv, 500), 0);
+    open_rx(0);
+    add_client(0, 0);
+    add_client(1, 0);
+    t0 = fed = clock_ms;
+    while (clock_ms - t0 < 1500 && turns++ < 1000) {
+        if (clock_ms - fed >= 200) {
+            peer_sends(1, f, n);
+            fed = clock_ms;
+        }
+        assert_true(turn(0, 100));
+        assert_true(pollers[0].last_ms <= 100);
+        if (seen[0].disconnects == 1 && expired_at == 0)
+            expired_at = clock_ms;
+    }
+    assert_int_equal(seen[0].disconnects, 1);
+    assert_int_equal(seen[0].reason, TSL_REASON_KA_EXPIRED);
+    assert_true(expired_at - t0 >= 500);
+    assert_true(expired_at - t0 <= 500 + 100 + 2 * 10);
+    assert_int_equal(seen[1].disconnects, 0);
+    assert_true(seen[1].msgs >= 6);
+    assert_false(socks[1].closed);
+}
+
+static void
+protocol_error_ends_that_client_only(void **state)
+{
+    uint8_t bad[2] = {1, 0}; /* a length shorter than its own header */
+    uint8_t f[32];
+    size_t n = frame(f, "fine");
+
+    (void)state;
+    open_rx(0);
+    add_client(0, 0);
+    add_client(1, 0);
+    peer_sends(0, bad, sizeof(bad));
+    peer_sends(1, f, n);
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].disconnects, 1);
+    assert_int_equal(seen[0].reason, TSL_REASON_PROTOCOL_ERROR);
+    assert_true(socks[0].closed);
+    assert_int_equal(seen[1].msgs, 1);
+    assert_int_equal(seen[1].disconnects, 0);
+    assert_int_equal(socks[1].out_len, n);
+}
+
+static void
+migration_hands_over_half_a_frame(void **state)
+{
+    uint8_t f[32];
+    size_t n = frame(f, "moved");
+    struct tsl_client *c;
+
+    (void)state;
+    open_rx(0);
+    open_rx(1);
+    c = add_client(0, 0);
+    peer_sends(0, f, 4); /* half a frame: into the client's ring */
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].msgs, 0);
+    assert_true(c->in.len > 0);
+    /* What tsl_server_migrate_client() asks, to a receiver of our own. */
+    pthread_mutex_lock(&c->lock);
+    c->migrate_to = &rx[1];
+    atomic_store(&c->migrating, true);
+    tsl__client_poke_locked(c, TSL__P_MIGRATE);
+    pthread_mutex_unlock(&c->lock);
+    assert_true(turn(0, 0));
+    assert_int_equal(rx[0].n, 0);
+    assert_null(fp_find(&pollers[0], SOCK_FD));
+    peer_sends(0, f + 4, n - 4);
+    assert_true(turn(1, 0)); /* adopts it, reads, completes the frame */
+    assert_ptr_equal(c->owner_rx, &rx[1]);
+    assert_int_equal(seen[0].msgs, 1);
+    assert_ptr_equal(seen[0].served_by, &rx[1]);
+    assert_memory_equal(seen[0].last, "moved", 5);
+    assert_int_equal(socks[0].out_len, n);
+    assert_int_equal(c->st.migrations, 1);
+    assert_int_equal(seen[0].disconnects, 0);
+}
+
+static void
+stop_finishes_every_client_once(void **state)
+{
+    (void)state;
+    open_rx(0);
+    add_client(0, 0);
+    add_client(1, 0);
+    assert_int_equal(tsl_client_disconnect(cl[0]), 0);
+    tsl__receiver_request_stop(&rx[0]);
+    assert_false(turn(0, 0)); /* the queue first: the forced close */
+    assert_int_equal(seen[0].disconnects, 1);
+    assert_int_equal(seen[0].reason, TSL_REASON_FORCED);
+    assert_int_equal(seen[1].disconnects, 0);
+    tsl__loop_exit(&rx[0]);
+    assert_int_equal(seen[1].disconnects, 1);
+    assert_int_equal(seen[1].reason, TSL_REASON_SHUTDOWN);
+    assert_true(socks[0].closed && socks[1].closed);
+    /* Closed for hand-offs from now on. */
+    assert_int_equal(tsl_client_disconnect(cl[1]), TSL_ENOTCONN);
+    tsl__receiver_release(&rx[0]);
+    assert_false(rx[0].started);
+    assert_int_equal(seen[0].disconnects + seen[1].disconnects, 2);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(split_frame_is_delivered_once_whole,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            coalesced_frames_get_one_read_and_one_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            output_waits_for_writability_then_drains_in_order, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            stalled_output_ends_that_client_as_slow_consumer, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            silent_client_expires_and_a_talking_one_stays, setup, teardown),
+        cmocka_unit_test_setup_teardown(protocol_error_ends_that_client_only,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(migration_hands_over_half_a_frame,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(stop_finishes_every_client_once,
+                                        setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -15,8 +15,8 @@
 #   BUILD_DIR/core/CMakeFiles/tsl_obj.dir/src/ uses (nm: U) a global symbol
 #   that B's object defines (T, D, B, R, W, ...).  Calls through function
 #   pointers do not show, which is the point: they are the way up.  The
-#   objects are the ones tsl_obj lists in its DependInfo.cmake, so the CLI
-#   (tsl_cli*.c, its own library over tsl.h only) is not in the graph.
+#   objects are the ones tsl_obj lists in its DependInfo.cmake (the CLI,
+#   core/cli/, is a library of its own over tsl.h only).
 # - includes: an edge A -> B for each `#include "B"` in core/src/*.c and
 #   *.h that names a file of core/src.
 # A strongly connected component of more than one file is a cycle.  Each

@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "tsl.h"
-#include "tsl_internal.h"
 
 enum ptype {
     P_END,
@@ -208,7 +207,22 @@ tok_eq(const char *line, const struct toks *t, size_t k, const char *w)
     return strlen(w) == t->len[k] && memcmp(line + t->off[k], w, t->len[k]) == 0;
 }
 
-#define fail tsl__errf
+/* Formats a one-line error into err (if errlen > 0); returns -1. */
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err != NULL && errlen > 0) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
 
 /* Checks one parameter token; fills out; returns 0 or -1 with err. */
 static int

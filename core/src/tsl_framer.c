@@ -1,7 +1,7 @@
 /*
- * tsl_framer.c - framer interface, the `none` framing, framing specs.
+ * tsl_framer.c - framer interface and framing specs.
  *
- * Dispatches to the sibling framers (fixed, var, delim), gives the defaults
+ * Dispatches to the sibling framers (none, fixed, var, delim), gives the defaults
  * of each kind, validates configurations and parses the text specs used by
  * tsl-echo --framing and the CLI.  Pure functions, any thread.
  */
@@ -162,12 +162,7 @@ tsl__framer_next(struct tsl_framer *fr, const struct tsl_span sp[2],
         return tsl__framer_delim_next(fr, sp, avail, out);
     case TSL_FRAMING_NONE:
     default:
-        if (avail == 0)
-            return TSL_FRAME_NEED_MORE;
-        out->total = avail;
-        out->off = 0;
-        out->len = avail;
-        return TSL_FRAME_MESSAGE;
+        return tsl__framer_none_next(fr, sp, avail, out);
     }
 }
 

@@ -56,6 +56,8 @@ size_t tsl__framer_keepalive(const tsl_framing_t *f, uint8_t out[4]);
 size_t tsl__framer_bufsize(const tsl_framing_t *f);
 
 /* Sibling implementations, one per kind. */
+int tsl__framer_none_next(struct tsl_framer *fr, const struct tsl_span sp[2],
+                          size_t avail, struct tsl_frame *out);
 int tsl__framer_fixed_next(struct tsl_framer *fr, const struct tsl_span sp[2],
                            size_t avail, struct tsl_frame *out);
 int tsl__framer_var_next(struct tsl_framer *fr, const struct tsl_span sp[2],

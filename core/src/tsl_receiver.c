@@ -584,9 +584,7 @@ rx_deliver(struct tsl_receiver *rx, struct tsl_client *c, size_t bytes)
 static bool
 rx_read(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 {
-    struct tsl_server *srv = c->srv;
-    bool none = c->framer.cfg.kind == TSL_FRAMING_NONE;
-    bool flat = none || c->in.len == 0;
+    bool flat = c->in.len == 0; /* always, for `none`: it has no ring */
     struct tsl_span sp[2];
     struct iovec iov[2];
     uint8_t *p[2];
@@ -596,7 +594,7 @@ rx_read(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
     int k = 0;
 
     if (flat) {
-        size_t want = none ? rx->scratch_cap : c->in.cap;
+        size_t want = c->in.cap != 0 ? c->in.cap : rx->scratch_cap;
         TSL_ASSERT(want <= rx->scratch_cap);
         do
             r = tsl__sys->recv(c->fd, rx->scratch, want, 0);
@@ -631,14 +629,6 @@ rx_read(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
         return true;
     }
     c->ka_last = now;
-    if (none) {
-        count_read(c, (size_t)r, 0, false);
-        atomic_fetch_add_explicit(&c->msgs_in, 1, memory_order_relaxed);
-        TSL__CTR_ADD(srv->ctr.msgs_in, 1);
-        if (srv->cb.message != NULL)
-            srv->cb.message(srv, c, rx->scratch, (size_t)r, srv->ud);
-        return true;
-    }
     if (!flat) {
         tsl__cbuf_commit(&c->in, (size_t)r);
         return rx_deliver(rx, c, (size_t)r);

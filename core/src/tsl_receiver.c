@@ -79,7 +79,8 @@ static bool listening(struct tsl_receiver *rx);
  * re-arms for the rest.  Four timers of 48 bytes were a quarter of an idle
  * client.  The deadlines:
  * - keepalive expiry: receiving only records the time (ka_last), so a busy
- *   client costs no timer work per read; expiry is at most a tick late;
+ *   client costs no timer work per read; expiry is at most a tick late,
+ *   and never while bytes wait unread in the kernel (bytes_wait);
  * - frame completion: a frame whose first bytes wait in the ring must be
  *   complete within the server's frame timeout (frame_start);
  * - keepalive frames out (client mode): ka_send_at;
@@ -155,6 +156,21 @@ ka_send_arm(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
     ka_arm(rx, c, now);
 }
 
+/* Do bytes wait in the kernel, unread?  A client the receiver does not
+ * read (paused at the high watermark, NOT_LISTENING, migrating) may be
+ * talking all the while: its silence is the server's, not the peer's. */
+static bool
+bytes_wait(struct tsl_client *c)
+{
+    uint8_t b;
+    ssize_t r;
+
+    do
+        r = tsl__sys->recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    return r > 0;
+}
+
 static void
 ka_fire(struct tsl_timer *t, int64_t now, void *arg)
 {
@@ -178,8 +194,11 @@ ka_fire(struct tsl_timer *t, int64_t now, void *arg)
         return;
     }
     if (hold != 0 && now - c->ka_last >= hold) {
-        rx_finish(rx, c, TSL_REASON_KA_EXPIRED);
-        return;
+        if (!bytes_wait(c)) {
+            rx_finish(rx, c, TSL_REASON_KA_EXPIRED);
+            return;
+        }
+        c->ka_last = now; /* not silent: bytes wait for the server */
     }
     if (c->ka_send_at > 0 && now >= c->ka_send_at) {
         uint8_t fr[4];

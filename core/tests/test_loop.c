@@ -40,7 +40,7 @@ struct sock {
     uint8_t out[65536];    /* what the server wrote */
     size_t out_len;
     size_t room;           /* bytes send() still takes (UNLIMITED) */
-    int sends, reads;
+    int sends, reads, peeks;
 };
 
 static struct sock socks[NSOCK];
@@ -79,10 +79,8 @@ f_recv(int fd, void *buf, size_t n, int flags)
     struct sock *s = sock_of(fd);
     size_t k;
 
-    (void)flags;
     assert_non_null(s);
     assert_false(s->closed);
-    s->reads++;
     if (s->in_off == s->in_len) {
         if (s->eof)
             return 0;
@@ -91,6 +89,11 @@ f_recv(int fd, void *buf, size_t n, int flags)
     }
     k = s->in_len - s->in_off < n ? s->in_len - s->in_off : n;
     memcpy(buf, s->in + s->in_off, k);
+    if (flags & MSG_PEEK) {
+        s->peeks++;
+        return (ssize_t)k;
+    }
+    s->reads++;
     s->in_off += k;
     return (ssize_t)k;
 }
@@ -632,6 +635,37 @@ silent_client_expires_and_a_talking_one_stays(void **state)
     assert_false(socks[1].closed);
 }
 
+/* While the server does not listen, a client whose bytes wait unread is
+ * not silent: keepalive spares it, and expires the one that is. */
+static void
+unread_bytes_keep_a_client_the_server_does_not_read(void **state)
+{
+    uint8_t f[32];
+    size_t n = frame(f, "waiting");
+    int64_t t0;
+    int turns = 0;
+
+    (void)state;
+    assert_int_equal(tsl_server_set_keepalive(srv, 500), 0);
+    open_rx(0);
+    add_client(0, 0);
+    add_client(1, 0);
+    assert_int_equal(tsl_server_set_flags(srv, TSL_SERVER_NOT_LISTENING), 0);
+    peer_sends(1, f, n);
+    t0 = clock_ms;
+    while (clock_ms - t0 < 2000 && turns++ < 1000)
+        assert_true(turn(0, 100));
+    assert_int_equal(seen[0].disconnects, 1);
+    assert_int_equal(seen[0].reason, TSL_REASON_KA_EXPIRED);
+    assert_int_equal(seen[1].disconnects, 0);
+    assert_int_equal(seen[1].msgs, 0); /* not read, not delivered */
+    assert_true(socks[1].peeks > 0);
+    assert_int_equal(tsl_server_clear_flags(srv, TSL_SERVER_NOT_LISTENING), 0);
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[1].msgs, 1);
+    assert_memory_equal(seen[1].last, "waiting", 7);
+}
+
 static void
 protocol_error_ends_that_client_only(void **state)
 {
@@ -729,6 +763,9 @@ main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             silent_client_expires_and_a_talking_one_stays, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            unread_bytes_keep_a_client_the_server_does_not_read, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(protocol_error_ends_that_client_only,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(migration_hands_over_half_a_frame,

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ci/bench.sh [SECONDS] - the fixed benchmark scenarios against tsl-echo
-# (select, epoll, epoll+threaded) and two peers, the minimal epoll echo
-# server and a libuv echo server (uv-echo, when libuv was found), in one
-# run; prints one table with ratios to the minimal server, then the last
+# (select, epoll, epoll+threaded) and three peers, the minimal epoll echo
+# server, the minimal thread-per-connection echo server (the floor of the
+# threaded model: `mthr`) and a libuv echo server (uv-echo, when libuv was
+# found), in one run; prints one table with ratios to the minimal server, then the last
 # recorded figures from bench/BASELINE.md.  Servers run pinned to CPU 0 and
 # tsl-bench to CPU 1, so the load generator does not steal the server's
 # core.  Not a test; not run in CI.  A few minutes.
@@ -29,14 +30,15 @@ ulimit -n "$(ulimit -Hn)"
 
 declare -A cmd=(
   [min]="$b/bench/min-epoll-echo PORT"
+  [mthr]="$b/bench/min-thread-echo PORT"
   [uv]="$b/bench/uv-echo PORT"
   [select]="$b/core/tsl-echo --listen 127.0.0.1:PORT --backend select"
   [epoll]="$b/core/tsl-echo --listen 127.0.0.1:PORT --backend epoll"
   [threaded]="$b/core/tsl-echo --listen 127.0.0.1:PORT --backend epoll --threaded"
 )
-servers=(min select epoll threaded)
+servers=(min mthr select epoll threaded)
 if [[ -x $b/bench/uv-echo ]]; then
-  servers=(min uv select epoll threaded)
+  servers=(min mthr uv select epoll threaded)
 else
   echo "bench: no $b/bench/uv-echo (libuv1-dev missing?): column uv left empty" >&2
 fi
@@ -71,11 +73,11 @@ each idle1k --conns 1 --depth 1 --size 64 --idle 1000 --seconds "$secs"
 each idle  --mode idle --conns 5000
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "") printf "%.2f", a / b; else printf "-" }'; }
-printf '\n%-44s %10s %10s %10s %10s %10s\n' "scenario (ratio to min-epoll-echo)" select epoll threaded uv min
+printf '\n%-44s %10s %10s %10s %10s %10s %10s\n' "scenario (ratio to min-epoll-echo)" select epoll threaded uv mthr min
 line() { # label scenario key
   local m; m=$(val "min,$2" "$3")
   printf '%-44s' "$1"
-  for s in select epoll threaded uv; do printf ' %10s' "$(ratio "$(val "$s,$2" "$3")" "$m")"; done
+  for s in select epoll threaded uv mthr; do printf ' %10s' "$(ratio "$(val "$s,$2" "$3")" "$m")"; done
   printf ' %10s\n' "$m"
 }
 line "1 conn x1 64B: p50 latency (us)"           p1    p50_us
@@ -90,8 +92,13 @@ line "1 active among 1000 idle: CPU us/message"  idle1k server_cpu_us_per_msg
 line "5000 idle connections: RSS bytes/conn"     idle  bytes_per_conn
 echo
 printf 'p50 with 1000 idle / p50 alone:'
-for s in select epoll threaded uv min; do printf ' %s %s' "$s" "$(ratio "$(val "$s,idle1k" p50_us)" "$(val "$s,p1" p50_us)")"; done
+for s in select epoll threaded uv mthr min; do printf ' %s %s' "$s" "$(ratio "$(val "$s,idle1k" p50_us)" "$(val "$s,p1" p50_us)")"; done
 echo
+# A thread per connection pays a context switch per read whatever it
+# does: --threaded is also measured against that model's own floor.
+printf 'threaded / min-thread-echo at 50x16: CPU/msg %s, msgs/s %s\n' \
+  "$(ratio "$(val threaded,p16 server_cpu_us_per_msg)" "$(val mthr,p16 server_cpu_us_per_msg)")" \
+  "$(ratio "$(val threaded,p16 msgs_per_s)" "$(val mthr,p16 msgs_per_s)")"
 
 # The sanity line: a minimal server held back by the load generator makes
 # every server look alike, and the ratios above then mean nothing.

@@ -1,0 +1,213 @@
+/*
+ * sim.h - the deterministic simulation of the core (tsl-sim).
+ *
+ * One process, one thread (plus a helper that plays "another thread" at
+ * chosen points, always while the main thread waits for it): the real
+ * controller, acceptor (hosted on the shared receiver, as on epoll),
+ * receivers, pollers, framers and timer wheels run against a simulated
+ * world behind the OS-call table - in-memory sockets and pipes, a fake
+ * epoll and poll, a listening socket with a backlog, an allocation count
+ * and a virtual clock - and every choice (who runs next, how a read is
+ * split, when a peer writes, resets or goes silent, what the application
+ * does) comes from one seeded generator.  The same seed gives the same
+ * world, step for step.
+ *
+ * Files: sim_os.c (the simulated OS and the generator), sim_world.c (the
+ * peers, the application, the scheduler and the invariants), tsl_sim.c
+ * (the command line).  All mutable state is the one world, W, owned by
+ * the main thread; the helper touches it only while the main thread waits.
+ */
+#ifndef TSL_SIM_H
+#define TSL_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tsl_internal.h"
+#include "tsl_sys.h"
+
+#define SIM_MAXFD 256
+#define SIM_MAXCONN 64
+#define SIM_MAXTASK 64
+#define SIM_MAXREG 80
+#define SIM_FOREVER INT64_MAX
+#define SIM_PORT0 10000
+#define SIM_TIME0 1000000 /* the virtual clock starts here (ms) */
+
+/* ---- the generator (xoshiro256**, seeded by splitmix64) ---- */
+void sim_rng_seed(uint64_t seed);
+uint64_t sim_rnd(void);
+uint32_t sim_below(uint32_t n);          /* 0..n-1 (0 if n == 0) */
+bool sim_chance(uint32_t num, uint32_t den);
+uint32_t sim_range(uint32_t lo, uint32_t hi); /* lo..hi */
+
+/* ---- descriptors ---- */
+enum sim_fdkind { FD_FREE, FD_CONN, FD_PIPE_R, FD_PIPE_W, FD_LISTEN,
+                  FD_NULL, FD_EPOLL, FD_SOCK };
+
+struct sim_reg { int fd; uint32_t events; uint64_t data; };
+
+struct sim_epoll {
+    struct sim_reg regs[SIM_MAXREG];
+    int n;
+};
+
+struct sim_fd {
+    enum sim_fdkind kind;
+    int conn;               /* FD_CONN */
+    int pipe;               /* FD_PIPE_*: index into W.pipes */
+    struct sim_epoll *ep;   /* FD_EPOLL */
+};
+
+struct sim_pipe { int bytes; bool rclosed, wclosed; };
+
+/* Peer scripts. */
+enum sim_peer { PEER_ECHO, PEER_SLOW, PEER_FLOOD, PEER_HALFCLOSE,
+                PEER_KA_SENDER, PEER_KA_FORGET, PEER_RESETTER, PEER_KINDS };
+
+enum sim_cstate { C_IDLE, C_BACKLOG, C_ACCEPTED, C_REFUSED };
+
+/* One connection: the peer's script and both directions of its bytes. */
+struct sim_conn {
+    int idx;
+    enum sim_peer kind;
+    enum sim_cstate st;
+    int fd;                  /* the server's descriptor, -1 if none */
+    bool srv_closed;         /* the server closed its end */
+    int64_t connect_at;
+    int64_t next_at;         /* the peer's next action */
+    /* peer -> server: the whole stream, generated up front */
+    uint8_t *out;
+    size_t out_len, out_cap;
+    size_t wrote;            /* written by the peer so far */
+    size_t rd;               /* read by the server */
+    size_t stop_writing_at;  /* KA_FORGET: goes silent here */
+    bool fin, rst;
+    int64_t rst_at;          /* RESETTER */
+    /* messages: frame k is out[moff[k] .. moff[k] + mlen[k] + 2) */
+    uint32_t *moff, *mlen;
+    uint32_t nmsg, mcap;
+    uint32_t delivered;
+    /* server -> peer: the expected echo (message frames only) */
+    uint8_t *echo;
+    size_t echo_len, echo_cap;
+    size_t sent;             /* bytes the server's sends put on the wire */
+    size_t got;              /* bytes the peer read */
+    size_t room_cap;         /* its socket buffer */
+    bool refused_bytes;      /* a send found the buffer full or short */
+    /* what the server side showed */
+    tsl_client_t *c;         /* the application's reference */
+    uint64_t id;
+    bool connected, rejected;
+    int disconnects;
+    tsl_reason_t reason;
+    bool forced;             /* tsl_client_disconnect returned 0 */
+    uint64_t msgs_out;       /* echoes tsl_client_send accepted */
+    bool send_failed;
+    int64_t last_read;       /* virtual time of the server's last read */
+    int64_t ka_override;     /* -1: the server's */
+    uint32_t min_hold;       /* smallest nonzero hold that applied */
+};
+
+/* A task: a receiver whose thread the simulator plays. */
+struct sim_task {
+    struct tsl_receiver *rx;
+    bool alive;
+    bool sleeping;
+    int64_t wake_at;
+    int epfd;                /* its epoll descriptor, -1: it polls */
+    struct pollfd pf[8];     /* poll(): its last set */
+    int npf;
+    int turns;
+    int empty;               /* turns in a row that did nothing, awake */
+};
+
+struct sim_opts {
+    uint64_t seed;
+    uint64_t max_steps;
+    int clients;
+    int msgs;
+    bool trace;              /* keep and print the trace */
+    bool verbose;            /* print it as it goes */
+    bool avoid_hup_spin;     /* keep out of a known core bug (docs) */
+};
+
+struct sim_world {
+    struct sim_opts o;
+    int64_t now;
+    uint64_t step;
+    uint64_t hash;           /* of everything that happened */
+    uint64_t progress;       /* bytes moved, callbacks run, closes */
+    bool failed;
+    char why[512];
+    uint64_t fail_step;
+    struct sim_fd fds[SIM_MAXFD];
+    int fd_budget;           /* descriptors beyond it: EMFILE */
+    struct sim_pipe pipes[SIM_MAXTASK * 2];
+    int npipes;
+    struct sim_conn conns[SIM_MAXCONN];
+    int nconns;
+    int backlog[SIM_MAXCONN];
+    int nbacklog;
+    int lfd;
+    struct sim_task tasks[SIM_MAXTASK];
+    int ntasks;
+    int cur;                 /* the running task, -1: the application */
+    long live_allocs;
+    /* chaos, per world */
+    uint32_t p_split, p_eintr, p_eagain, p_short, p_emfile, p_abort,
+        p_thread_fail, p_preempt;
+    int preempts_left;
+    /* the server and the application */
+    tsl_server_t *srv;
+    uint32_t hold;           /* the server's keepalive hold */
+    uint32_t tick;
+    bool not_listening;
+    int64_t app_next_at;
+    int64_t ka_changed_at;   /* the last keepalive or flag change */
+    int app_actions_left;
+    int64_t stop_at;
+    int stop_phase;          /* 0 running, 1 acceptor, 2 shared, 3 rest, 4 done */
+    int64_t stop_t0;
+    uint64_t stop_step0;
+    bool stopping;           /* a stop was requested */
+    uint64_t accepted_cb, rejected_cb;
+    uint64_t disc_by_reason[TSL_REASON_COUNT];
+    /* the trace: a ring of lines, kept only with o.trace */
+    char (*trace)[160];
+    unsigned trace_n, trace_head;
+};
+
+extern struct sim_world W;
+extern const struct tsl_sys_ops sim_sys;
+
+/* sim_os.c */
+void sim_os_reset(void);
+int sim_fd_alloc(enum sim_fdkind kind);
+bool sim_fd_readable(int fd);
+bool sim_fd_writable(int fd);
+bool sim_fd_error(int fd);
+void sim_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sim_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sim_hash(uint64_t v);
+void sim_trace_dump(void);
+/* Runs fn(arg) on the helper thread and waits for it ("another thread"). */
+void sim_elsewhere(void (*fn)(void *), void *arg);
+/* A point where another thread may run (no lock of the core is held). */
+void sim_preempt(const char *where);
+
+/* sim_world.c */
+/* Runs one world; true if every invariant held. */
+bool sim_world_run(const struct sim_opts *o);
+/* The application's action run at a preemption point. */
+void sim_app_concurrent(void *arg);
+struct sim_conn *sim_conn_of_fd(int fd);
+
+#define TRACE(...)                                                        \
+    do {                                                                  \
+        if (W.o.trace)                                                    \
+            sim_trace(__VA_ARGS__);                                       \
+    } while (0)
+
+#endif

@@ -1,0 +1,1074 @@
+/*
+ * sim_os.c - the simulated operating system under the core (tsl-sim).
+ *
+ * Implements the OS-call table (struct tsl_sys_ops) over the world W:
+ * descriptors are allocated lowest-first like the kernel's, so numbers are
+ * reused the way real ones are; sockets are the connections of
+ * sim_world.c, whose reads split, whose writes shorten or meet a full
+ * buffer, and which fail with EINTR, EAGAIN, ECONNRESET as the seed
+ * decides; pipes count bytes; epoll and poll report level-triggered
+ * readiness computed from the world, and a wait that finds nothing puts
+ * the calling task to sleep (until its timeout, or for ever) instead of
+ * blocking; the clock is W.now.  Allocations are counted, so a world can
+ * check that nothing is left after its stop.
+ *
+ * Checks made here, against the core's contracts: no call on a
+ * descriptor that is not open, no close of one twice, a socket read only
+ * by the receiver that watches it and watched by one receiver at a time,
+ * and a client's socket closed only after it left the database.
+ *
+ * Also the generator, the trace and the helper thread.  State: W, the
+ * main thread's (the helper runs only while the main thread waits).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+struct sim_world W;
+
+/* ---- the generator ---- */
+
+static uint64_t rs[4];
+
+static uint64_t
+splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void
+sim_rng_seed(uint64_t seed)
+{
+    int i;
+
+    for (i = 0; i < 4; i++)
+        rs[i] = splitmix(&seed);
+}
+
+static uint64_t
+rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+uint64_t
+sim_rnd(void)
+{
+    uint64_t r = rotl(rs[1] * 5, 7) * 9, t = rs[1] << 17;
+
+    rs[2] ^= rs[0];
+    rs[3] ^= rs[1];
+    rs[1] ^= rs[2];
+    rs[0] ^= rs[3];
+    rs[2] ^= t;
+    rs[3] = rotl(rs[3], 45);
+    return r;
+}
+
+uint32_t
+sim_below(uint32_t n)
+{
+    return n == 0 ? 0 : (uint32_t)(((sim_rnd() >> 32) * n) >> 32);
+}
+
+/* num in den; a den of 0 means never. */
+bool
+sim_chance(uint32_t num, uint32_t den)
+{
+    return num > 0 && den > 0 && sim_below(den) < num;
+}
+
+uint32_t
+sim_range(uint32_t lo, uint32_t hi)
+{
+    return lo + sim_below(hi - lo + 1);
+}
+
+/* ---- failures, the trace, the fingerprint ---- */
+
+void
+sim_hash(uint64_t v)
+{
+    W.hash = (W.hash ^ v) * 0x100000001b3ull;
+}
+
+void
+sim_fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    if (W.failed)
+        return;
+    W.failed = true;
+    W.fail_step = W.step;
+    va_start(ap, fmt);
+    vsnprintf(W.why, sizeof(W.why), fmt, ap);
+    va_end(ap);
+    TRACE("VIOLATION: %s", W.why);
+}
+
+#define TRACE_LINES 400
+
+void
+sim_trace(const char *fmt, ...)
+{
+    static char (*ring)[160];
+    char *line;
+    va_list ap;
+    int n;
+
+    if (ring == NULL) {
+        ring = calloc(TRACE_LINES, sizeof(*ring));
+        if (ring == NULL)
+            return;
+    }
+    W.trace = ring;
+    line = ring[(W.trace_head + W.trace_n) % TRACE_LINES];
+    if (W.trace_n < TRACE_LINES)
+        W.trace_n++;
+    else
+        W.trace_head = (W.trace_head + 1) % TRACE_LINES;
+    n = snprintf(line, 160, "%7llu t=%-7lld ", (unsigned long long)W.step,
+                 (long long)(W.now - SIM_TIME0));
+    va_start(ap, fmt);
+    vsnprintf(line + n, (size_t)(160 - n), fmt, ap);
+    va_end(ap);
+    if (W.o.verbose)
+        printf("%s\n", line);
+}
+
+void
+sim_trace_dump(void)
+{
+    unsigned i;
+
+    if (W.trace == NULL)
+        return;
+    printf("trace (last %u events):\n", W.trace_n);
+    for (i = 0; i < W.trace_n; i++)
+        printf("  %s\n", W.trace[(W.trace_head + i) % TRACE_LINES]);
+}
+
+/* ---- the helper thread: "another thread" at a point of the seed's ---- */
+
+static pthread_mutex_t h_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t h_cv = PTHREAD_COND_INITIALIZER;
+static void (*h_fn)(void *);
+static void *h_arg;
+static bool h_busy, h_started;
+static pthread_t h_thread;
+
+static void *
+helper_main(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&h_lock);
+    for (;;) {
+        while (!h_busy)
+            pthread_cond_wait(&h_cv, &h_lock);
+        pthread_mutex_unlock(&h_lock);
+        h_fn(h_arg);
+        pthread_mutex_lock(&h_lock);
+        h_busy = false;
+        pthread_cond_broadcast(&h_cv);
+    }
+    return NULL;
+}
+
+void
+sim_elsewhere(void (*fn)(void *), void *arg)
+{
+    int saved = W.cur;
+
+    if (!h_started) {
+        if (pthread_create(&h_thread, NULL, helper_main, NULL) != 0) {
+            fn(arg); /* no thread: the same thread will do */
+            return;
+        }
+        pthread_detach(h_thread);
+        h_started = true;
+    }
+    W.cur = -1;
+    pthread_mutex_lock(&h_lock);
+    h_fn = fn;
+    h_arg = arg;
+    h_busy = true;
+    pthread_cond_broadcast(&h_cv);
+    while (h_busy)
+        pthread_cond_wait(&h_cv, &h_lock);
+    pthread_mutex_unlock(&h_lock);
+    W.cur = saved;
+}
+
+void
+sim_preempt(const char *where)
+{
+    if (W.preempts_left <= 0 || W.cur < 0 || W.failed ||
+        !sim_chance(1, W.p_preempt))
+        return;
+    W.preempts_left--;
+    TRACE("preempted in %s: the application runs", where);
+    sim_elsewhere(sim_app_concurrent, NULL);
+}
+
+/* ---- descriptors ---- */
+
+void
+sim_os_reset(void)
+{
+    memset(W.fds, 0, sizeof(W.fds));
+    W.npipes = 0;
+    W.nbacklog = 0;
+    W.lfd = -1;
+    W.live_allocs = 0;
+}
+
+int
+sim_fd_alloc(enum sim_fdkind kind)
+{
+    int fd;
+
+    for (fd = 3; fd < SIM_MAXFD && fd < W.fd_budget; fd++)
+        if (W.fds[fd].kind == FD_FREE) {
+            memset(&W.fds[fd], 0, sizeof(W.fds[fd]));
+            W.fds[fd].kind = kind;
+            return fd;
+        }
+    errno = EMFILE;
+    return -1;
+}
+
+static struct sim_fd *
+fd_get(int fd, const char *call)
+{
+    if (fd < 0 || fd >= SIM_MAXFD || W.fds[fd].kind == FD_FREE) {
+        sim_fail("%s on descriptor %d, which is not open", call, fd);
+        errno = EBADF;
+        return NULL;
+    }
+    return &W.fds[fd];
+}
+
+struct sim_conn *
+sim_conn_of_fd(int fd)
+{
+    if (fd < 0 || fd >= SIM_MAXFD || W.fds[fd].kind != FD_CONN)
+        return NULL;
+    return &W.conns[W.fds[fd].conn];
+}
+
+static size_t
+room(const struct sim_conn *k)
+{
+    size_t queued = k->sent - k->got;
+
+    return queued >= k->room_cap ? 0 : k->room_cap - queued;
+}
+
+bool
+sim_fd_readable(int fd)
+{
+    struct sim_fd *f = &W.fds[fd];
+    struct sim_conn *k;
+
+    switch (f->kind) {
+    case FD_CONN:
+        k = &W.conns[f->conn];
+        return k->rst || k->wrote > k->rd || k->fin;
+    case FD_PIPE_R:
+        return W.pipes[f->pipe].bytes > 0;
+    case FD_LISTEN:
+        return W.nbacklog > 0;
+    default:
+        return false;
+    }
+}
+
+bool
+sim_fd_writable(int fd)
+{
+    struct sim_fd *f = &W.fds[fd];
+
+    if (f->kind != FD_CONN)
+        return f->kind == FD_PIPE_W;
+    return W.conns[f->conn].rst || room(&W.conns[f->conn]) > 0;
+}
+
+bool
+sim_fd_error(int fd)
+{
+    struct sim_fd *f = &W.fds[fd];
+
+    return f->kind == FD_CONN && W.conns[f->conn].rst;
+}
+
+/* Is fd in the epoll set of a task other than `self`? */
+static int
+watched_elsewhere(int fd, int self)
+{
+    int t, i;
+
+    for (t = 0; t < W.ntasks; t++) {
+        struct sim_task *tk = &W.tasks[t];
+        if (t == self || !tk->alive)
+            continue;
+        if (tk->epfd >= 0 && W.fds[tk->epfd].kind == FD_EPOLL) {
+            struct sim_epoll *ep = W.fds[tk->epfd].ep;
+            for (i = 0; i < ep->n; i++)
+                if (ep->regs[i].fd == fd)
+                    return t;
+        }
+    }
+    return -1;
+}
+
+/* The calling task watches fd (its epoll set, or its last poll set). */
+static bool
+watched_by_me(int fd)
+{
+    struct sim_task *tk;
+    int i;
+
+    if (W.cur < 0)
+        return false;
+    tk = &W.tasks[W.cur];
+    if (tk->epfd >= 0) {
+        struct sim_epoll *ep = W.fds[tk->epfd].ep;
+        for (i = 0; i < ep->n; i++)
+            if (ep->regs[i].fd == fd)
+                return true;
+        return false;
+    }
+    for (i = 0; i < tk->npf; i++)
+        if (tk->pf[i].fd == fd)
+            return true;
+    return false;
+}
+
+/* ---- sockets ---- */
+
+static ssize_t
+s_recv(int fd, void *buf, size_t n, int flags)
+{
+    struct sim_fd *f = fd_get(fd, "recv");
+    struct sim_conn *k;
+    size_t avail;
+    int other;
+
+    if (f == NULL)
+        return -1;
+    if (f->kind != FD_CONN) {
+        sim_fail("recv on descriptor %d, which is not a connection", fd);
+        errno = ENOTSOCK;
+        return -1;
+    }
+    k = &W.conns[f->conn];
+    if (!watched_by_me(fd))
+        sim_fail("task %d reads client socket %d (peer %d) without watching "
+                 "it", W.cur, fd, k->idx);
+    other = watched_elsewhere(fd, W.cur);
+    if (other >= 0)
+        sim_fail("socket %d (peer %d) is watched by task %d while task %d "
+                 "reads it", fd, k->idx, other, W.cur);
+    sim_preempt("recv");
+    if (sim_chance(1, W.p_eintr)) {
+        errno = EINTR;
+        return -1;
+    }
+    if (k->rst) {
+        errno = ECONNRESET;
+        return -1;
+    }
+    avail = k->wrote - k->rd;
+    if (avail == 0) {
+        if (k->fin)
+            return 0;
+        errno = EAGAIN;
+        return -1;
+    }
+    if (flags & MSG_PEEK) {
+        if (avail > n)
+            avail = n;
+        memcpy(buf, k->out + k->rd, avail);
+        TRACE("peer %d: the server peeks (%zu bytes wait)", k->idx,
+              k->wrote - k->rd);
+        return (ssize_t)avail;
+    }
+    if (sim_chance(1, W.p_eagain)) {
+        errno = EAGAIN; /* readiness that vanished */
+        return -1;
+    }
+    if (avail > n)
+        avail = n;
+    if (avail > 1 && sim_chance(1, W.p_split))
+        avail = sim_range(1, (uint32_t)avail - 1);
+    memcpy(buf, k->out + k->rd, avail);
+    k->rd += avail;
+    W.progress++;
+    k->last_read = W.now;
+    sim_hash(avail * 131 + (uint64_t)fd);
+    TRACE("peer %d -> server: %zu bytes read (%zu of %zu)", k->idx, avail,
+          k->rd, k->out_len);
+    return (ssize_t)avail;
+}
+
+static ssize_t
+s_readv(int fd, const struct iovec *iov, int n)
+{
+    ssize_t got = 0, r;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (iov[i].iov_len == 0)
+            continue;
+        r = s_recv(fd, iov[i].iov_base, iov[i].iov_len, 0);
+        if (r < 0)
+            return got > 0 ? got : r;
+        got += r;
+        if ((size_t)r < iov[i].iov_len)
+            break;
+    }
+    return got;
+}
+
+static ssize_t
+s_send(int fd, const void *buf, size_t n, int flags)
+{
+    struct sim_fd *f = fd_get(fd, "send");
+    struct sim_conn *k;
+    size_t can;
+
+    (void)flags;
+    if (f == NULL)
+        return -1;
+    if (f->kind != FD_CONN) {
+        sim_fail("send on descriptor %d, which is not a connection", fd);
+        errno = ENOTSOCK;
+        return -1;
+    }
+    k = &W.conns[f->conn];
+    if (sim_chance(1, W.p_eintr)) {
+        errno = EINTR;
+        return -1;
+    }
+    if (k->rst) {
+        errno = EPIPE;
+        return -1;
+    }
+    can = room(k);
+    if (can == 0) {
+        k->refused_bytes = true;
+        errno = EAGAIN;
+        return -1;
+    }
+    if (can > n)
+        can = n;
+    if (can > 1 && sim_chance(1, W.p_short)) {
+        can = sim_range(1, (uint32_t)can - 1);
+        k->refused_bytes = true;
+    }
+    if (k->sent + can > k->echo_len ||
+        memcmp(k->echo + k->sent, buf, can) != 0) {
+        size_t i = 0;
+        while (i < can && k->sent + i < k->echo_len &&
+               k->echo[k->sent + i] == ((const uint8_t *)buf)[i])
+            i++;
+        sim_fail("peer %d: byte %zu of the server's output is wrong "
+                 "(lost, duplicated or reordered: %zu of %zu expected bytes)",
+                 k->idx, k->sent + i, k->sent, k->echo_len);
+    }
+    k->sent += can;
+    W.progress++;
+    sim_hash(can * 17 + 3);
+    TRACE("server -> peer %d: %zu bytes sent (%zu on the wire)", k->idx, can,
+          k->sent);
+    return (ssize_t)can;
+}
+
+static void app_sees_close(struct sim_conn *k);
+
+static int
+s_close(int fd)
+{
+    struct sim_fd *f = fd_get(fd, "close");
+    struct sim_conn *k;
+    int i, t;
+
+    if (f == NULL)
+        return -1;
+    switch (f->kind) {
+    case FD_CONN:
+        k = &W.conns[f->conn];
+        sim_preempt("close");
+        app_sees_close(k);
+        k->srv_closed = true;
+        k->fd = -1;
+        TRACE("server closes socket %d (peer %d)", fd, k->idx);
+        break;
+    case FD_PIPE_R:
+        W.pipes[f->pipe].rclosed = true;
+        break;
+    case FD_PIPE_W:
+        W.pipes[f->pipe].wclosed = true;
+        break;
+    case FD_LISTEN:
+        /* Connections still in the backlog are refused. */
+        for (i = 0; i < W.nbacklog; i++)
+            W.conns[W.backlog[i]].st = C_REFUSED;
+        W.nbacklog = 0;
+        W.lfd = -1;
+        break;
+    case FD_EPOLL:
+        free(f->ep);
+        for (t = 0; t < W.ntasks; t++)
+            if (W.tasks[t].epfd == fd)
+                W.tasks[t].epfd = -2; /* closed */
+        break;
+    default:
+        break;
+    }
+    /* A closed descriptor leaves every epoll set. */
+    for (i = 0; i < SIM_MAXFD; i++) {
+        struct sim_epoll *ep;
+        int j;
+        if (W.fds[i].kind != FD_EPOLL || i == fd)
+            continue;
+        ep = W.fds[i].ep;
+        for (j = 0; j < ep->n; j++)
+            if (ep->regs[j].fd == fd)
+                ep->regs[j--] = ep->regs[--ep->n];
+    }
+    memset(f, 0, sizeof(*f));
+    W.progress++;
+    return 0;
+}
+
+/* The client's socket closes only once it has left the database: from
+ * then on, the peer that sees the close no longer counts against
+ * max-clients (tsl_server.c's finish). */
+static void
+app_sees_close(struct sim_conn *k)
+{
+    tsl_client_t *c;
+
+    if (W.srv == NULL || !k->connected)
+        return;
+    c = tsl_server_find_client(W.srv, k->id);
+    if (c != NULL) {
+        sim_fail("peer %d: its socket closes while client %llu is still in "
+                 "the database", k->idx, (unsigned long long)k->id);
+        tsl_client_unref(c);
+    }
+}
+
+/* ---- the listening socket ---- */
+
+static int
+s_socket(int domain, int type, int proto)
+{
+    (void)domain;
+    (void)type;
+    (void)proto;
+    return sim_fd_alloc(FD_SOCK);
+}
+
+static int
+s_ok(void)
+{
+    return 0;
+}
+
+static int
+s_bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    (void)sa;
+    (void)len;
+    return fd_get(fd, "bind") != NULL ? s_ok() : -1;
+}
+
+static int
+s_listen(int fd, int backlog)
+{
+    struct sim_fd *f = fd_get(fd, "listen");
+
+    (void)backlog;
+    if (f == NULL)
+        return -1;
+    f->kind = FD_LISTEN;
+    W.lfd = fd;
+    return 0;
+}
+
+static int
+s_setsockopt(int fd, int lvl, int name, const void *v, socklen_t l)
+{
+    (void)lvl;
+    (void)name;
+    (void)v;
+    (void)l;
+    return fd_get(fd, "setsockopt") != NULL ? 0 : -1;
+}
+
+static int
+s_getsockopt(int fd, int lvl, int name, void *v, socklen_t *l)
+{
+    (void)lvl;
+    (void)name;
+    if (fd_get(fd, "getsockopt") == NULL)
+        return -1;
+    if (v != NULL && l != NULL && *l >= sizeof(int))
+        *(int *)v = 0;
+    return 0;
+}
+
+static int
+s_getsockname(int fd, struct sockaddr *sa, socklen_t *len)
+{
+    struct sockaddr_in *in = (struct sockaddr_in *)sa;
+
+    if (fd_get(fd, "getsockname") == NULL)
+        return -1;
+    if (*len >= sizeof(*in)) {
+        memset(in, 0, sizeof(*in));
+        in->sin_family = AF_INET;
+        in->sin_port = htons(7000);
+        in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    }
+    return 0;
+}
+
+static int
+s_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+    struct sim_fd *f = fd_get(fd, "accept4");
+    struct sockaddr_in *in = (struct sockaddr_in *)sa;
+    struct sim_conn *k;
+    int nfd, i;
+
+    (void)flags;
+    if (f == NULL)
+        return -1;
+    if (f->kind != FD_LISTEN) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (W.nbacklog == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (sim_chance(1, W.p_eintr)) {
+        errno = EINTR;
+        return -1;
+    }
+    if (sim_chance(1, W.p_emfile)) {
+        errno = EMFILE;
+        return -1;
+    }
+    if (sim_chance(1, W.p_abort)) {
+        /* The first connection died in the backlog. */
+        k = &W.conns[W.backlog[0]];
+        k->st = C_REFUSED;
+        memmove(W.backlog, W.backlog + 1,
+                (size_t)(--W.nbacklog) * sizeof(W.backlog[0]));
+        TRACE("peer %d: aborted in the backlog", k->idx);
+        errno = ECONNABORTED;
+        return -1;
+    }
+    nfd = sim_fd_alloc(FD_CONN);
+    if (nfd < 0)
+        return -1;
+    k = &W.conns[W.backlog[0]];
+    for (i = 1; i < W.nbacklog; i++)
+        W.backlog[i - 1] = W.backlog[i];
+    W.nbacklog--;
+    W.fds[nfd].conn = k->idx;
+    k->fd = nfd;
+    k->st = C_ACCEPTED;
+    W.progress++;
+    if (in != NULL && *len >= sizeof(*in)) {
+        memset(in, 0, sizeof(*in));
+        in->sin_family = AF_INET;
+        in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        in->sin_port = htons((uint16_t)(SIM_PORT0 + k->idx));
+        *len = sizeof(*in);
+    }
+    sim_hash((uint64_t)nfd * 7 + (uint64_t)k->idx);
+    TRACE("accept: peer %d on socket %d", k->idx, nfd);
+    return nfd;
+}
+
+static int
+s_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    (void)fd;
+    (void)sa;
+    (void)len;
+    errno = ECONNREFUSED;
+    return -1;
+}
+
+static int
+s_open(const char *path, int flags)
+{
+    (void)path;
+    (void)flags;
+    return sim_fd_alloc(FD_NULL);
+}
+
+/* ---- pipes ---- */
+
+static int
+s_pipe2(int fds[2], int flags)
+{
+    int r, w;
+
+    (void)flags;
+    if (W.npipes >= (int)(sizeof(W.pipes) / sizeof(W.pipes[0]))) {
+        errno = EMFILE;
+        return -1;
+    }
+    r = sim_fd_alloc(FD_PIPE_R);
+    if (r < 0)
+        return -1;
+    w = sim_fd_alloc(FD_PIPE_W);
+    if (w < 0) {
+        memset(&W.fds[r], 0, sizeof(W.fds[r]));
+        return -1;
+    }
+    memset(&W.pipes[W.npipes], 0, sizeof(W.pipes[0]));
+    W.fds[r].pipe = W.fds[w].pipe = W.npipes++;
+    fds[0] = r;
+    fds[1] = w;
+    return 0;
+}
+
+static ssize_t
+s_read(int fd, void *buf, size_t n)
+{
+    struct sim_fd *f = fd_get(fd, "read");
+    struct sim_pipe *p;
+    size_t k;
+
+    if (f == NULL)
+        return -1;
+    if (f->kind != FD_PIPE_R) {
+        sim_fail("read on descriptor %d, which is no pipe's read end", fd);
+        errno = EINVAL;
+        return -1;
+    }
+    sim_preempt("the wakeup pipe's read");
+    p = &W.pipes[f->pipe];
+    if (p->bytes == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    k = (size_t)p->bytes < n ? (size_t)p->bytes : n;
+    memset(buf, 1, k);
+    p->bytes -= (int)k;
+    W.progress++;
+    return (ssize_t)k;
+}
+
+static ssize_t
+s_write(int fd, const void *buf, size_t n)
+{
+    struct sim_fd *f = fd_get(fd, "write");
+    struct sim_pipe *p;
+
+    (void)buf;
+    if (f == NULL)
+        return -1;
+    if (f->kind != FD_PIPE_W) {
+        sim_fail("write on descriptor %d, which is no pipe's write end", fd);
+        errno = EINVAL;
+        return -1;
+    }
+    p = &W.pipes[f->pipe];
+    if (p->bytes >= 65536) {
+        errno = EAGAIN;
+        return -1;
+    }
+    p->bytes += (int)n;
+    return (ssize_t)n;
+}
+
+/* ---- epoll and poll ---- */
+
+static int
+s_epoll_create1(int flags)
+{
+    int fd = sim_fd_alloc(FD_EPOLL);
+
+    (void)flags;
+    if (fd < 0)
+        return -1;
+    W.fds[fd].ep = calloc(1, sizeof(struct sim_epoll));
+    if (W.fds[fd].ep == NULL) {
+        memset(&W.fds[fd], 0, sizeof(W.fds[fd]));
+        errno = ENOMEM;
+        return -1;
+    }
+    return fd;
+}
+
+static int
+s_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    struct sim_fd *f = fd_get(epfd, "epoll_ctl");
+    struct sim_epoll *ep;
+    int i, owner;
+
+    if (f == NULL)
+        return -1;
+    if (fd_get(fd, "epoll_ctl's target") == NULL)
+        return -1;
+    ep = f->ep;
+    for (i = 0; i < ep->n; i++)
+        if (ep->regs[i].fd == fd)
+            break;
+    switch (op) {
+    case EPOLL_CTL_ADD:
+        if (i < ep->n) {
+            errno = EEXIST;
+            return -1;
+        }
+        if (ep->n == SIM_MAXREG) {
+            errno = ENOSPC;
+            return -1;
+        }
+        if (W.fds[fd].kind == FD_CONN) {
+            int t;
+            for (t = 0; t < W.ntasks; t++)
+                if (W.tasks[t].alive && W.tasks[t].epfd == epfd)
+                    break;
+            owner = watched_elsewhere(fd, t);
+            if (owner >= 0)
+                sim_fail("socket %d (peer %d) joins a second receiver's set "
+                         "(task %d watches it)", fd,
+                         W.conns[W.fds[fd].conn].idx, owner);
+        }
+        ep->regs[ep->n].fd = fd;
+        ep->regs[ep->n].events = ev->events;
+        ep->regs[ep->n++].data = ev->data.u64;
+        return 0;
+    case EPOLL_CTL_MOD:
+        if (i == ep->n) {
+            errno = ENOENT;
+            return -1;
+        }
+        ep->regs[i].events = ev->events;
+        ep->regs[i].data = ev->data.u64;
+        return 0;
+    case EPOLL_CTL_DEL:
+        if (i == ep->n) {
+            errno = ENOENT;
+            return -1;
+        }
+        ep->regs[i] = ep->regs[--ep->n];
+        return 0;
+    default:
+        errno = EINVAL;
+        return -1;
+    }
+}
+
+static void
+task_sleeps(int ms)
+{
+    struct sim_task *tk;
+
+    if (W.cur < 0 || ms == 0)
+        return;
+    tk = &W.tasks[W.cur];
+    tk->sleeping = true;
+    tk->wake_at = ms < 0 ? SIM_FOREVER : W.now + ms;
+}
+
+static int
+s_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
+{
+    struct sim_fd *f = fd_get(epfd, "epoll_wait");
+    struct sim_epoll *ep;
+    int i, n = 0, start;
+
+    if (f == NULL)
+        return -1;
+    sim_preempt("epoll_wait");
+    if (sim_chance(1, W.p_eintr)) {
+        errno = EINTR;
+        return -1;
+    }
+    ep = f->ep;
+    start = ep->n > 0 ? (int)sim_below((uint32_t)ep->n) : 0;
+    for (i = 0; i < ep->n && n < max; i++) {
+        struct sim_reg *r = &ep->regs[(start + i) % ep->n];
+        uint32_t e = 0;
+        if ((r->events & EPOLLIN) && sim_fd_readable(r->fd))
+            e |= EPOLLIN;
+        if ((r->events & EPOLLOUT) && sim_fd_writable(r->fd))
+            e |= EPOLLOUT;
+        if (sim_fd_error(r->fd))
+            e |= EPOLLHUP | EPOLLERR;
+        if (e != 0) {
+            evs[n].events = e;
+            evs[n++].data.u64 = r->data;
+            TRACE("epoll_wait: descriptor %d ready (%#x)", r->fd, e);
+        }
+    }
+    if (n == 0)
+        task_sleeps(timeout);
+    return n;
+}
+
+static int
+s_poll(struct pollfd *pf, nfds_t nfds, int timeout)
+{
+    struct sim_task *tk = W.cur >= 0 ? &W.tasks[W.cur] : NULL;
+    nfds_t i;
+    int n = 0;
+
+    sim_preempt("poll");
+    if (tk != NULL) {
+        tk->npf = 0;
+        for (i = 0; i < nfds && i < 8; i++)
+            tk->pf[tk->npf++] = pf[i];
+    }
+    if (sim_chance(1, W.p_eintr)) {
+        errno = EINTR;
+        return -1;
+    }
+    for (i = 0; i < nfds; i++) {
+        int fd = pf[i].fd;
+        short e = 0;
+        if (fd < 0 || fd >= SIM_MAXFD || W.fds[fd].kind == FD_FREE) {
+            e = POLLNVAL;
+        } else {
+            if ((pf[i].events & POLLIN) && sim_fd_readable(fd))
+                e |= POLLIN;
+            if ((pf[i].events & POLLOUT) && sim_fd_writable(fd))
+                e |= POLLOUT;
+            if (sim_fd_error(fd))
+                e |= POLLHUP | POLLERR;
+        }
+        pf[i].revents = e;
+        n += e != 0;
+    }
+    if (n == 0)
+        task_sleeps(timeout);
+    return n;
+}
+
+static int
+s_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
+{
+    (void)n;
+    (void)r;
+    (void)w;
+    (void)e;
+    (void)t;
+    sim_fail("select() is not simulated");
+    errno = ENOSYS;
+    return -1;
+}
+
+/* ---- memory, threads, the clock ---- */
+
+static void *
+s_malloc(size_t n)
+{
+    void *p = malloc(n);
+
+    W.live_allocs += p != NULL;
+    return p;
+}
+
+static void *
+s_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+
+    W.live_allocs += p != NULL;
+    return p;
+}
+
+static void *
+s_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+
+    if (p == NULL && q != NULL)
+        W.live_allocs++;
+    return q;
+}
+
+static void
+s_free(void *p)
+{
+    if (p != NULL)
+        W.live_allocs--;
+    free(p);
+}
+
+/* A receiver's thread: the simulator plays it as a task (sim_world.c). */
+int sim_task_add(struct tsl_receiver *rx);
+
+static int
+s_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    (void)fn;
+    if (sim_chance(1, W.p_thread_fail))
+        return EAGAIN;
+    if (sim_task_add(arg) < 0)
+        return EAGAIN;
+    *t = pthread_self(); /* never joined: the task ends first */
+    return 0;
+}
+
+static int
+s_clock_gettime(clockid_t id, struct timespec *ts)
+{
+    (void)id;
+    ts->tv_sec = W.now / 1000;
+    ts->tv_nsec = (W.now % 1000) * 1000000;
+    return 0;
+}
+
+const struct tsl_sys_ops sim_sys = {
+    .socket = s_socket,
+    .bind = s_bind,
+    .listen = s_listen,
+    .setsockopt = s_setsockopt,
+    .getsockname = s_getsockname,
+    .accept4 = s_accept4,
+    .connect = s_connect,
+    .getsockopt = s_getsockopt,
+    .readv = s_readv,
+    .recv = s_recv,
+    .send = s_send,
+    .read = s_read,
+    .write = s_write,
+    .close = s_close,
+    .poll = s_poll,
+    .select = s_select,
+    .pipe2 = s_pipe2,
+    .epoll_create1 = s_epoll_create1,
+    .epoll_ctl = s_epoll_ctl,
+    .epoll_wait = s_epoll_wait,
+    .open = s_open,
+    .malloc = s_malloc,
+    .calloc = s_calloc,
+    .realloc = s_realloc,
+    .free = s_free,
+    .thread_create = s_thread_create,
+    .clock_gettime = s_clock_gettime,
+};

@@ -1,0 +1,1143 @@
+/*
+ * sim_world.c - one simulated world: the server, its peers, the
+ * application, the scheduler and the invariants (tsl-sim).
+ *
+ * A world is a real server (tsl_server_create, tsl_server_start on the
+ * epoll backend, so the acceptor is the shared receiver's hook) whose
+ * receiver threads are tasks this file plays: every step runs one turn
+ * of a runnable receiver (tsl__loop_turn), or one action of a peer, or
+ * one action of the application, chosen by the seed.  A receiver whose
+ * wait finds nothing sleeps until its timeout; time moves only when
+ * nothing can run, to the next deadline.  What the real threads would do
+ * around their turns (rx_main's end, the controller's stop) is done here
+ * in the same order as tsl_receiver.c and tsl_server.c do it.
+ *
+ * Peers follow scripts (enum sim_peer): each sends a stream of variable
+ * frames generated up front and checks every byte that comes back
+ * against the echo it expects.  The application echoes every message
+ * and, at seeded moments, forces disconnects, flips NOT_LISTENING,
+ * NOT_ACCEPTING and MULTI_THREADED, migrates clients both ways, changes
+ * keepalives and stops; some of its actions run on another thread in the
+ * middle of a receiver's system call (sim_preempt).
+ *
+ * Invariants, checked where they can break and after every step: one
+ * disconnected per client with a reason its history allows; every
+ * message delivered once, whole and in order, every echoed byte right; no
+ * callback after disconnected; each client's counters equal what its peer
+ * saw, and the server's their sums; no receiver asleep with work queued
+ * and nothing to wake it; keepalive expiry on time; no stall; a stop that
+ * finishes in bounded virtual time with every descriptor closed and
+ * every allocation freed.
+ *
+ * State: W (sim.h), the main thread's.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+#define STOP_BOUND_MS 200       /* virtual time a stop may take */
+#define STOP_BOUND_STEPS 200000
+#define TIME_LIMIT_MS 120000    /* a world stops by then at the latest */
+#define MAX_FRAME 4096
+#define BUSY_TURNS 200          /* empty turns in a row: a busy loop */
+
+static const char *const peer_names[PEER_KINDS] = {
+    "echo", "slow", "flood", "half-close", "ka-sender", "ka-forget", "reset"};
+
+/* ---- generating the peers ---- */
+
+static void
+grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    size_t n = *cap ? *cap : 256;
+    void *q;
+
+    if (need <= *cap)
+        return;
+    while (n < need)
+        n *= 2;
+    q = realloc(*p, n * elem);
+    if (q == NULL) {
+        fprintf(stderr, "tsl-sim: out of memory\n");
+        exit(2);
+    }
+    *p = q;
+    *cap = n;
+}
+
+static uint32_t size_lo, size_hi; /* payload sizes of this world */
+
+static void
+put_frame(struct sim_conn *k, const uint8_t *payload, uint32_t n, bool msg)
+{
+    size_t cap = k->out_cap;
+    uint32_t total = n + 2;
+
+    grow((void **)&k->out, &cap, k->out_len + total, 1);
+    k->out_cap = cap;
+    k->out[k->out_len] = (uint8_t)total;
+    k->out[k->out_len + 1] = (uint8_t)(total >> 8);
+    memcpy(k->out + k->out_len + 2, payload, n);
+    if (msg) {
+        size_t mc = k->mcap, ec = k->echo_cap;
+        grow((void **)&k->moff, &mc, k->nmsg + 1, sizeof(uint32_t));
+        mc = k->mcap;
+        grow((void **)&k->mlen, &mc, k->nmsg + 1, sizeof(uint32_t));
+        k->mcap = mc;
+        k->moff[k->nmsg] = (uint32_t)k->out_len;
+        k->mlen[k->nmsg++] = n;
+        grow((void **)&k->echo, &ec, k->echo_len + total, 1);
+        k->echo_cap = ec;
+        memcpy(k->echo + k->echo_len, k->out + k->out_len, total);
+        k->echo_len += total;
+    }
+    k->out_len += total;
+}
+
+static void
+gen_conn(int idx, int nmsg)
+{
+    struct sim_conn *k = &W.conns[idx];
+    uint8_t payload[MAX_FRAME];
+    int m;
+    uint32_t i, n;
+
+    /* Keep the buffers, reset the rest. */
+    {
+        struct sim_conn keep = *k;
+        memset(k, 0, sizeof(*k));
+        k->out = keep.out;
+        k->out_cap = keep.out_cap;
+        k->moff = keep.moff;
+        k->mlen = keep.mlen;
+        k->mcap = keep.mcap;
+        k->echo = keep.echo;
+        k->echo_cap = keep.echo_cap;
+    }
+    k->idx = idx;
+    k->kind = (enum sim_peer)sim_below(PEER_KINDS);
+    if (sim_chance(1, 3))
+        k->kind = PEER_ECHO;
+    k->fd = -1;
+    k->ka_override = -1;
+    k->connect_at = W.now + sim_below(sim_chance(1, 4) ? 2000 : 100);
+    k->next_at = k->connect_at;
+    switch (sim_below(4)) {
+    case 0: k->room_cap = sim_range(1, 64); break;
+    case 1: k->room_cap = sim_range(64, 4096); break;
+    default: k->room_cap = 1 << 20; break;
+    }
+    if (k->kind == PEER_SLOW && k->room_cap > 2048)
+        k->room_cap = sim_range(16, 2048);
+    for (m = 0; m < nmsg; m++) {
+        if (k->kind == PEER_KA_SENDER && sim_chance(1, 3))
+            put_frame(k, NULL, 0, false); /* a keepalive */
+        n = sim_range(size_lo, size_hi);
+        for (i = 0; i < n; i++)
+            payload[i] = (uint8_t)(idx * 131 + m * 7 + i * 13);
+        put_frame(k, payload, n, true);
+    }
+    k->stop_writing_at = k->out_len;
+    if (k->kind == PEER_KA_FORGET)
+        k->stop_writing_at = sim_below((uint32_t)k->out_len + 1);
+    if (k->kind == PEER_RESETTER)
+        k->rst_at = k->connect_at + sim_below(3000);
+}
+
+/* ---- tasks: the receivers' threads ---- */
+
+int
+sim_task_add(struct tsl_receiver *rx)
+{
+    struct sim_task *tk = NULL;
+    int i;
+
+    for (i = 0; i < W.ntasks; i++)
+        if (!W.tasks[i].alive && i != W.cur) {
+            tk = &W.tasks[i];
+            break;
+        }
+    if (tk == NULL) {
+        if (W.ntasks == SIM_MAXTASK)
+            return -1;
+        tk = &W.tasks[W.ntasks++];
+    }
+    memset(tk, 0, sizeof(*tk));
+    tk->rx = rx;
+    tk->alive = true;
+    tk->epfd = rx->poller.ops == &tsl__poller_epoll
+                   ? (int)(intptr_t)rx->poller.impl - 1
+                   : -1;
+    TRACE("task %d: %s receiver starts", (int)(tk - W.tasks),
+          rx->dedicated ? "a dedicated" : "the shared");
+    return 0;
+}
+
+static bool
+fd_ready(int fd, uint32_t want_in, uint32_t want_out)
+{
+    if (fd < 0 || fd >= SIM_MAXFD || W.fds[fd].kind == FD_FREE)
+        return true; /* POLLNVAL */
+    return (want_in && sim_fd_readable(fd)) ||
+           (want_out && sim_fd_writable(fd)) || sim_fd_error(fd);
+}
+
+static bool
+task_runnable(struct sim_task *tk)
+{
+    int i;
+
+    if (!tk->alive)
+        return false;
+    if (!tk->sleeping || tk->wake_at <= W.now)
+        return true;
+    if (tk->epfd >= 0) {
+        struct sim_epoll *ep = W.fds[tk->epfd].ep;
+        for (i = 0; i < ep->n; i++)
+            if (fd_ready(ep->regs[i].fd, ep->regs[i].events & EPOLLIN,
+                         ep->regs[i].events & EPOLLOUT))
+                return true;
+        return false;
+    }
+    for (i = 0; i < tk->npf; i++)
+        if (fd_ready(tk->pf[i].fd, tk->pf[i].events & POLLIN,
+                     tk->pf[i].events & POLLOUT))
+            return true;
+    return false;
+}
+
+/* What rx_main does after its loop, and the join the simulator owes. */
+static void
+task_end(int t)
+{
+    struct sim_task *tk = &W.tasks[t];
+    struct tsl_receiver *rx = tk->rx;
+    struct tsl_server *srv = rx->srv;
+
+    tsl__loop_exit(rx);
+    atomic_store(&rx->done, true);
+    if (rx->dedicated) {
+        atomic_store(&srv->ded_ended, true);
+        pthread_mutex_lock(&srv->ded_lock);
+        if (!srv->ded_closed)
+            tsl__wakeup_signal(&srv->rx.wk);
+        pthread_mutex_unlock(&srv->ded_lock);
+    }
+    /* The thread has ended: a join returns at once (none is made). */
+    rx->running = false;
+    if (rx->hook != NULL)
+        rx->hook->running = false;
+    tk->alive = false;
+    tk->rx = NULL;
+    TRACE("task %d ends", t);
+}
+
+static void
+task_run(int t)
+{
+    struct sim_task *tk = &W.tasks[t];
+    uint64_t before = W.progress;
+    bool go;
+
+    W.cur = t;
+    tk->sleeping = false;
+    tk->turns++;
+    TRACE("task %d: a turn", t);
+    go = tsl__loop_turn(tk->rx, -1);
+    if (!go) {
+        task_end(t);
+    } else if (!tk->sleeping && W.progress == before) {
+        /* It did nothing and will not sleep: a thread at 100% CPU. */
+        if (++tk->empty > BUSY_TURNS)
+            sim_fail("busy loop: task %d has taken %d turns in a row that "
+                     "did nothing, without ever sleeping", t, tk->empty);
+    } else {
+        tk->empty = 0;
+    }
+    W.cur = -1;
+    sim_hash(0x7a5c + (uint64_t)t);
+}
+
+/* ---- the application's callbacks ---- */
+
+static struct sim_conn *
+conn_of(tsl_client_t *c)
+{
+    int i = (int)tsl_client_port(c) - SIM_PORT0;
+
+    if (i < 0 || i >= W.nconns) {
+        sim_fail("a callback for client %llu, whose port %u is no peer's",
+                 (unsigned long long)tsl_client_id(c), tsl_client_port(c));
+        return NULL;
+    }
+    return &W.conns[i];
+}
+
+static void
+note_hold(struct sim_conn *k)
+{
+    int64_t h = k->ka_override >= 0 ? k->ka_override : (int64_t)W.hold;
+
+    if (h > 0 && (k->min_hold == 0 || h < k->min_hold))
+        k->min_hold = (uint32_t)h;
+}
+
+static void
+on_connected(tsl_server_t *s, tsl_client_t *c, void *ud)
+{
+    struct sim_conn *k = conn_of(c);
+
+    (void)s;
+    (void)ud;
+    if (k == NULL)
+        return;
+    if (k->connected || k->st != C_ACCEPTED)
+        sim_fail("peer %d: connected again, or before its accept", k->idx);
+    k->connected = true;
+    k->c = c;
+    k->id = tsl_client_id(c);
+    k->last_read = W.now;
+    tsl_client_ref(c);
+    note_hold(k);
+    W.accepted_cb++;
+    W.progress++;
+    TRACE("connected: peer %d is client %llu", k->idx,
+          (unsigned long long)k->id);
+}
+
+static void
+on_message(tsl_server_t *s, tsl_client_t *c, const uint8_t *m, size_t len,
+           void *ud)
+{
+    struct sim_conn *k = conn_of(c);
+    uint32_t i;
+    int rc;
+
+    (void)s;
+    (void)ud;
+    if (k == NULL)
+        return;
+    if (!k->connected || k->disconnects > 0) {
+        sim_fail("peer %d: a message %s", k->idx,
+                 k->disconnects ? "after disconnected" : "before connected");
+        return;
+    }
+    i = k->delivered;
+    if (i >= k->nmsg) {
+        sim_fail("peer %d: message %u delivered, but it sent %u", k->idx,
+                 i + 1, k->nmsg);
+        return;
+    }
+    if (len != k->mlen[i] || memcmp(m, k->out + k->moff[i] + 2, len) != 0) {
+        sim_fail("peer %d: message %u is not the one it sent (%zu bytes, "
+                 "sent %u): lost, duplicated or reordered", k->idx, i, len,
+                 k->mlen[i]);
+        return;
+    }
+    k->delivered++;
+    W.progress++;
+    sim_hash(0x5151 + len);
+    TRACE("message %u of peer %d (%zu bytes)", i, k->idx, len);
+    rc = tsl_client_send(c, k->out + k->moff[i], len + 2);
+    if (rc == 0)
+        k->msgs_out++;
+    else
+        k->send_failed = true;
+}
+
+static bool
+reason_allowed(struct sim_conn *k, tsl_reason_t why)
+{
+    switch (why) {
+    case TSL_REASON_PEER_CLOSED:
+        return k->fin && k->rd == k->wrote;
+    case TSL_REASON_PEER_RESET:
+        return k->rst;
+    case TSL_REASON_FORCED:
+        return k->forced;
+    case TSL_REASON_KA_EXPIRED:
+        /* Not while bytes wait unread (the expiry peeks first). */
+        return k->min_hold > 0 && W.now - k->last_read >= k->min_hold &&
+               k->wrote == k->rd;
+    case TSL_REASON_SLOW_CONSUMER:
+        return k->refused_bytes;
+    case TSL_REASON_SHUTDOWN:
+        return W.stopping;
+    default:
+        return false;
+    }
+}
+
+static void
+on_disconnected(tsl_server_t *s, tsl_client_t *c, tsl_reason_t why,
+                void *ud)
+{
+    struct sim_conn *k = conn_of(c);
+    tsl_client_stats_t st;
+
+    (void)s;
+    (void)ud;
+    if (k == NULL)
+        return;
+    TRACE("disconnected: peer %d (%s), %s", k->idx, peer_names[k->kind],
+          tsl_reason_name(why));
+    if (!k->connected) {
+        sim_fail("peer %d: disconnected without connected", k->idx);
+        return;
+    }
+    if (k->disconnects++ > 0) {
+        sim_fail("peer %d: disconnected twice (%s, then %s)", k->idx,
+                 tsl_reason_name(k->reason), tsl_reason_name(why));
+        return;
+    }
+    k->reason = why;
+    W.progress++;
+    if (why < TSL_REASON_COUNT)
+        W.disc_by_reason[why]++;
+    if (!reason_allowed(k, why))
+        sim_fail("peer %d (%s): disconnected with reason %s, which its "
+                 "history does not allow (fin %d, rst %d, forced %d, "
+                 "silent %lld ms, hold %u, refused %d, stopping %d)",
+                 k->idx, peer_names[k->kind], tsl_reason_name(why), k->fin,
+                 k->rst, k->forced, (long long)(W.now - k->last_read),
+                 k->min_hold, k->refused_bytes, W.stopping);
+    tsl_client_stats(c, &st);
+    if (st.bytes_in != k->rd || st.msgs_in != k->delivered ||
+        st.bytes_out != k->sent || st.msgs_out != k->msgs_out)
+        sim_fail("peer %d: the client's counters (in %llu bytes %llu msgs, "
+                 "out %llu bytes %llu msgs) differ from what the peer saw "
+                 "(%zu, %u, %zu, %llu)", k->idx,
+                 (unsigned long long)st.bytes_in,
+                 (unsigned long long)st.msgs_in,
+                 (unsigned long long)st.bytes_out,
+                 (unsigned long long)st.msgs_out, k->rd, k->delivered,
+                 k->sent, (unsigned long long)k->msgs_out);
+    if (why == TSL_REASON_PEER_CLOSED && k->delivered != k->nmsg)
+        sim_fail("peer %d: closed after sending %u messages, %u delivered",
+                 k->idx, k->nmsg, k->delivered);
+    k->c = NULL;
+    tsl_client_unref(c);
+}
+
+static bool flag_na_seen;
+
+static void
+on_rejected(tsl_server_t *s, const char *ip, uint16_t port, tsl_reject_t why,
+            void *ud)
+{
+    int i = (int)port - SIM_PORT0;
+    struct sim_conn *k;
+
+    (void)s;
+    (void)ip;
+    (void)ud;
+    if (i < 0 || i >= W.nconns) {
+        sim_fail("a rejection of port %u, no peer's", port);
+        return;
+    }
+    k = &W.conns[i];
+    W.rejected_cb++;
+    TRACE("rejected: peer %d, %s", i, tsl_reject_name(why));
+    if (k->connected || k->rejected)
+        sim_fail("peer %d: rejected after being %s", i,
+                 k->connected ? "connected" : "rejected");
+    k->rejected = true;
+    if (why != TSL_REJECT_FD_EXHAUSTED && why != TSL_REJECT_NO_MEMORY &&
+        !(why == TSL_REJECT_NOT_ACCEPTING && flag_na_seen))
+        sim_fail("peer %d: rejected as %s, which nothing caused", i,
+                 tsl_reject_name(why));
+}
+
+/* ---- the peers' actions ---- */
+
+enum { PA_NONE, PA_CONNECT, PA_WRITE, PA_READ, PA_FIN, PA_RST };
+
+static bool
+fast_reader(const struct sim_conn *k)
+{
+    return k->kind != PEER_SLOW && k->kind != PEER_FLOOD;
+}
+
+/* What the peer can do now (a bit per PA_*). */
+static unsigned
+peer_can(const struct sim_conn *k)
+{
+    unsigned can = 0;
+    bool open = k->st == C_BACKLOG || k->st == C_ACCEPTED;
+
+    if (k->st == C_IDLE)
+        return W.now >= k->connect_at && !W.stopping ? 1u << PA_CONNECT : 0;
+    if (!open || k->rst)
+        return 0;
+    if (k->sent > k->got && (fast_reader(k) || W.now >= k->next_at))
+        can |= 1u << PA_READ;
+    if (k->srv_closed)
+        return can;
+    if (k->wrote < k->stop_writing_at && !k->fin && W.now >= k->next_at)
+        can |= 1u << PA_WRITE;
+    if (!k->fin && k->wrote == k->out_len &&
+        (k->kind == PEER_HALFCLOSE ||
+         (k->kind == PEER_ECHO && k->got == k->echo_len && (k->idx & 1))))
+        can |= 1u << PA_FIN;
+    if (k->kind == PEER_RESETTER && W.now >= k->rst_at &&
+        !(W.o.avoid_hup_spin && W.not_listening))
+        can |= 1u << PA_RST;
+    return can;
+}
+
+/* When the peer can next act, if only time stands in its way. */
+static int64_t
+peer_next(const struct sim_conn *k)
+{
+    if (k->st == C_IDLE)
+        return W.stopping ? SIM_FOREVER : k->connect_at;
+    if ((k->st != C_BACKLOG && k->st != C_ACCEPTED) || k->rst)
+        return SIM_FOREVER;
+    if (k->sent > k->got && !fast_reader(k))
+        return k->next_at;
+    if (!k->srv_closed && !k->fin && k->wrote < k->stop_writing_at)
+        return k->next_at;
+    if (k->kind == PEER_RESETTER && !k->srv_closed)
+        return k->rst_at;
+    return SIM_FOREVER;
+}
+
+static int64_t
+write_gap(const struct sim_conn *k)
+{
+    switch (k->kind) {
+    case PEER_KA_SENDER:
+        return W.hold > 0 ? sim_range(W.hold / 4, W.hold / 2 + 1)
+                          : sim_range(0, 50);
+    case PEER_FLOOD:
+        return 0;
+    case PEER_SLOW:
+        return sim_range(0, 20);
+    default:
+        return sim_chance(1, 2) ? 0 : sim_range(1, 10);
+    }
+}
+
+static void
+peer_act(struct sim_conn *k)
+{
+    unsigned can = peer_can(k), pick;
+    int opts[6], n = 0, a;
+    size_t chunk, left;
+
+    for (a = PA_CONNECT; a <= PA_RST; a++)
+        if (can & (1u << a))
+            opts[n++] = a;
+    if (n == 0)
+        return;
+    pick = sim_below((uint32_t)n);
+    switch (opts[pick]) {
+    case PA_CONNECT:
+        if (W.lfd < 0) {
+            k->st = C_REFUSED;
+            break;
+        }
+        k->st = C_BACKLOG;
+        W.backlog[W.nbacklog++] = k->idx;
+        TRACE("peer %d (%s) connects", k->idx, peer_names[k->kind]);
+        break;
+    case PA_WRITE:
+        left = k->stop_writing_at - k->wrote;
+        if (k->kind == PEER_FLOOD)
+            chunk = sim_range(1, 8192);
+        else if (k->kind == PEER_KA_SENDER)
+            chunk = k->out[k->wrote] | (size_t)k->out[k->wrote + 1] << 8;
+        else if (sim_chance(1, 3))
+            chunk = sim_range(1, 4);
+        else
+            chunk = sim_range(1, 2 * size_hi + 8);
+        if (chunk > left || chunk == 0)
+            chunk = left;
+        k->wrote += chunk;
+        k->next_at = W.now + write_gap(k);
+        TRACE("peer %d writes %zu bytes (%zu of %zu)", k->idx, chunk,
+              k->wrote, k->out_len);
+        break;
+    case PA_READ:
+        left = k->sent - k->got;
+        chunk = k->kind == PEER_SLOW ? sim_range(1, 32) : left;
+        if (chunk > left)
+            chunk = left;
+        k->got += chunk;
+        if (!fast_reader(k))
+            k->next_at = W.now + sim_range(1, 40);
+        TRACE("peer %d reads %zu bytes (%zu of %zu)", k->idx, chunk, k->got,
+              k->sent);
+        break;
+    case PA_FIN:
+        k->fin = true;
+        TRACE("peer %d shuts its side down (FIN)", k->idx);
+        break;
+    case PA_RST:
+        k->rst = true;
+        TRACE("peer %d resets the connection", k->idx);
+        break;
+    }
+    sim_hash(0x9e37 + (uint64_t)opts[pick] * 31 + (uint64_t)k->idx);
+}
+
+/* ---- the application's actions ---- */
+
+static struct sim_conn *
+pick_client(void)
+{
+    int live[SIM_MAXCONN], n = 0, i;
+
+    for (i = 0; i < W.nconns; i++)
+        if (W.conns[i].connected && W.conns[i].disconnects == 0)
+            live[n++] = i;
+    return n ? &W.conns[live[sim_below((uint32_t)n)]] : NULL;
+}
+
+static void
+holds_changed(void)
+{
+    int i;
+
+    for (i = 0; i < W.nconns; i++)
+        if (W.conns[i].connected && W.conns[i].disconnects == 0)
+            note_hold(&W.conns[i]);
+}
+
+/* A peer has reset and its client is not finished yet. */
+static bool
+reset_pending(void)
+{
+    int i;
+
+    for (i = 0; i < W.nconns; i++)
+        if (W.conns[i].rst && !W.conns[i].srv_closed)
+            return true;
+    return false;
+}
+
+static void
+app_action(bool concurrent)
+{
+    struct sim_conn *k = pick_client();
+    static const uint32_t holds[] = {0, 100, 300, 1000};
+    static const int64_t overrides[] = {-1, 0, 150, 500};
+    int rc;
+
+    switch (sim_below(8)) {
+    case 0:
+        if (k == NULL)
+            break;
+        rc = tsl_client_disconnect(k->c);
+        if (rc == 0)
+            k->forced = true;
+        TRACE("app: disconnect peer %d -> %d", k->idx, rc);
+        break;
+    case 1:
+        if (!W.not_listening && W.o.avoid_hup_spin && reset_pending())
+            break;
+        W.not_listening = !W.not_listening;
+        if (W.not_listening)
+            tsl_server_set_flags(W.srv, TSL_SERVER_NOT_LISTENING);
+        else
+            tsl_server_clear_flags(W.srv, TSL_SERVER_NOT_LISTENING);
+        TRACE("app: NOT_LISTENING %s", W.not_listening ? "on" : "off");
+        break;
+    case 2:
+    case 3:
+        if (k == NULL)
+            break;
+        {
+            tsl_client_stats_t st;
+            tsl_client_mode_t to;
+            tsl_client_stats(k->c, &st);
+            to = st.threaded ? TSL_CLIENT_MULTIPLEXED : TSL_CLIENT_THREADED;
+            rc = tsl_server_migrate_client(W.srv, k->c, to);
+            TRACE("app: migrate peer %d to %s -> %d", k->idx,
+                  to == TSL_CLIENT_THREADED ? "a thread" : "the shared loop",
+                  rc);
+        }
+        break;
+    case 4:
+        if (tsl_server_flags(W.srv) & TSL_SERVER_MULTI_THREADED)
+            tsl_server_clear_flags(W.srv, TSL_SERVER_MULTI_THREADED);
+        else
+            tsl_server_set_flags(W.srv, TSL_SERVER_MULTI_THREADED);
+        TRACE("app: MULTI_THREADED %s",
+              tsl_server_flags(W.srv) & TSL_SERVER_MULTI_THREADED ? "on"
+                                                                  : "off");
+        break;
+    case 5:
+        W.hold = holds[sim_below(4)];
+        tsl_server_set_keepalive(W.srv, W.hold);
+        holds_changed();
+        TRACE("app: server keepalive %u ms", W.hold);
+        break;
+    case 6:
+        if (k == NULL)
+            break;
+        {
+            int64_t h = overrides[sim_below(4)];
+            rc = tsl_client_set_keepalive(k->c, h);
+            if (rc == 0) {
+                k->ka_override = h;
+                note_hold(k);
+            }
+            TRACE("app: keepalive of peer %d %lld ms -> %d", k->idx,
+                  (long long)h, rc);
+        }
+        break;
+    case 7:
+        if (concurrent || sim_chance(1, 2)) {
+            unsigned on = tsl_server_flags(W.srv) & TSL_SERVER_NOT_ACCEPTING;
+            if (on) {
+                tsl_server_clear_flags(W.srv, TSL_SERVER_NOT_ACCEPTING);
+            } else {
+                flag_na_seen = true;
+                tsl_server_set_flags(W.srv, TSL_SERVER_NOT_ACCEPTING);
+            }
+            TRACE("app: NOT_ACCEPTING %s", on ? "off" : "on");
+        }
+        break;
+    }
+    W.ka_changed_at = W.now;
+    sim_hash(0xa99 + (uint64_t)W.step);
+}
+
+void
+sim_app_concurrent(void *arg)
+{
+    (void)arg;
+    app_action(true);
+}
+
+/* ---- the stop, as tsl_server_stop does it, thread by thread ---- */
+
+static struct sim_task *
+shared_task(void)
+{
+    int i;
+
+    for (i = 0; i < W.ntasks; i++)
+        if (W.tasks[i].alive && W.tasks[i].rx == &W.srv->rx)
+            return &W.tasks[i];
+    return NULL;
+}
+
+static bool
+any_task_alive(void)
+{
+    int i;
+
+    for (i = 0; i < W.ntasks; i++)
+        if (W.tasks[i].alive)
+            return true;
+    return false;
+}
+
+static void
+stop_request(void)
+{
+    struct tsl_server *srv = W.srv;
+
+    W.stopping = true;
+    W.stop_t0 = W.now;
+    W.stop_step0 = W.step;
+    W.stop_phase = 1;
+    TRACE("app: stop");
+    /* tsl__acceptor_stop's first half: the host switches it off. */
+    atomic_store(&srv->acc.stop, true);
+    srv->acc.hook.wake(srv->acc.hook.loop);
+}
+
+/* Moves the stop on when what it waits for has happened; true if it did. */
+static bool
+stop_advance(void)
+{
+    struct tsl_server *srv = W.srv;
+    struct tsl_receiver *rx;
+    bool off;
+
+    switch (W.stop_phase) {
+    case 1:
+        pthread_mutex_lock(&srv->acc.lock);
+        off = srv->acc.off;
+        pthread_mutex_unlock(&srv->acc.lock);
+        if (!off)
+            return false;
+        tsl__acceptor_stop(&srv->acc); /* returns at once: it is off */
+        pthread_mutex_lock(&srv->conn_lock);
+        srv->conn_closed = true;
+        pthread_mutex_unlock(&srv->conn_lock);
+        pthread_mutex_lock(&srv->ded_lock);
+        srv->ded_closed = true;
+        pthread_mutex_unlock(&srv->ded_lock);
+        tsl__receiver_request_stop(&srv->rx);
+        W.stop_phase = 2;
+        TRACE("stop: acceptor off, the shared receiver asked to stop");
+        return true;
+    case 2:
+        if (shared_task() != NULL)
+            return false;
+        /* tsl__dedicated_reap(srv, true)'s requests. */
+        pthread_mutex_lock(&srv->ded_lock);
+        for (rx = srv->ded_head; rx != NULL; rx = rx->ded_next)
+            tsl__receiver_request_stop(rx);
+        pthread_mutex_unlock(&srv->ded_lock);
+        W.stop_phase = 3;
+        TRACE("stop: the shared receiver ended, dedicated ones asked");
+        return true;
+    case 3:
+        if (any_task_alive())
+            return false;
+        tsl__dedicated_reap(srv, true);
+        tsl__connector_reap(srv, true);
+        tsl__dedicated_reap(srv, true);
+        tsl__receiver_release(&srv->rx);
+        if (tsl__db_count(&srv->db) != 0)
+            sim_fail("stop: %zu clients left in the database",
+                     tsl__db_count(&srv->db));
+        atomic_fetch_and(&srv->flags, ~(unsigned)TSL_SERVER_RUNNING);
+        pthread_mutex_lock(&srv->stop_lock);
+        srv->state = TSL__S_STOPPED;
+        pthread_mutex_unlock(&srv->stop_lock);
+        W.stop_phase = 4;
+        TRACE("stop: done in %lld ms, %llu steps",
+              (long long)(W.now - W.stop_t0),
+              (unsigned long long)(W.step - W.stop_step0));
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* ---- invariants after every step ---- */
+
+static void
+check_step(void)
+{
+    int t, i;
+
+    for (t = 0; t < W.ntasks; t++) {
+        struct sim_task *tk = &W.tasks[t];
+        struct tsl_receiver *rx = tk->rx;
+        bool queued;
+        if (!tk->alive || !tk->sleeping || task_runnable(tk))
+            continue;
+        pthread_mutex_lock(&rx->wk.lock);
+        queued = rx->wk.head != NULL;
+        pthread_mutex_unlock(&rx->wk.lock);
+        if (queued)
+            sim_fail("task %d sleeps (%s) with clients in its hand-off "
+                     "queue and no wake-up pending: a lost wake-up", t,
+                     tk->wake_at == SIM_FOREVER ? "for ever" : "on a timer");
+        else if (atomic_load(&rx->stop))
+            sim_fail("task %d sleeps though asked to stop", t);
+    }
+    if (W.stopping && W.stop_phase < 4) {
+        if (W.now - W.stop_t0 > STOP_BOUND_MS)
+            sim_fail("the stop has taken %lld ms of virtual time (phase %d)",
+                     (long long)(W.now - W.stop_t0), W.stop_phase);
+        if (W.step - W.stop_step0 > STOP_BOUND_STEPS)
+            sim_fail("the stop has taken %llu steps (phase %d)",
+                     (unsigned long long)(W.step - W.stop_step0),
+                     W.stop_phase);
+    }
+    /* Keepalive expiry on time: a silent client goes within a few ticks
+     * of its hold (or of the change that made it due). */
+    for (i = 0; i < W.nconns; i++) {
+        struct sim_conn *k = &W.conns[i];
+        int64_t h, due;
+        if (!k->connected || k->disconnects > 0 || k->wrote > k->rd ||
+            W.stopping)
+            continue;
+        h = k->ka_override >= 0 ? k->ka_override : (int64_t)W.hold;
+        if (h <= 0)
+            continue;
+        due = k->last_read + h;
+        if (due < W.ka_changed_at)
+            due = W.ka_changed_at;
+        if (W.now > due + 3 * (int64_t)W.tick + 60)
+            sim_fail("peer %d: silent for %lld ms with a hold of %lld ms, "
+                     "and still connected", k->idx,
+                     (long long)(W.now - k->last_read), (long long)h);
+    }
+}
+
+/* Nothing can run and no deadline is left. */
+static void
+quiescent(void)
+{
+    int i;
+
+    if (W.stopping) {
+        sim_fail("the stop does not finish: nothing can run (phase %d)",
+                 W.stop_phase);
+        return;
+    }
+    for (i = 0; i < W.nconns; i++) {
+        struct sim_conn *k = &W.conns[i];
+        if (!k->connected || k->disconnects > 0 || k->rst || k->send_failed)
+            continue;
+        if (k->wrote > k->rd)
+            sim_fail("stall: peer %d has %zu bytes the server never reads",
+                     k->idx, k->wrote - k->rd);
+        else if (k->delivered < k->nmsg && k->wrote >= k->moff[k->delivered] +
+                                                       k->mlen[k->delivered] + 2)
+            sim_fail("stall: peer %d sent message %u whole, never delivered",
+                     k->idx, k->delivered);
+        else if (k->sent < k->echo_len && k->delivered == k->nmsg &&
+                 k->sent == k->got)
+            sim_fail("stall: peer %d waits for %zu bytes of replies",
+                     k->idx, k->echo_len - k->sent);
+        if (W.failed)
+            return;
+    }
+    W.stop_at = W.now;
+}
+
+/* ---- the world ---- */
+
+static void
+choose_chaos(void)
+{
+    static const uint32_t dens[] = {0, 0, 64, 16, 6};
+
+    W.p_split = dens[sim_below(5)];
+    W.p_eintr = dens[sim_below(5)] * 2;
+    W.p_eagain = dens[sim_below(5)] * 2;
+    W.p_short = dens[sim_below(5)];
+    W.p_emfile = sim_chance(1, 4) ? 8 : 0;
+    W.p_abort = sim_chance(1, 4) ? 8 : 0;
+    W.p_preempt = sim_chance(1, 2) ? sim_range(20, 400) : 0;
+    W.preempts_left = W.p_preempt ? (int)sim_range(1, 6) : 0;
+    W.fd_budget = sim_chance(1, 8) ? 3 + 8 + (int)sim_below(16) : SIM_MAXFD;
+    switch (sim_below(3)) {
+    case 0: size_lo = 1; size_hi = 16; break;
+    case 1: size_lo = 1; size_hi = 300; break;
+    default: size_lo = 100; size_hi = MAX_FRAME - 2; break;
+    }
+}
+
+static int
+setup_server(void)
+{
+    tsl_callbacks_t cb = {0};
+    tsl_framing_t f;
+    size_t low, high;
+
+    if (tsl_server_create(&W.srv, "sim", "127.0.0.1", 0) < 0)
+        return -1;
+    cb.connected = on_connected;
+    cb.message = on_message;
+    cb.disconnected = on_disconnected;
+    cb.rejected = on_rejected;
+    tsl_server_set_callbacks(W.srv, &cb, NULL);
+    tsl_framing_default(&f, TSL_FRAMING_VARIABLE);
+    f.strip_header = 1;
+    f.max_frame = MAX_FRAME;
+    tsl_server_set_framing(W.srv, &f);
+    tsl_server_set_backend(W.srv, TSL_BACKEND_EPOLL);
+    W.tick = sim_chance(1, 2) ? 10 : 50;
+    tsl_server_set_timer_tick(W.srv, W.tick);
+    if (sim_chance(1, 2)) {
+        low = sim_range(256, 4096);
+        high = low + sim_range(0, 8192);
+        tsl_server_set_output_limits(W.srv, low, high, high + 2 * MAX_FRAME,
+                                     sim_range(100, 2000));
+    }
+    W.hold = sim_chance(1, 3) ? 0 : sim_range(100, 1500);
+    tsl_server_set_keepalive(W.srv, W.hold);
+    if (sim_chance(1, 4))
+        tsl_server_set_flags(W.srv, TSL_SERVER_MULTI_THREADED);
+    return tsl_server_start(W.srv);
+}
+
+static void
+final_checks(void)
+{
+    tsl_server_stats_t ss;
+    uint64_t bin = 0, bout = 0, min = 0, mout = 0;
+    int i, r;
+
+    for (i = 0; i < W.nconns && !W.failed; i++) {
+        struct sim_conn *k = &W.conns[i];
+        if (k->connected && k->disconnects != 1)
+            sim_fail("peer %d: %d disconnected callbacks after the stop",
+                     k->idx, k->disconnects);
+        if (k->st == C_ACCEPTED && !k->connected && !k->rejected)
+            sim_fail("peer %d: accepted, neither connected nor rejected",
+                     k->idx);
+        if (k->st == C_ACCEPTED && !k->srv_closed)
+            sim_fail("peer %d: its socket is still open after the stop",
+                     k->idx);
+        if (k->reason == TSL_REASON_PEER_CLOSED && k->connected &&
+            k->sent != k->echo_len)
+            sim_fail("peer %d: closed cleanly but got %zu of %zu bytes of "
+                     "replies", k->idx, k->sent, k->echo_len);
+        bin += k->rd;
+        bout += k->sent;
+        min += k->delivered;
+        mout += k->msgs_out;
+    }
+    tsl_server_stats(W.srv, &ss);
+    if (!W.failed && (ss.accepted != W.accepted_cb || ss.bytes_in != bin ||
+                      ss.bytes_out != bout || ss.msgs_in != min ||
+                      ss.msgs_out != mout || ss.current_clients != 0))
+        sim_fail("server counters (accepted %llu, in %llu/%llu, out "
+                 "%llu/%llu, current %llu) differ from the peers' (%llu, "
+                 "%llu/%llu, %llu/%llu, 0)",
+                 (unsigned long long)ss.accepted,
+                 (unsigned long long)ss.bytes_in,
+                 (unsigned long long)ss.msgs_in,
+                 (unsigned long long)ss.bytes_out,
+                 (unsigned long long)ss.msgs_out,
+                 (unsigned long long)ss.current_clients,
+                 (unsigned long long)W.accepted_cb, (unsigned long long)bin,
+                 (unsigned long long)min, (unsigned long long)bout,
+                 (unsigned long long)mout);
+    for (r = 0; r < TSL_REASON_COUNT && !W.failed; r++)
+        if (ss.disconnected[r] != W.disc_by_reason[r])
+            sim_fail("server counts %llu disconnections as %s, callbacks "
+                     "said %llu", (unsigned long long)ss.disconnected[r],
+                     tsl_reason_name((tsl_reason_t)r),
+                     (unsigned long long)W.disc_by_reason[r]);
+    tsl_server_destroy(W.srv);
+    W.srv = NULL;
+    if (!W.failed && W.live_allocs != 0)
+        sim_fail("%ld allocations left after the stop and destroy",
+                 W.live_allocs);
+    for (i = 0; i < SIM_MAXFD && !W.failed; i++)
+        if (W.fds[i].kind != FD_FREE)
+            sim_fail("descriptor %d (kind %d) left open after the stop", i,
+                     (int)W.fds[i].kind);
+}
+
+/* One step: a runnable task, a peer or the application; or time moves. */
+static bool
+step(void)
+{
+    int cand[SIM_MAXTASK + SIM_MAXCONN + 2], n = 0, i, c;
+    int64_t next = SIM_FOREVER, at;
+
+    for (i = 0; i < W.ntasks; i++)
+        if (task_runnable(&W.tasks[i]))
+            cand[n++] = i;
+    for (i = 0; i < W.nconns; i++)
+        if (peer_can(&W.conns[i]))
+            cand[n++] = SIM_MAXTASK + i;
+    if (!W.stopping && W.app_actions_left > 0 && W.now >= W.app_next_at)
+        cand[n++] = SIM_MAXTASK + SIM_MAXCONN;
+    if (!W.stopping && W.now >= W.stop_at)
+        cand[n++] = SIM_MAXTASK + SIM_MAXCONN + 1;
+    if (n == 0) {
+        for (i = 0; i < W.ntasks; i++)
+            if (W.tasks[i].alive && W.tasks[i].sleeping &&
+                W.tasks[i].wake_at < next)
+                next = W.tasks[i].wake_at;
+        for (i = 0; i < W.nconns; i++) {
+            at = peer_next(&W.conns[i]);
+            if (at > W.now && at < next)
+                next = at;
+        }
+        if (!W.stopping && W.app_actions_left > 0 && W.app_next_at < next)
+            next = W.app_next_at;
+        if (!W.stopping && W.stop_at < next && W.stop_at != SIM_FOREVER)
+            next = W.stop_at;
+        if (next == SIM_FOREVER) {
+            if (!W.stopping && W.not_listening) {
+                /* The application always listens again in the end. */
+                W.not_listening = false;
+                tsl_server_clear_flags(W.srv, TSL_SERVER_NOT_LISTENING);
+                TRACE("app: NOT_LISTENING off (the end)");
+                return true;
+            }
+            quiescent();
+            return !W.failed;
+        }
+        W.now = next;
+        return true;
+    }
+    W.step++;
+    c = cand[sim_below((uint32_t)n)];
+    if (c < SIM_MAXTASK) {
+        task_run(c);
+    } else if (c < SIM_MAXTASK + SIM_MAXCONN) {
+        peer_act(&W.conns[c - SIM_MAXTASK]);
+    } else if (c == SIM_MAXTASK + SIM_MAXCONN) {
+        W.app_actions_left--;
+        W.app_next_at = W.now + sim_range(0, 400);
+        app_action(false);
+    } else {
+        stop_request();
+    }
+    if (W.stopping)
+        while (stop_advance())
+            ;
+    check_step();
+    return !W.failed;
+}
+
+bool
+sim_world_run(const struct sim_opts *o)
+{
+    char (*trace)[160] = W.trace;
+    struct sim_conn keep[SIM_MAXCONN];
+    int i;
+
+    /* Everything starts afresh but the buffers, which are reused. */
+    memcpy(keep, W.conns, sizeof(keep));
+    memset(&W, 0, sizeof(W));
+    for (i = 0; i < SIM_MAXCONN; i++) {
+        W.conns[i].out = keep[i].out;
+        W.conns[i].out_cap = keep[i].out_cap;
+        W.conns[i].moff = keep[i].moff;
+        W.conns[i].mlen = keep[i].mlen;
+        W.conns[i].mcap = keep[i].mcap;
+        W.conns[i].echo = keep[i].echo;
+        W.conns[i].echo_cap = keep[i].echo_cap;
+    }
+    W.trace = trace;
+    W.o = *o;
+    W.cur = -1;
+    W.now = SIM_TIME0;
+    sim_rng_seed(o->seed);
+    sim_os_reset();
+    flag_na_seen = false;
+    choose_chaos();
+    tsl__sys_set(&sim_sys);
+    {
+        uint32_t tf = W.p_thread_fail;
+        W.p_thread_fail = 0;
+        if (setup_server() < 0) {
+            sim_fail("the server does not start");
+            tsl__sys_set(NULL);
+            return false;
+        }
+        W.p_thread_fail = sim_chance(1, 4) ? 4 : tf;
+    }
+    W.nconns = o->clients > SIM_MAXCONN ? SIM_MAXCONN : o->clients;
+    for (i = 0; i < W.nconns; i++)
+        gen_conn(i, o->msgs);
+    W.app_actions_left = (int)sim_below(24);
+    W.app_next_at = W.now + sim_range(0, 300);
+    W.stop_at = sim_chance(1, 5) ? W.now + sim_range(0, 3000) : SIM_FOREVER;
+    TRACE("world %llu: %d peers x %d messages, hold %u, tick %u, chaos "
+          "split 1/%u eintr 1/%u eagain 1/%u short 1/%u emfile 1/%u",
+          (unsigned long long)o->seed, W.nconns, o->msgs, W.hold, W.tick,
+          W.p_split, W.p_eintr, W.p_eagain, W.p_short, W.p_emfile);
+    while (W.stop_phase < 4 && !W.failed) {
+        if (!step())
+            break;
+        if ((W.step >= o->max_steps || W.now > SIM_TIME0 + TIME_LIMIT_MS) &&
+            !W.stopping)
+            W.stop_at = W.now;
+    }
+    if (!W.failed)
+        final_checks();
+    tsl__sys_set(NULL);
+    return !W.failed;
+}

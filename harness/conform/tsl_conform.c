@@ -63,6 +63,7 @@ extern char **environ;
 
 static const char *server_cmd;
 static const char *shim_path;
+static const char *proxy_path;
 static double scale = 1.0;
 static uint64_t opt_seed = 1;
 static tsl_framing_t framing;
@@ -654,6 +655,9 @@ plan_case(const struct tsl_conform_case *c, char *why, size_t n)
     if ((c->needs & TSL_CONFORM_NEED_SHIM) && shim_path == NULL)
         return snprintf(why, n, "no LD_PRELOAD shim (--shim) for this run"),
                TSL_CONFORM_NA;
+    if ((c->needs & TSL_CONFORM_NEED_PROXY) && proxy_path == NULL)
+        return snprintf(why, n, "no tsl-proxy (--proxy) for this run"),
+               TSL_CONFORM_NA;
     if ((sk = skipped(c->id)) != NULL)
         return snprintf(why, n, "%s", sk), TSL_CONFORM_SKIP;
     if (decl_max != 0 && (uint32_t)c->clients > decl_max)
@@ -668,6 +672,7 @@ plan_case(const struct tsl_conform_case *c, char *why, size_t n)
 static void
 run_group(const struct tsl_conform_group *g)
 {
+    static __thread struct tsl_conform_proxy px;
     struct tsl_conform_server s;
     struct tsl_conform_ctx cx;
     enum tsl_conform_verdict planned[10];
@@ -677,6 +682,8 @@ run_group(const struct tsl_conform_group *g)
 
     memset(&s, 0, sizeof(s));
     memset(&cx, 0, sizeof(cx));
+    memset(&px, 0, sizeof(px));
+    px.ctl = px.events = -1;
     cx.f = framing;
     cx.seed = opt_seed * 100 + (uint64_t)g->num;
     cx.scale = scale;
@@ -725,6 +732,19 @@ run_group(const struct tsl_conform_group *g)
             record(c, g->num, TSL_CONFORM_FAIL, why, tail,
                    (double)(tsl_conform_now_ms() - t0) / 1000);
             continue;
+        }
+        /* tsl-proxy in front of this server (a restarted one has
+         * another port, and gets another proxy). */
+        if ((c->needs & TSL_CONFORM_NEED_PROXY) &&
+            (cx.px == NULL || px.pid == 0 || px.upstream != cx.port)) {
+            cx.px = &px;
+            if (tsl_conform_proxy_start(&px, proxy_path, cx.port, cx.seed,
+                                        tsl_conform_ms(&cx, 5000), why,
+                                        sizeof(why)) < 0) {
+                record(c, g->num, TSL_CONFORM_FAIL, why, NULL,
+                       (double)(tsl_conform_now_ms() - t0) / 1000);
+                continue;
+            }
         }
         from = tsl_conform_server_outlen(&s);
         why[0] = '\0';
@@ -793,6 +813,8 @@ run_group(const struct tsl_conform_group *g)
                  "group's next case",
                  c->id, how);
     }
+    if (cx.px != NULL)
+        tsl_conform_proxy_stop(&px);
     if (state == 0 && s.pid > 0)
         server_stop_note(&cx, g->num);
     server_forget(&s);
@@ -896,7 +918,11 @@ help(FILE *f)
         "  --timeout-scale X    multiplies every deadline, 0.1..100\n"
         "  --framing SPEC       fixed:N or delimiter:HEX[,max=N] instead of\n"
         "                       the 2-byte variable framing\n"
-        "  --shim PATH          libtslfault.so: enables group 9\n"
+        "  --shim PATH          libtslfault.so: enables 9.1 (faults in the\n"
+        "                       server's own calls; dynamically linked\n"
+        "                       servers only)\n"
+        "  --proxy PATH         tsl-proxy: enables 9.2-9.5 (faults on the\n"
+        "                       wire, for a server in any language)\n"
         "  --junit FILE, --json FILE, --html FILE   reports\n"
         "  --expect-fail LIST   exit 0 only if every listed case failed\n"
         "  --expect-fail-only LIST\n"
@@ -931,7 +957,10 @@ list_cases(void)
             const struct tsl_conform_case *c = &gr->cases[i];
             unsigned nd = c->needs;
             printf("%-6s %-6d %-6s %s\n", c->id, c->points,
-                   nd & TSL_CONFORM_NEED_SHIM  ? "shim"
+                   (nd & TSL_CONFORM_NEED_PROXY) && (nd & TSL_CONFORM_NEED_KA)
+                       ? "proxy,ka"
+                   : nd & TSL_CONFORM_NEED_PROXY ? "proxy"
+                   : nd & TSL_CONFORM_NEED_SHIM  ? "shim"
                    : nd & TSL_CONFORM_NEED_KA  ? "ka"
                    : nd & TSL_CONFORM_NEED_MAX ? "max"
                    : nd & TSL_CONFORM_NEED_VARIABLE ? "var"
@@ -1019,6 +1048,7 @@ main(int argc, char **argv)
         {"framing", required_argument, NULL, 'f'},
         {"declare", required_argument, NULL, 'd'},
         {"shim", required_argument, NULL, 'p'},
+        {"proxy", required_argument, NULL, 'P'},
         {"expect-fail", required_argument, NULL, 'x'},
         {"expect-fail-only", required_argument, NULL, 'X'},
         {"may-fail", required_argument, NULL, 'm'},
@@ -1047,7 +1077,8 @@ main(int argc, char **argv)
     opterr = 0;
     while ((o = getopt_long(argc, argv, "", opts, &li)) != -1) {
         /* What a class run hands on to the run of each submission. */
-        if ((o == 'c' || o == 'S' || o == 't' || o == 'f' || o == 'p') &&
+        if ((o == 'c' || o == 'S' || o == 't' || o == 'f' || o == 'p' ||
+             o == 'P') &&
             nextra < 14) {
             snprintf(extra_opt[nextra], sizeof(extra_opt[0]), "--%s",
                      opts[li].name);
@@ -1085,6 +1116,7 @@ main(int argc, char **argv)
             break;
         case 'd': load_declare(optarg); break;
         case 'p': shim_path = optarg; break;
+        case 'P': proxy_path = optarg; break;
         case 'x': expect = optarg; break;
         case 'X':
             expect = optarg;
@@ -1108,12 +1140,16 @@ main(int argc, char **argv)
                          "its manifest");
         if (shim_path != NULL && access(shim_path, R_OK) != 0)
             return usage("--shim: no such library");
+        if (proxy_path != NULL && access(proxy_path, X_OK) != 0)
+            return usage("--proxy: no such program (the tsl-proxy binary)");
         return tsl_conform_class(class_file, class_out, jobs, extra, nextra);
     }
     if (server_cmd == NULL || strstr(server_cmd, "{port}") == NULL)
         return usage("--server with {port} in it is required");
     if (shim_path != NULL && access(shim_path, R_OK) != 0)
         return usage("--shim: no such library");
+    if (proxy_path != NULL && access(proxy_path, X_OK) != 0)
+        return usage("--proxy: no such program (the tsl-proxy binary)");
     if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
         return usage("cannot open /dev/null");
     /* Case 4.5 holds more connections than the server's 128 files. */
@@ -1140,6 +1176,7 @@ main(int argc, char **argv)
     run.declare_path = declare_path;
     run.framing_spec = framing_spec;
     run.shim_path = shim_path;
+    run.proxy_path = proxy_path;
     run.pattern = pattern;
     run.scale = scale;
     run.seed = opt_seed;

@@ -37,6 +37,8 @@ struct tsl_conform_server {
     off_t scanned;     /* reports looked for up to here */
 };
 
+struct tsl_conform_proxy;
+
 struct tsl_conform_ctx {
     uint16_t port;
     tsl_framing_t f;
@@ -46,6 +48,7 @@ struct tsl_conform_ctx {
     uint32_t ka_hold_ms;    /* declared, 0: none */
     uint32_t max_clients;   /* declared, 0: none */
     struct tsl_conform_server *srv;
+    struct tsl_conform_proxy *px; /* group 9 with --proxy, else NULL */
 };
 
 typedef enum tsl_conform_verdict tsl_conform_case_fn(
@@ -57,6 +60,7 @@ typedef enum tsl_conform_verdict tsl_conform_case_fn(
 #define TSL_CONFORM_NEED_MAX 4u      /* a declared max_clients, 1..60 */
 #define TSL_CONFORM_NEED_SHIM 8u     /* --shim */
 #define TSL_CONFORM_STOPS 16u        /* the case stops the server itself */
+#define TSL_CONFORM_NEED_PROXY 32u   /* --proxy: tsl-proxy in front */
 
 struct tsl_conform_case {
     const char *id;
@@ -147,6 +151,58 @@ off_t tsl_conform_server_outlen(const struct tsl_conform_server *s);
 int tsl_conform_server_report(struct tsl_conform_server *s, char *why,
                               size_t n);
 
+/* ---- tsl_conform_proxy.c: tsl-proxy in front of the server (--proxy) */
+
+/* What the proxy said about one connection (its stdout events). */
+struct tsl_conform_pconn {
+    uint32_t num;
+    uint16_t client_port;  /* the runner's end */
+    int64_t closed_ms;     /* the connection ended, -1 not yet */
+    int64_t server_ms;     /* the server closed its side, -1 not yet */
+    char reason[48];
+};
+
+struct tsl_conform_proxy {
+    pid_t pid;             /* 0: not running */
+    uint16_t port;         /* where clients connect */
+    uint16_t upstream;     /* the server's port it was started for */
+    int ctl;               /* the control connection */
+    int events;            /* its stdout, non-blocking */
+    char log[128];         /* its fault log (JSON lines) */
+    char plan[256];        /* the plan last set */
+    uint64_t seed;
+    char line[2048];
+    size_t len;
+    struct tsl_conform_pconn conns[256]; /* by number, modulo */
+};
+
+/* Starts `path` in front of 127.0.0.1:upstream with an empty plan of
+ * this seed: 0, or -1 with why. */
+int tsl_conform_proxy_start(struct tsl_conform_proxy *px, const char *path,
+                            uint16_t upstream, uint64_t seed, int wait_ms,
+                            char *why, size_t n);
+void tsl_conform_proxy_stop(struct tsl_conform_proxy *px);
+/* Sets the plan for the next connections (the proxy's `faults`, with the
+ * seed added): 0, or -1 with why. */
+int tsl_conform_proxy_faults(struct tsl_conform_proxy *px, const char *plan,
+                             int wait_ms, char *why, size_t n);
+/* The proxy's record of the connection whose client end is fd, once it
+ * has said so within wait_ms; NULL otherwise. */
+struct tsl_conform_pconn *tsl_conform_proxy_conn(struct tsl_conform_proxy *px,
+                                                 int fd, int wait_ms);
+/* Waits until the server's side of pc is closed (the connection ended,
+ * or the server let go of a crashed one), at most until `until` (ms):
+ * 1 and the time it happened, or 0. */
+int tsl_conform_proxy_server_closed(struct tsl_conform_proxy *px,
+                                    struct tsl_conform_pconn *pc,
+                                    int64_t until, int64_t *at);
+/* Waits until the connection pc has ended: 1, or 0 at `until`. */
+int tsl_conform_proxy_ended(struct tsl_conform_proxy *px,
+                            struct tsl_conform_pconn *pc, int64_t until);
+/* The last lines of its fault log, for a failure's report. */
+void tsl_conform_proxy_log_tail(const struct tsl_conform_proxy *px,
+                                char *out, size_t n);
+
 /* ---- tsl_conform_report.c */
 
 struct tsl_conform_result {
@@ -169,7 +225,8 @@ struct tsl_conform_note {
 
 struct tsl_conform_run {
     const char *server_cmd;
-    const char *declare_path, *framing_spec, *shim_path, *pattern;
+    const char *declare_path, *framing_spec, *shim_path, *proxy_path;
+    const char *pattern;
     double scale;
     uint64_t seed;
     char started[40]; /* UTC, ISO 8601 */

@@ -994,6 +994,282 @@ c_preloaded(ctx_t *cx, char *why, size_t n)
     return exchange_case(cx, cx->seed + 91, 300, TSL_PEER_RANDOM, why, n);
 }
 
+/* ---- group 9, on the wire: tsl-proxy in front of the server (--proxy) */
+
+/* cx, its clients going through the proxy. */
+static ctx_t
+via_proxy(const ctx_t *cx)
+{
+    ctx_t v = *cx;
+
+    v.port = cx->px->port;
+    return v;
+}
+
+/* A failure on the wire says the plan, its seed and what the proxy last
+ * logged, so that it can be replayed and read. */
+static verdict_t
+wire_fail(ctx_t *cx, char *why, size_t n, const char *prefix)
+{
+    char inner[TSL_CONFORM_WHY], tail[360];
+
+    snprintf(inner, sizeof(inner), "%s", why);
+    tsl_conform_proxy_log_tail(cx->px, tail, sizeof(tail));
+    return tsl_conform_fail(why, n, "%s: %s\ntsl-proxy plan: %s%s%s",
+                            prefix, inner, cx->px->plan,
+                            tail[0] ? "; its last faults:\n" : "", tail);
+}
+
+static int
+proxy_plan(ctx_t *cx, const char *plan, char *why, size_t n)
+{
+    return tsl_conform_proxy_faults(cx->px, plan, tsl_conform_ms(cx, 3000),
+                                    why, n);
+}
+
+/* Split, short, delayed and coalesced segments between the client and
+ * the server: every byte verified. */
+static verdict_t
+c_wire_segments(ctx_t *cx, char *why, size_t n)
+{
+    ctx_t v = via_proxy(cx);
+
+    if (proxy_plan(cx, "split=1..3,short=1..7,delay=1,jitter=4", why, n) < 0)
+        return FAIL;
+    if (tsl_conform_exchange(&v, cx->seed + 92, 300, TSL_PEER_RANDOM, why,
+                             n) < 0)
+        return wire_fail(cx, why, n, "split, short and delayed segments");
+    if (proxy_plan(cx, "coalesce=700,short=1..64", why, n) < 0)
+        return FAIL;
+    if (tsl_conform_exchange(&v, cx->seed + 93, 200, TSL_PEER_WHOLE, why,
+                             n) < 0)
+        return wire_fail(cx, why, n, "coalesced segments");
+    return PASS;
+}
+
+/*
+ * The connection cut at every byte of a header, of the first message and
+ * of the second: by a reset (tsl-proxy passes exactly K bytes on, then
+ * RST both ways), and by the client's FIN after K bytes (the server
+ * echoes what is complete, then closes).  After each, a client connected
+ * directly is served.
+ */
+static verdict_t
+c_wire_cuts(ctx_t *cx, char *why, size_t n)
+{
+    ctx_t v = via_proxy(cx);
+    struct tsl_peer p;
+    uint8_t *buf = malloc(2 * 65560);
+    size_t hdr = cx->f.kind == TSL_FRAMING_VARIABLE ? cx->f.hdr_width : 2;
+    size_t l0, l1, offs[20], k, i;
+    verdict_t res = PASS;
+    int way;
+
+    if (buf == NULL)
+        return tsl_conform_fail(why, n, "out of memory");
+    for (way = 0; way < 2 && res == PASS; way++) {
+        uint64_t seed = cx->seed + 95 + (uint64_t)way;
+        /* The offsets come from this peer's messages (seeded). */
+        if (tsl_conform_open(&v, &p, seed, why, n) < 0) {
+            res = wire_fail(cx, why, n, "connecting through tsl-proxy");
+            break;
+        }
+        l0 = tsl_peer_frame(&p, 0, buf, 65560);
+        l1 = tsl_peer_frame(&p, 1, buf + l0, 65560);
+        tsl_peer_close(&p);
+        for (k = 0, i = 0; i <= hdr; i++)
+            offs[k++] = i;
+        for (i = 0; i <= hdr; i++)
+            offs[k++] = l0 + i;
+        for (i = 0; i < k && res == PASS; i++) {
+            char what[200], plan[64];
+            size_t cut = offs[i];
+            snprintf(what, sizeof(what),
+                     "the connection cut by %s after %zu bytes (%s of "
+                     "message %d)",
+                     way == 0 ? "a reset" : "the client's FIN", cut,
+                     cut < l0 ? (cut < hdr ? "in the header" : "header done")
+                     : cut - l0 < hdr ? "in the header"
+                                      : "header done",
+                     cut < l0 ? 0 : 1);
+            snprintf(plan, sizeof(plan), "crash_reset=%zu", cut);
+            if (proxy_plan(cx, way == 0 ? plan : "", why, n) < 0) {
+                res = FAIL;
+                break;
+            }
+            if (tsl_conform_open(&v, &p, seed, why, n) < 0) {
+                res = wire_fail(cx, why, n, "connecting through tsl-proxy");
+                break;
+            }
+            if (way == 0) {
+                struct tsl_conform_pconn *pc;
+                send_all(p.fd, buf, l0 + l1);
+                pc = tsl_conform_proxy_conn(cx->px, p.fd,
+                                            tsl_conform_ms(cx, 3000));
+                if (pc == NULL ||
+                    !tsl_conform_proxy_ended(cx->px, pc,
+                                             tsl_conform_now_ms() +
+                                                 tsl_conform_ms(cx, 3000))) {
+                    snprintf(why, n, "tsl-proxy did not report the cut");
+                    res = wire_fail(cx, why, n, what);
+                }
+            } else {
+                if (send_all(p.fd, buf, cut) < 0) {
+                    tsl_conform_fail(why, n, "sending: %s", strerror(errno));
+                    res = wire_fail(cx, why, n, what);
+                } else {
+                    shutdown(p.fd, SHUT_WR);
+                    p.sent = cut >= l0 ? 1 : 0;
+                    if (p.sent > 0 &&
+                        tsl_conform_drive(&v, &p, 0, TSL_PEER_WHOLE, 1, 0,
+                                          idle(cx), why, n) < 0)
+                        res = wire_fail(cx, why, n, what);
+                    else if (!tsl_conform_closed_within(
+                                 p.fd, tsl_conform_ms(cx, 2000))) {
+                        tsl_conform_fail(
+                            why, n, "%s, the connection was still open "
+                                    "%.1f s later (a client's end of file "
+                                    "must close it)",
+                            p.sent ? "after the complete message's echo"
+                                   : "with no complete message",
+                            tsl_conform_ms(cx, 2000) / 1000.0);
+                        res = wire_fail(cx, why, n, what);
+                    }
+                }
+            }
+            tsl_peer_close(&p);
+            if (res != PASS)
+                break;
+            /* A fresh one each time: one held all along would be a
+             * silent client, and a keepalive may drop it. */
+            if (tsl_conform_exchange(cx, cx->seed + 94 + i, 1,
+                                     TSL_PEER_WHOLE, why, n) < 0) {
+                char pre[300];
+                snprintf(pre, sizeof(pre), "a client connected directly, "
+                                           "after %s", what);
+                res = wire_fail(cx, why, n, pre);
+            }
+        }
+    }
+    free(buf);
+    return res;
+}
+
+/* Waits for the server to close its side of the connection of p's fd,
+ * sent its last bytes at t_sent: within the hold time and a slack, and
+ * not before the hold time. */
+static verdict_t
+wire_dropped(ctx_t *cx, struct tsl_conform_pconn *pc, int64_t t_sent,
+             const char *what, char *why, size_t n)
+{
+    int slack = tsl_conform_ms(cx, 1000);
+    int64_t at;
+
+    if (pc == NULL) {
+        snprintf(why, n, "tsl-proxy did not report the connection");
+        return wire_fail(cx, why, n, what);
+    }
+    if (!tsl_conform_proxy_server_closed(cx->px, pc,
+                                         tsl_conform_now_ms() +
+                                             (int64_t)cx->ka_hold_ms + slack,
+                                         &at)) {
+        tsl_conform_fail(why, n,
+                         "the server still held the connection %u ms after "
+                         "its last bytes; the declared hold time is %u ms "
+                         "(no keepalive?)",
+                         cx->ka_hold_ms + (unsigned)slack, cx->ka_hold_ms);
+        return wire_fail(cx, why, n, what);
+    }
+    if (at < t_sent + (int64_t)cx->ka_hold_ms - 50) {
+        tsl_conform_fail(why, n,
+                         "the server closed it %lld ms after its last bytes, "
+                         "before the %u ms hold time",
+                         (long long)(at - t_sent), cx->ka_hold_ms);
+        return wire_fail(cx, why, n, what);
+    }
+    return PASS;
+}
+
+/* The client's FIN is lost on the way (tsl-proxy keeps the server's side
+ * open and passes nothing on): only the server's keepalive can tell. */
+static verdict_t
+c_wire_fin_loss(ctx_t *cx, char *why, size_t n)
+{
+    ctx_t v = via_proxy(cx);
+    struct tsl_conform_pconn *pc;
+    struct tsl_peer p;
+    int64_t t0;
+    verdict_t res;
+
+    if (proxy_plan(cx, "fin_loss", why, n) < 0)
+        return FAIL;
+    if (tsl_conform_open(&v, &p, cx->seed + 97, why, n) < 0)
+        return wire_fail(cx, why, n, "connecting through tsl-proxy");
+    t0 = tsl_conform_now_ms();
+    if (tsl_conform_drive(&v, &p, 1, TSL_PEER_WHOLE, 1, 0, idle(cx), why, n) <
+        0) {
+        tsl_peer_close(&p);
+        return wire_fail(cx, why, n, "a message before the close");
+    }
+    pc = tsl_conform_proxy_conn(cx->px, p.fd, tsl_conform_ms(cx, 3000));
+    tsl_peer_close(&p); /* the FIN that never arrives */
+    res = wire_dropped(cx, pc, t0, "a client whose FIN was lost", why, n);
+    if (res == PASS && pc != NULL &&
+        strcmp(pc->reason, "fin_loss-upstream-closed") != 0 &&
+        strncmp(pc->reason, "upstream", 8) != 0) {
+        snprintf(why, n, "tsl-proxy ended the connection for '%s', not the "
+                         "server's close",
+                 pc->reason);
+        res = wire_fail(cx, why, n, "a client whose FIN was lost");
+    }
+    return res;
+}
+
+/* The client crashes in the middle of its second message's header:
+ * exactly that many bytes reach the server, then nothing either way, no
+ * FIN, no RST. */
+static verdict_t
+c_wire_crash(ctx_t *cx, char *why, size_t n)
+{
+    ctx_t v = via_proxy(cx);
+    struct tsl_conform_pconn *pc;
+    struct tsl_peer p;
+    uint8_t *buf = malloc(2 * 65560);
+    char plan[64];
+    size_t l0, l1;
+    int64_t t0;
+    verdict_t res;
+
+    if (buf == NULL)
+        return tsl_conform_fail(why, n, "out of memory");
+    if (tsl_conform_open(&v, &p, cx->seed + 98, why, n) < 0) {
+        free(buf);
+        return wire_fail(cx, why, n, "connecting through tsl-proxy");
+    }
+    l0 = tsl_peer_frame(&p, 0, buf, 65560);
+    l1 = tsl_peer_frame(&p, 1, buf + l0, 65560);
+    tsl_peer_close(&p);
+    snprintf(plan, sizeof(plan), "crash_silent=%zu", l0 + 1);
+    if (proxy_plan(cx, plan, why, n) < 0) {
+        free(buf);
+        return FAIL;
+    }
+    if (tsl_conform_open(&v, &p, cx->seed + 98, why, n) < 0) {
+        free(buf);
+        return wire_fail(cx, why, n, "connecting through tsl-proxy");
+    }
+    t0 = tsl_conform_now_ms();
+    send_all(p.fd, buf, l0 + l1);
+    pc = tsl_conform_proxy_conn(cx->px, p.fd, tsl_conform_ms(cx, 3000));
+    res = wire_dropped(cx, pc, t0,
+                       "a client that crashed one byte into its second "
+                       "message",
+                       why, n);
+    tsl_peer_close(&p);
+    free(buf);
+    return res;
+}
+
 /* ---- the catalogue ---- */
 
 #define VAR TSL_CONFORM_NEED_VARIABLE
@@ -1049,10 +1325,21 @@ const struct tsl_conform_group tsl_conform_groups[] = {
     {8, "sustained load", NULL, 1,
      {{"8.1", "8 clients plus 2000 messages, checksummed", c_load, 2, 0,
        8}}},
-    {9, "server-side faults (LD_PRELOAD)",
+    {9, "faults, in the server (--shim) and on the wire (--proxy)",
      "split=1..3,short=1..7,eintr=20,eagain=10", 1,
      {{"9.1", "short reads and writes, EINTR and EAGAIN storms",
        c_preloaded, 2, TSL_CONFORM_NEED_SHIM, 1}}},
+    /* The same group, on a server of its own without the shim, so that
+     * a failure on the wire is the wire's. */
+    {9, "faults on the wire (tsl-proxy, --proxy)", NULL, 4,
+     {{"9.2", "wire: split, short, delayed and coalesced segments",
+       c_wire_segments, 2, TSL_CONFORM_NEED_PROXY, 1},
+      {"9.3", "wire: cut by a reset or a FIN at every byte of a header",
+       c_wire_cuts, 2, TSL_CONFORM_NEED_PROXY, 2},
+      {"9.4", "wire: a lost FIN, the client dropped by keepalive",
+       c_wire_fin_loss, 1, TSL_CONFORM_NEED_PROXY | TSL_CONFORM_NEED_KA, 1},
+      {"9.5", "wire: a peer crashed mid-header, dropped by keepalive",
+       c_wire_crash, 1, TSL_CONFORM_NEED_PROXY | TSL_CONFORM_NEED_KA, 1}}},
 };
 const size_t tsl_conform_ngroups =
     sizeof(tsl_conform_groups) / sizeof(tsl_conform_groups[0]);

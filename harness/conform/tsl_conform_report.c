@@ -77,6 +77,8 @@ tsl_conform_replay(const struct tsl_conform_run *run, const char *id,
         add_opt(out, n, "--framing", run->framing_spec);
     if (run->shim_path != NULL)
         add_opt(out, n, "--shim", run->shim_path);
+    if (run->proxy_path != NULL)
+        add_opt(out, n, "--proxy", run->proxy_path);
     if (run->scale != 1.0) {
         snprintf(num, sizeof(num), "%g", run->scale);
         add_opt(out, n, "--timeout-scale", num);

@@ -21,12 +21,15 @@
  *         slow_close
  *
  * with fin_loss, crash_silent and crash_reset triggered after B bytes in,
- * as in the shim.  eintr, eagain, accept_fail, fail, fail_from and side
+ * as in the shim; a crash lets exactly the first B bytes reach the server
+ * (nothing past B is read or passed on), then happens.  eintr, eagain, accept_fail, fail, fail_from and side
  * have no meaning on the wire and are refused.
  *
  * Output: stdout carries JSON events, the first line being
  * {"event":"listening","addr":A,"port":P[,"control":C]} (port 0 picks
- * one); then connected, closed and stopped.  Every injected fault is a
+ * one); then connected, closed (with a reason and "ms", the monotonic
+ * clock), peer_closed (a held side of a crashed connection closed by its
+ * peer: "side" server or client, "ms") and stopped.  Every injected fault is a
  * JSON line {"event":"fault","conn":N,"dir":"in","fault":"split",
  * "offset":O,"len":L,"seed":S} in --log FILE, or on stdout without it.
  *
@@ -68,6 +71,8 @@
 #define PIECES_PER_TURN 64       /* fairness between connections */
 #define CTL_MAX 8                /* control clients */
 #define LINE_MAX_ 4096
+#define CRASH_SILENT 1           /* struct conn's crash */
+#define CRASH_RESET 2
 
 struct chunk {
     struct chunk *next;
@@ -102,6 +107,8 @@ struct conn {
     bool connecting, crashed, done;
     char peer[64];
     const struct tsl_fault_rule *fin, *crash_silent, *crash_reset;
+    int crash;                   /* 0, or the kind due at crash_at */
+    uint64_t crash_at;           /* bytes in the server is to receive */
     struct dir in, out;
 };
 
@@ -301,30 +308,77 @@ conn_end(struct conn *c, const char *reason, bool rst)
     dir_free(&c->out);
     c->done = true;
     event("{\"event\":\"closed\",\"conn\":%u,\"reason\":\"%s\",\"in\":%llu,"
-          "\"out\":%llu}",
+          "\"out\":%llu,\"ms\":%lld}",
           c->num, reason, (unsigned long long)c->in.rd,
-          (unsigned long long)c->out.rd);
+          (unsigned long long)c->out.rd, (long long)now_ms());
 }
 
-/* Bytes in reached a crash's threshold: it happens now. */
+/* Drops what d holds from stream offset `at` on. */
+static void
+dir_trim(struct dir *d, uint64_t at)
+{
+    struct chunk **kp = &d->head, *k;
+
+    d->tail = NULL;
+    while ((k = *kp) != NULL) {
+        if (k->at + k->len <= at) {
+            d->tail = k;
+            kp = &k->next;
+            continue;
+        }
+        if (k->at + k->off < at) {
+            d->queued -= (size_t)(k->at + k->len - at);
+            k->len = (size_t)(at - k->at);
+            d->tail = k;
+            kp = &k->next;
+            continue;
+        }
+        *kp = k->next;
+        d->queued -= k->len - k->off;
+        free(k);
+    }
+}
+
+/*
+ * Bytes in reached a crash's threshold B: nothing past B is passed on
+ * (nor read any more), and once the first B bytes are out the crash
+ * happens, so the server has received exactly B bytes.  The lower
+ * threshold wins when both are set.
+ */
 static void
 crash_check(struct conn *c)
 {
     if (c->done || c->crashed)
         return;
-    if (c->crash_reset != NULL && c->in.rd >= c->crash_reset->a) {
-        logf_fault(&c->in, "crash_reset", c->in.rd, 0, NULL);
+    if (c->crash == 0) {
+        const struct tsl_fault_rule *rs = c->crash_reset, *sl = c->crash_silent;
+        if (rs != NULL && c->in.rd >= rs->a &&
+            (sl == NULL || c->in.rd < sl->a || rs->a <= sl->a)) {
+            c->crash = CRASH_RESET;
+            c->crash_at = rs->a;
+        } else if (sl != NULL && c->in.rd >= sl->a) {
+            c->crash = CRASH_SILENT;
+            c->crash_at = sl->a;
+        } else {
+            return;
+        }
+        if (c->crash_at < c->in.wr)
+            c->crash_at = c->in.wr; /* a live change: from now */
+        dir_trim(&c->in, c->crash_at);
+    }
+    if (c->in.wr < c->crash_at)
+        return; /* the bytes before the crash are still on their way */
+    if (c->crash == CRASH_RESET) {
+        logf_fault(&c->in, "crash_reset", c->in.wr, 0, NULL);
         conn_end(c, "crash_reset", true);
         return;
     }
-    if (c->crash_silent != NULL && c->in.rd >= c->crash_silent->a) {
-        /* Nothing more either way; both sockets held until each peer
-         * closes its own (seen as POLLRDHUP without reading). */
-        logf_fault(&c->in, "crash_silent", c->in.rd, 0, NULL);
-        c->crashed = true;
-        dir_free(&c->in);
-        dir_free(&c->out);
-    }
+    /* Nothing more either way; both sockets held until each peer closes
+     * its own (seen as POLLRDHUP without reading). */
+    logf_fault(&c->in, "crash_silent", c->in.wr, 0, NULL);
+    c->crashed = true;
+    dir_free(&c->in);
+    dir_free(&c->out);
 }
 
 /* Resolves the plan's rules for c (at accept, and after `faults`). */
@@ -344,6 +398,8 @@ conn_rules(struct conn *c)
     c->fin = tsl_fault_plan_find(p, TSL_FAULT_FIN_LOSS, n);
     c->crash_silent = tsl_fault_plan_find(p, TSL_FAULT_CRASH_SILENT, n);
     c->crash_reset = tsl_fault_plan_find(p, TSL_FAULT_CRASH_RESET, n);
+    /* A crash under way keeps its threshold; a new plan may bring one
+     * on. */
     crash_check(c);
 }
 
@@ -457,6 +513,7 @@ static bool
 dir_can_read(const struct dir *d)
 {
     return !d->eof && !d->c->crashed && d->queued < QMAX &&
+           !(d == &d->c->in && d->c->crash != 0) &&
            fd_from(d) >= 0 && !(d == &d->c->in && d->fin_lost);
 }
 
@@ -614,6 +671,10 @@ dir_write(struct dir *d)
             if (d->head == NULL)
                 d->tail = NULL;
             free(k);
+        }
+        if (d == &c->in && c->crash != 0) {
+            crash_check(c);
+            return;
         }
     }
 }
@@ -934,6 +995,10 @@ run(void)
                      * bits were asked for before the crash.) */
                     if (!(re & (POLLRDHUP | POLLHUP | POLLERR)))
                         break;
+                    event("{\"event\":\"peer_closed\",\"conn\":%u,"
+                          "\"side\":\"%s\",\"ms\":%lld}",
+                          c->num, up ? "server" : "client",
+                          (long long)now_ms());
                     if (up) {
                         close(c->ufd);
                         c->ufd = -1;

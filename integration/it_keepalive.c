@@ -56,7 +56,7 @@ silent_client_expires_on_time(void)
 static void
 keepalive_frames_keep_a_client(void)
 {
-    const int hold = 150 * it_scale();
+    const int hold = 600 * it_scale();
     struct it_server s;
     tsl_client_stats_t st;
     tsl_client_t *c;
@@ -65,18 +65,21 @@ keepalive_frames_keep_a_client(void)
     int64_t end;
     int fd, sent = 0;
 
-    start_ka(&s, "kaframes", 150);
+    start_ka(&s, "kaframes", 600);
     fd = it_connect(s.port);
     it_echo_once(fd, "hello");
-    end = it_now_ms() + 10 * hold;
+    end = it_now_ms() + 3 * hold;
     while (it_now_ms() < end) {
         it_send_all(fd, ka, 2);
         sent++;
-        /* Pace at a third of the hold time; the wait doubles as a check
-         * that the server does not close on us meanwhile. */
+        /* Pace at a twelfth of the hold time, so that this thread may be
+         * kept off the CPU for most of a hold (a loaded machine) and the
+         * client still be alive; over three holds, only the frames keep
+         * it.  The wait doubles as a check that the server does not close
+         * on us meanwhile. */
         pf.fd = fd;
         pf.events = POLLIN;
-        IT_EQ(poll(&pf, 1, hold / 3), 0);
+        IT_EQ(poll(&pf, 1, hold / 12), 0);
     }
     IT_EQ(s.disconnected, 0);
     IT_WAIT(&s, (c = tsl_server_find_client(s.srv, 1)) != NULL, 1000);

@@ -1,0 +1,397 @@
+#!/usr/bin/env bash
+# ci/mutate.sh [--seed N] [--count K] [--gate PCT] [--files 'GLOB ...']
+#              [--suite REGEX] [--timeout S] [--report FILE] [--list] [--head]
+# - the project's own mutation tester.  It copies the checkout (the files
+#   git does not ignore, as they are in the work tree; with --head, the
+#   last commit instead) to build/mutate/tree, builds it
+#   once, then for each mutant of a seeded sample: changes one place in one
+#   source file, rebuilds, runs the fast suite (unit tests and the core,
+#   output, keepalive, migration, client-mode and tsl-echo integration
+#   cases, on the select and then the epoll backend, stopping at the first
+#   failure), and puts the file back.  The checkout itself is never
+#   touched.
+#
+# Mutation operators, applied only inside function bodies (a body is what
+# lies between a line `{` and a line `}` at column 0, the project's
+# layout), never in comments or string literals:
+#   rel      a relational operator flipped: < <=, > >=, == !=
+#   logic    && and || swapped
+#   negate   the condition of an if or while negated
+#   const    an integer literal 0..64 made one larger
+#   return   `return true/false/0/-1;` swapped or changed
+#   delete   a call statement deleted (a line that is only f(...);)
+#   lock     a pthread_mutex_lock(X) line and its next unlock of X deleted
+#   signal   a pthread_cond_signal/broadcast or tsl__wakeup_signal deleted
+# Each site is named FILE:LINE:OP:N (N: which match of OP on the line);
+# the sample is a seeded choice among all sites, so files weigh in
+# proportion to their size.  `--seed N --count K` reproduces a sample.
+#
+# Verdicts: killed (the first failing test is named), survived (its diff
+# is printed), stillborn (does not compile: not counted), equivalent (the
+# site is listed in ci/mutate.equivalent with a one-line reason: not
+# counted).  The score is killed / (killed + survived).  With --gate PCT
+# the exit status is 1 when the score is below PCT; 2 for usage errors.
+# --list prints the sites the sample would take, and builds nothing.
+#
+# Defaults: --seed from the clock (printed), --count 20, --files
+# 'core/src/*.c', the fast suite above, --timeout 30 (per test: a mutant
+# that hangs is killed by the timeout and counted as killed).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+seed=$(( $(date +%s) % 100000 ))
+count=20
+gate=
+files='core/src/*.c'
+suite='^(unit\.|integration\.(core|output|keepalive|migrate|connect|echo)\.)'
+timeout=30
+report=
+list=0
+head=0
+usage() {
+  sed -n '2,3p' "$0" | sed 's/^# //' >&2
+  exit 2
+}
+while (($#)); do
+  case $1 in
+    --seed) seed=${2:?}; shift 2 ;;
+    --count) count=${2:?}; shift 2 ;;
+    --gate) gate=${2:?}; shift 2 ;;
+    --files) files=${2:?}; shift 2 ;;
+    --suite) suite=${2:?}; shift 2 ;;
+    --timeout) timeout=${2:?}; shift 2 ;;
+    --report) report=${2:?}; shift 2 ;;
+    --list) list=1; shift ;;
+    --head) head=1; shift ;;
+    -h|--help) usage ;;
+    *) echo "mutate: unknown argument '$1'" >&2; usage ;;
+  esac
+done
+[[ $seed =~ ^[0-9]+$ && $count =~ ^[0-9]+$ && $timeout =~ ^[0-9]+$ ]] ||
+  { echo "mutate: --seed, --count and --timeout take numbers" >&2; exit 2; }
+[[ -z $gate || $gate =~ ^[0-9]+$ ]] || { echo "mutate: --gate takes a percentage" >&2; exit 2; }
+command -v python3 >/dev/null || { echo "mutate: python3 not found" >&2; exit 2; }
+
+exec python3 - "$top" "$seed" "$count" "${gate:--1}" "$files" "$suite" \
+  "$timeout" "$report" "$list" "$head" <<'PY'
+import glob, os, random, re, shutil, subprocess, sys, time
+
+(top, seed, count, gate, files, suite, timeout, report, list_only, from_head) = sys.argv[1:]
+seed, count, gate, timeout = int(seed), int(count), int(gate), int(timeout)
+list_only = list_only == "1"
+work = os.path.join(top, "build", "mutate")
+tree = os.path.join(work, "tree")
+bdir = os.path.join(work, "build")
+out_lines = []
+
+
+def say(s=""):
+    print(s, flush=True)
+    out_lines.append(s)
+
+
+# ---- sites ------------------------------------------------------------------
+
+def blank_code(line, in_comment):
+    """The line with comments and string/char literals blanked (same
+    length), and whether a block comment is still open at its end."""
+    out, i, n = [], 0, len(line)
+    while i < n:
+        if in_comment:
+            j = line.find("*/", i)
+            if j < 0:
+                out.append(" " * (n - i))
+                return "".join(out), True
+            out.append(" " * (j + 2 - i))
+            i, in_comment = j + 2, False
+        elif line.startswith("/*", i):
+            in_comment = True
+        elif line.startswith("//", i):
+            out.append(" " * (n - i))
+            break
+        elif line[i] in "\"'":
+            q, j = line[i], i + 1
+            while j < n and line[j] != q:
+                j += 2 if line[j] == "\\" else 1
+            out.append(q + " " * (min(j, n) - i - 1) + (q if j < n else ""))
+            i = j + 1
+        else:
+            out.append(line[i])
+            i += 1
+    return "".join(out), in_comment
+
+
+REL = [(r"(?<![<>=!])<(?![<=])", "<="), (r"(?<![<>=!])>(?![>=])", ">="),
+       (r"<=", "<"), (r">=", ">"), (r"==", "!="), (r"!=", "==")]
+LOGIC = [(r"&&", "||"), (r"\|\|", "&&")]
+RETURNS = {"return true;": "return false;", "return false;": "return true;",
+           "return 0;": "return -1;", "return -1;": "return 0;"}
+CALL_STMT = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_>.\-]*\s*\(.*\);\s*$")
+DECL_LIKE = re.compile(r"^\s*(return|if|while|for|switch|case|goto|else|do)\b")
+LOCK = re.compile(r"^\s*pthread_mutex_lock\((.+)\);\s*$")
+SIGNAL = re.compile(r"^\s*(pthread_cond_(signal|broadcast)|tsl__wakeup_signal)\(.*\);\s*$")
+
+
+def sites_of(path):
+    rel = os.path.relpath(path, top)
+    lines = open(path).read().split("\n")
+    found, in_c, in_body = [], False, False
+    code_lines = []
+    for ln in lines:
+        code, in_c = blank_code(ln, in_c)
+        code_lines.append(code)
+    for no, (ln, code) in enumerate(zip(lines, code_lines), 1):
+        if ln.startswith("{"):
+            in_body = True
+            continue
+        if ln.startswith("}"):
+            in_body = False
+            continue
+        if not in_body or code.strip() == "" or code.lstrip().startswith("#"):
+            continue
+        if "->" in code:
+            code = code.replace("->", "~~")  # keep -> out of > matches
+        for pat, rep in REL:
+            for k, m in enumerate(re.finditer(pat, code)):
+                if "#include" in code:
+                    continue
+                found.append((rel, no, "rel", k, pat, rep))
+        for pat, rep in LOGIC:
+            for k, m in enumerate(re.finditer(pat, code)):
+                found.append((rel, no, "logic", k, pat, rep))
+        if re.match(r"^\s*(\}\s*else\s+)?(if|while)\s*\(", code):
+            found.append((rel, no, "negate", 0, None, None))
+        for k, m in enumerate(re.finditer(r"(?<![\w.\[])([0-9]|[1-5][0-9]|6[0-4])(?![\w.xX\]])", code)):
+            found.append((rel, no, "const", k, None, None))
+        if code.strip() in RETURNS:
+            found.append((rel, no, "return", 0, None, None))
+        if CALL_STMT.match(code) and not DECL_LIKE.match(code) and "=" not in code:
+            found.append((rel, no, "delete", 0, None, None))
+        m = LOCK.match(code)
+        if m:
+            arg = m.group(1)
+            for j in range(no, min(no + 40, len(lines))):
+                if lines[j].startswith("}"):
+                    break
+                if re.match(r"^\s*pthread_mutex_unlock\(" + re.escape(arg) + r"\);\s*$", lines[j]):
+                    found.append((rel, no, "lock", 0, j + 1, None))
+                    break
+        if SIGNAL.match(code):
+            found.append((rel, no, "signal", 0, None, None))
+    return found
+
+
+def apply(site, text):
+    """The mutated text and a one-line description, or None."""
+    rel, no, op, k, a, b = site
+    lines = text.split("\n")
+    ln = lines[no - 1]
+    code, _ = blank_code(ln, False)
+    code = code.replace("->", "~~")
+    if op in ("rel", "logic"):
+        ms = list(re.finditer(a, code))
+        if k >= len(ms):
+            return None
+        m = ms[k]
+        new = ln[:m.start()] + b + ln[m.end():]
+    elif op == "negate":
+        m = re.match(r"^(\s*(?:\}\s*else\s+)?(?:if|while)\s*)\(", ln)
+        depth, j = 0, m.end(1)
+        for j in range(m.end(1), len(ln)):
+            depth += {"(": 1, ")": -1}.get(ln[j], 0) if code[j] in "()" else 0
+            if depth == 0:
+                break
+        if depth != 0:
+            return None  # the condition goes on over more lines
+        new = ln[:m.end(1)] + "(!" + ln[m.end(1):j + 1] + ")" + ln[j + 1:]
+    elif op == "const":
+        ms = list(re.finditer(r"(?<![\w.\[])([0-9]|[1-5][0-9]|6[0-4])(?![\w.xX\]])", code))
+        if k >= len(ms):
+            return None
+        m = ms[k]
+        new = ln[:m.start()] + str(int(m.group(1)) + 1) + ln[m.end():]
+    elif op == "return":
+        s = ln.strip()
+        new = ln.replace(s, RETURNS[s])
+    elif op in ("delete", "signal"):
+        new = re.sub(r"\S.*$", ";", ln)
+    elif op == "lock":
+        lines[a - 1] = re.sub(r"\S.*$", ";", lines[a - 1])
+        new = re.sub(r"\S.*$", ";", ln)
+    else:
+        return None
+    if new == ln:
+        return None
+    lines[no - 1] = new
+    desc = "%s:%d: %s  ->  %s" % (rel, no, ln.strip(), new.strip())
+    if op == "lock":
+        desc += "  (and line %d's unlock)" % a
+    return "\n".join(lines), desc
+
+
+def site_id(s):
+    return "%s:%d:%s:%d" % (s[0], s[1], s[2], s[3])
+
+
+paths = sorted(p for g in files.split() for p in glob.glob(os.path.join(top, g)))
+if not paths:
+    print("mutate: no file matches %r" % files, file=sys.stderr)
+    sys.exit(2)
+every = [s for p in paths for s in sites_of(p)]
+equiv = {}
+eq_path = os.path.join(top, "ci", "mutate.equivalent")
+if os.path.exists(eq_path):
+    for ln in open(eq_path):
+        ln = ln.strip()
+        if ln and not ln.startswith("#"):
+            sid, _, why = ln.partition(" ")
+            equiv[sid] = why.strip()
+rng = random.Random(seed)
+sample = rng.sample(every, min(count, len(every)))
+say("mutate: seed %d, %d of %d sites in %d files (replay: ci/mutate.sh --seed %d --count %d --files '%s')"
+    % (seed, len(sample), len(every), len(paths), seed, count, files))
+if list_only:
+    for s in sample:
+        say("  " + site_id(s))
+    sys.exit(0)
+
+# ---- the copy and its build --------------------------------------------------
+
+os.makedirs(work, exist_ok=True)
+if from_head == "1":
+    shutil.rmtree(tree, ignore_errors=True)
+    os.makedirs(tree)
+    arch = subprocess.run(["git", "archive", "HEAD"], cwd=top, check=True,
+                          capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", tree], input=arch, check=True)
+else:
+    names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"],
+                           cwd=top, check=True, capture_output=True).stdout
+    for f in names.split(b"\0"):
+        if not f:
+            continue
+        f = f.decode()
+        src, dst = os.path.join(top, f), os.path.join(tree, f)
+        if not os.path.isfile(src):
+            continue
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if not os.path.exists(dst) or open(src, "rb").read() != open(dst, "rb").read():
+            shutil.copy2(src, dst)
+targets = ["test_cbuf", "test_framer", "test_clientdb", "test_server", "test_wheel",
+           "test_loop", "test_cli_parse", "test_fault_plan", "test_fault_engine", "it_core", "it_output", "it_keepalive",
+           "it_migrate", "it_connect", "it_echo", "tsl-echo"]
+
+
+def build():
+    r = subprocess.run(["cmake", "--build", bdir, "-j2", "--target"] + targets,
+                       capture_output=True, text=True)
+    return r.returncode == 0, r.stdout + r.stderr
+
+
+if not os.path.exists(os.path.join(bdir, "CMakeCache.txt")):
+    subprocess.run(["cmake", "-S", tree, "-B", bdir, "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+                    "-DTSL_WERROR=OFF", "-DTSL_VALGRIND=OFF"], check=True, capture_output=True)
+ok, log = build()
+if not ok:
+    print(log[-3000:])
+    print("mutate: the unmutated tree does not build", file=sys.stderr)
+    sys.exit(2)
+
+
+def run_suite():
+    """None if the fast suite passes, else the first failing test."""
+    for env in ({}, {"TSL_BACKEND": "epoll"}):
+        e = dict(os.environ, **env)
+        r = subprocess.run(["ctest", "--test-dir", bdir, "-R", suite, "-E", "memcheck",
+                            "-j2", "--stop-on-failure", "--timeout", str(timeout)],
+                           capture_output=True, text=True, env=e)
+        if r.returncode != 0:
+            m = re.search(r"\d+ - (\S+) \(", r.stdout)
+            name = m.group(1) if m else "ctest exit %d" % r.returncode
+            return name + (" (epoll)" if env else "")
+    return None
+
+
+if run_suite() is not None:
+    print("mutate: the fast suite fails without any mutant: fix that first", file=sys.stderr)
+    sys.exit(2)
+
+# ---- the mutants ----------------------------------------------------------------
+
+killed = survived = stillborn = equivalent = 0
+per_file = {}
+kills = []  # (file, killing test)
+t0 = time.time()
+for i, s in enumerate(sample, 1):
+    sid = site_id(s)
+    path = os.path.join(tree, s[0])
+    orig = open(path).read()
+    got = apply(s, orig)
+    tag = "[%d/%d] %s" % (i, len(sample), sid)
+    if got is None:
+        stillborn += 1
+        say("%s  stillborn (no change at this site)" % tag)
+        continue
+    text, desc = got
+    if sid in equiv:
+        equivalent += 1
+        say("%s  equivalent: %s" % (tag, equiv[sid]))
+        continue
+    open(path, "w").write(text)
+    try:
+        ok, log = build()
+        if not ok:
+            stillborn += 1
+            say("%s  stillborn (does not compile)" % tag)
+            continue
+        by = run_suite()
+    finally:
+        open(path, "w").write(orig)
+    f = per_file.setdefault(s[0], [0, 0])
+    if by is not None:
+        killed += 1
+        f[0] += 1
+        kills.append((s[0], by, tag, desc))
+        say("%s  killed by %s" % (tag, by))
+    else:
+        survived += 1
+        f[1] += 1
+        say("%s  SURVIVED\n      %s" % (tag, desc))
+ok, _ = build()  # leave the copy's build unmutated
+
+# A kill counts only if the test that made it passes without the mutant:
+# each killing test runs three more times on the unmutated build.
+flaky = set()
+for name in sorted({k[1] for k in kills}):
+    base, epoll = name.replace(" (epoll)", ""), name.endswith(" (epoll)")
+    e = dict(os.environ, **({"TSL_BACKEND": "epoll"} if epoll else {}))
+    r = subprocess.run(["ctest", "--test-dir", bdir, "-R", "^" + re.escape(base) + "$",
+                        "--repeat", "until-fail:3", "--timeout", str(timeout)],
+                       capture_output=True, text=True, env=e)
+    if r.returncode != 0 or "No tests were found" in r.stdout + r.stderr:
+        flaky.add(name)
+for f, by, tag, desc in kills:
+    if by in flaky:
+        killed -= 1
+        survived += 1
+        per_file[f][0] -= 1
+        per_file[f][1] += 1
+        say("%s  NOT KILLED after all: %s fails without the mutant too\n      %s"
+            % (tag, by, desc))
+if flaky:
+    say("mutate: tests that failed on the unmutated build: %s" % ", ".join(sorted(flaky)))
+counted = killed + survived
+score = 100.0 * killed / counted if counted else 100.0
+say()
+say("per file (killed/counted):")
+for f in sorted(per_file):
+    k, sv = per_file[f]
+    say("  %-34s %d/%d" % (f, k, k + sv))
+say("mutate: seed %d: %d killed, %d survived, %d equivalent, %d stillborn: %.1f %% killed (%.0f s)"
+    % (seed, killed, survived, equivalent, stillborn, score, time.time() - t0))
+if report:
+    open(report, "w").write("\n".join(out_lines) + "\n")
+if gate >= 0 and score < gate:
+    say("mutate: below the gate of %d %%" % gate)
+    sys.exit(1)
+PY

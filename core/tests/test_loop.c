@@ -211,6 +211,10 @@ struct fake_poller {
 
 static struct fake_poller pollers[2];
 static int npollers;
+/* Runs inside the loop when fd is registered: another thread acting at
+ * that moment, in a test with no other thread. */
+static int hook_fd = -1;
+static void (*hook_fn)(void);
 
 static int
 fp_open(struct tsl_poller *p)
@@ -248,6 +252,10 @@ fp_add(struct tsl_poller *p, int fd, unsigned events, void *data)
     fp->regs[fp->n].fd = fd;
     fp->regs[fp->n].events = events;
     fp->regs[fp->n++].data = data;
+    if (fd == hook_fd && hook_fn != NULL) {
+        hook_fd = -1;
+        hook_fn();
+    }
     return 0;
 }
 
@@ -378,6 +386,8 @@ setup(void **state)
     memset(seen, 0, sizeof(seen));
     memset(cl, 0, sizeof(cl));
     npipes = npollers = 0;
+    hook_fd = -1;
+    hook_fn = NULL;
     clock_ms = 1000000;
     echo = true;
     fake_sys = tsl__sys_libc;
@@ -724,6 +734,60 @@ migration_hands_over_half_a_frame(void **state)
 }
 
 static void
+migrate_to_rx1(struct tsl_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->migrate_to = &rx[1];
+    atomic_store(&c->migrating, true);
+    tsl__client_poke_locked(c, TSL__P_MIGRATE);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void
+disconnect_client_0(void)
+{
+    assert_int_equal(tsl_client_disconnect(cl[0]), 0);
+}
+
+/* Three clients migrate in at once and sit on the new owner's work list
+ * (newest first: 2, 0, 1); client 0, in the middle, is closed by "another
+ * thread" while the queue is being taken.  Taking it out of the middle of
+ * the list must leave the others on it: both are read and served in that
+ * same turn. */
+static void
+a_client_leaving_mid_list_leaves_the_others_served(void **state)
+{
+    uint8_t f[32];
+    size_t n = frame(f, "after");
+
+    (void)state;
+    open_rx(0);
+    open_rx(1);
+    add_client(1, 0);
+    add_client(0, 0);
+    add_client(2, 0);
+    migrate_to_rx1(cl[1]);
+    migrate_to_rx1(cl[0]);
+    migrate_to_rx1(cl[2]);
+    assert_true(turn(0, 0));
+    assert_int_equal(rx[0].n, 0);
+    peer_sends(1, f, n);
+    peer_sends(2, f, n);
+    hook_fd = SOCK_FD + 2; /* the last one adopted: 0 is mid-list then */
+    hook_fn = disconnect_client_0;
+    assert_true(turn(1, 0));
+    assert_int_equal(hook_fd, -1); /* the hook ran */
+    assert_int_equal(seen[0].disconnects, 1);
+    assert_int_equal(seen[0].reason, TSL_REASON_FORCED);
+    assert_int_equal(seen[1].msgs, 1);
+    assert_int_equal(seen[2].msgs, 1);
+    assert_ptr_equal(seen[1].served_by, &rx[1]);
+    assert_ptr_equal(seen[2].served_by, &rx[1]);
+    assert_int_equal(rx[1].n, 2);
+    assert_null(rx[1].work);
+}
+
+static void
 stop_finishes_every_client_once(void **state)
 {
     (void)state;
@@ -770,6 +834,9 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(migration_hands_over_half_a_frame,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_client_leaving_mid_list_leaves_the_others_served, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(stop_finishes_every_client_once,
                                         setup, teardown),
     };

@@ -55,6 +55,36 @@ fires_at_the_deadline_never_before(void **state)
     tsl__wheel_fini(&w);
 }
 
+/* At the wheel's origin (tick 0, nothing processed yet) the rules hold
+ * too: a timer fires at least one tick out, and never before its time. */
+static void
+at_the_origin_at_least_one_tick_and_never_early(void **state)
+{
+    struct tsl_wheel w;
+    struct tsl_timer a, b, c;
+    struct rec ra = {0}, rb = {0}, rc = {0};
+
+    (void)state;
+    assert_int_equal(tsl__wheel_init(&w, 10, 8, 1000), 0);
+    tsl__timer_init(&a, on_fire, &ra);
+    tsl__timer_init(&b, on_fire, &rb);
+    tsl__timer_init(&c, on_fire, &rc);
+    tsl__wheel_start(&w, &a, 1000, 0);  /* at once: the next tick */
+    tsl__wheel_start(&w, &b, 1000, 10); /* exactly one tick */
+    tsl__wheel_start(&w, &c, 1000, 11); /* just past it: the second */
+    assert_int_equal(tsl__wheel_timeout(&w, 1000), 10);
+    assert_int_equal(tsl__wheel_advance(&w, 1000), 0);
+    assert_int_equal(tsl__wheel_advance(&w, 1009), 0);
+    assert_int_equal(tsl__wheel_advance(&w, 1010), 2);
+    assert_int_equal(ra.fired + rb.fired, 2);
+    assert_int_equal(rc.fired, 0);
+    assert_int_equal(tsl__wheel_advance(&w, 1019), 0);
+    assert_int_equal(tsl__wheel_advance(&w, 1020), 1);
+    assert_int_equal(rc.at, 1020);
+    assert_int_equal(tsl__wheel_timeout(&w, 1020), -1);
+    tsl__wheel_fini(&w);
+}
+
 static void
 timers_beyond_one_turn_wait_for_their_turn(void **state)
 {
@@ -241,6 +271,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fires_at_the_deadline_never_before),
+        cmocka_unit_test(at_the_origin_at_least_one_tick_and_never_early),
         cmocka_unit_test(timers_beyond_one_turn_wait_for_their_turn),
         cmocka_unit_test(cancel_and_restart),
         cmocka_unit_test(callbacks_may_cancel_others_and_rearm_themselves),

@@ -81,6 +81,7 @@ struct sim_conn {
     uint8_t *out;
     size_t out_len, out_cap;
     size_t wrote;            /* written by the peer so far */
+    size_t wnext;            /* the first frame boundary past wrote */
     size_t rd;               /* read by the server */
     size_t stop_writing_at;  /* KA_FORGET: goes silent here */
     bool fin, rst;

@@ -125,13 +125,13 @@ gen_conn(int idx, int nmsg)
     k->ka_override = -1;
     k->connect_at = W.now + sim_below(sim_chance(1, 4) ? 2000 : 100);
     k->next_at = k->connect_at;
-    switch (sim_below(4)) {
+    switch (sim_below(16)) {
     case 0: k->room_cap = sim_range(1, 64); break;
-    case 1: k->room_cap = sim_range(64, 4096); break;
+    case 1: case 2: case 3: k->room_cap = sim_range(256, 8192); break;
     default: k->room_cap = 1 << 20; break;
     }
     if (k->kind == PEER_SLOW && k->room_cap > 2048)
-        k->room_cap = sim_range(16, 2048);
+        k->room_cap = sim_range(256, 2048);
     for (m = 0; m < nmsg; m++) {
         if (k->kind == PEER_KA_SENDER && sim_chance(1, 3))
             put_frame(k, NULL, 0, false); /* a keepalive */
@@ -521,6 +521,44 @@ write_gap(const struct sim_conn *k)
     }
 }
 
+/* The end of the frame that starts at off. */
+static size_t
+frame_end(const struct sim_conn *k, size_t off)
+{
+    return off + (k->out[off] | (size_t)k->out[off + 1] << 8);
+}
+
+/* How much the peer writes now: a few bytes (a split header or
+ * payload), up to a cut inside the next frame, or several frames at once
+ * (coalesced), cut anywhere; a flood writes big blocks, a keepalive
+ * sender one frame at a time. */
+static size_t
+write_chunk(struct sim_conn *k)
+{
+    size_t end;
+    uint32_t r = sim_below(10), n;
+
+    while (k->wnext <= k->wrote && k->wnext < k->out_len)
+        k->wnext = frame_end(k, k->wnext);
+    end = k->wnext;
+    if (k->kind == PEER_FLOOD)
+        return sim_range(1, 16384);
+    if (k->kind == PEER_KA_SENDER)
+        return end - k->wrote;
+    if (r == 0)
+        return sim_range(1, 4);
+    if (r < 5) {
+        if (end < k->out_len && sim_chance(1, 2))
+            end += sim_below((uint32_t)(frame_end(k, end) - end));
+        return end - k->wrote;
+    }
+    for (n = sim_range(1, 8); n > 0 && end < k->out_len; n--)
+        end = frame_end(k, end);
+    if (sim_chance(1, 3) && end < k->out_len)
+        end += sim_below((uint32_t)(frame_end(k, end) - end));
+    return end - k->wrote;
+}
+
 static void
 peer_act(struct sim_conn *k)
 {
@@ -546,14 +584,7 @@ peer_act(struct sim_conn *k)
         break;
     case PA_WRITE:
         left = k->stop_writing_at - k->wrote;
-        if (k->kind == PEER_FLOOD)
-            chunk = sim_range(1, 8192);
-        else if (k->kind == PEER_KA_SENDER)
-            chunk = k->out[k->wrote] | (size_t)k->out[k->wrote + 1] << 8;
-        else if (sim_chance(1, 3))
-            chunk = sim_range(1, 4);
-        else
-            chunk = sim_range(1, 2 * size_hi + 8);
+        chunk = write_chunk(k);
         if (chunk > left || chunk == 0)
             chunk = left;
         k->wrote += chunk;
@@ -563,7 +594,7 @@ peer_act(struct sim_conn *k)
         break;
     case PA_READ:
         left = k->sent - k->got;
-        chunk = k->kind == PEER_SLOW ? sim_range(1, 32) : left;
+        chunk = k->kind == PEER_SLOW ? sim_range(1, 512) : left;
         if (chunk > left)
             chunk = left;
         k->got += chunk;
@@ -707,6 +738,19 @@ app_action(bool concurrent)
     sim_hash(0xa99 + (uint64_t)W.step);
 }
 
+/* After its last action the application listens and accepts again. */
+static void
+app_settle(void)
+{
+    if (W.not_listening) {
+        W.not_listening = false;
+        tsl_server_clear_flags(W.srv, TSL_SERVER_NOT_LISTENING);
+        W.ka_changed_at = W.now;
+    }
+    tsl_server_clear_flags(W.srv, TSL_SERVER_NOT_ACCEPTING);
+    TRACE("app: listens and accepts again (its last action)");
+}
+
 void
 sim_app_concurrent(void *arg)
 {
@@ -819,22 +863,26 @@ stop_advance(void)
 static void
 check_step(void)
 {
+    static int64_t ka_checked;
     int t, i;
 
     for (t = 0; t < W.ntasks; t++) {
         struct sim_task *tk = &W.tasks[t];
         struct tsl_receiver *rx = tk->rx;
         bool queued;
-        if (!tk->alive || !tk->sleeping || task_runnable(tk))
+        if (!tk->alive || !tk->sleeping)
             continue;
-        pthread_mutex_lock(&rx->wk.lock);
+        /* Read without the queue's lock: no other thread runs now. */
         queued = rx->wk.head != NULL;
-        pthread_mutex_unlock(&rx->wk.lock);
+        if (!queued && !atomic_load(&rx->stop))
+            continue;
+        if (task_runnable(tk))
+            continue;
         if (queued)
             sim_fail("task %d sleeps (%s) with clients in its hand-off "
                      "queue and no wake-up pending: a lost wake-up", t,
                      tk->wake_at == SIM_FOREVER ? "for ever" : "on a timer");
-        else if (atomic_load(&rx->stop))
+        else
             sim_fail("task %d sleeps though asked to stop", t);
     }
     if (W.stopping && W.stop_phase < 4) {
@@ -847,7 +895,11 @@ check_step(void)
                      W.stop_phase);
     }
     /* Keepalive expiry on time: a silent client goes within a few ticks
-     * of its hold (or of the change that made it due). */
+     * of its hold (or of the change that made it due).  Once per instant
+     * of virtual time is enough: it can only break as time moves. */
+    if (ka_checked == W.now && W.step > 1)
+        return;
+    ka_checked = W.now;
     for (i = 0; i < W.nconns; i++) {
         struct sim_conn *k = &W.conns[i];
         int64_t h, due;
@@ -915,9 +967,9 @@ choose_chaos(void)
     W.p_preempt = sim_chance(1, 2) ? sim_range(20, 400) : 0;
     W.preempts_left = W.p_preempt ? (int)sim_range(1, 6) : 0;
     W.fd_budget = sim_chance(1, 8) ? 3 + 8 + (int)sim_below(16) : SIM_MAXFD;
-    switch (sim_below(3)) {
-    case 0: size_lo = 1; size_hi = 16; break;
-    case 1: size_lo = 1; size_hi = 300; break;
+    switch (sim_below(8)) {
+    case 0: case 1: case 2: size_lo = 1; size_hi = 16; break;
+    case 3: case 4: case 5: case 6: size_lo = 1; size_hi = 300; break;
     default: size_lo = 100; size_hi = MAX_FRAME - 2; break;
     }
 }
@@ -1071,6 +1123,8 @@ step(void)
         W.app_actions_left--;
         W.app_next_at = W.now + sim_range(0, 400);
         app_action(false);
+        if (W.app_actions_left == 0)
+            app_settle();
     } else {
         stop_request();
     }

@@ -277,6 +277,35 @@ delimiter_overlong_message_is_an_error(void **state)
     ff_free(&r);
 }
 
+/* Hex delimiters give exactly the bytes written, both nibbles, any case
+ * (a round trip through the same parse would hide a wrong one). */
+static void
+hex_delimiters_are_the_bytes_written(void **state)
+{
+    static const struct {
+        const char *spec;
+        uint8_t len, bytes[8];
+    } cases[] = {
+        {"delimiter:0D0a", 2, {0x0d, 0x0a}},
+        {"delimiter:ff00A5", 3, {0xff, 0x00, 0xa5}},
+        {"delimiter:7f80", 2, {0x7f, 0x80}},
+        {"delimiter:0123456789abcdef", 8,
+         {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}},
+        {"delimiter:crlf", 2, {'\r', '\n'}},
+        {"delimiter:lf", 1, {'\n'}},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        tsl_framing_t f;
+        assert_int_equal(tsl_framing_parse(cases[i].spec, &f, NULL, 0), 0);
+        assert_int_equal(f.kind, TSL_FRAMING_DELIMITER);
+        assert_int_equal(f.delim_len, cases[i].len);
+        assert_memory_equal(f.delim, cases[i].bytes, cases[i].len);
+    }
+}
+
 /* Property: seeded random message lists under seeded random chunkings
  * reassemble to exactly the messages sent, in order, for every framing. */
 static void
@@ -405,6 +434,7 @@ main(void)
         cmocka_unit_test(variable_exclusive_length_near_the_limit_does_not_overflow),
         cmocka_unit_test(delimiter_frames_and_split_delimiters),
         cmocka_unit_test(delimiter_overlong_message_is_an_error),
+        cmocka_unit_test(hex_delimiters_are_the_bytes_written),
         cmocka_unit_test(random_messages_reassemble_exactly),
         cmocka_unit_test(spec_parser_accepts_and_rejects),
         cmocka_unit_test(buffer_sizes_cover_the_largest_frame),

@@ -14,10 +14,19 @@
  * Children run --jobs at a time; each grades its groups one at a time, so
  * submissions never compete with themselves.  Runs in the main thread
  * only.
+ *
+ * Or a directory of submissions, one subdirectory each (its name the
+ * student's): NAME/start holds the start command (its first line that is
+ * not empty or a "#" comment), NAME/conform.conf the declaration if there
+ * is one, and the command runs in NAME/, so "./server {port}" or
+ * "python3 echo.py {port}" work as written.  A subdirectory without a
+ * start file is listed in the summary as not graded.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +41,10 @@
 
 struct student {
     char name[64];
-    char declare[512];
+    char declare[PATH_MAX];
     char cmd[2048];
+    char dir[PATH_MAX];    /* a directory's submission: run in it */
+    char problem[160];     /* why it could not be graded, "" */
     pid_t pid;
     int status;
     int points, max;
@@ -99,6 +110,98 @@ load_manifest(const char *path)
     return 0;
 }
 
+static bool
+name_ok(const char *name)
+{
+    return name[0] != '.' && name[0] != '\0' && strlen(name) < 64 &&
+           strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789_.-") == strlen(name);
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+    return strcmp(((const struct student *)a)->name,
+                  ((const struct student *)b)->name);
+}
+
+/* a/b into out: 0, or -1 if it does not fit. */
+static int
+join(char *out, size_t n, const char *a, const char *b)
+{
+    int r = snprintf(out, n, "%s/%s", a, b);
+
+    return r < 0 || (size_t)r >= n ? -1 : 0;
+}
+
+/* A directory of submissions: one subdirectory each. */
+static int
+load_dir(const char *path)
+{
+    char root[PATH_MAX], file[PATH_MAX], line[2048];
+    struct dirent *e;
+    struct stat st;
+    DIR *d;
+
+    if (realpath(path, root) == NULL || (d = opendir(root)) == NULL) {
+        fprintf(stderr, "tsl-conform: cannot read %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        struct student *s = &students[nstudents];
+        FILE *f;
+        if (e->d_name[0] == '.')
+            continue;
+        if (join(file, sizeof(file), root, e->d_name) < 0 ||
+            stat(file, &st) < 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (!name_ok(e->d_name)) {
+            fprintf(stderr,
+                    "tsl-conform: %s: a submission's directory name must "
+                    "be letters, digits, _ . - (under 64)\n",
+                    file);
+            closedir(d);
+            return -1;
+        }
+        if (nstudents == MAX_STUDENTS) {
+            fprintf(stderr, "tsl-conform: %s: more than %d submissions\n",
+                    path, MAX_STUDENTS);
+            closedir(d);
+            return -1;
+        }
+        memset(s, 0, sizeof(*s));
+        snprintf(s->name, sizeof(s->name), "%s", e->d_name);
+        memcpy(s->dir, file, sizeof(s->dir));
+        if (join(file, sizeof(file), s->dir, "start") < 0 ||
+            (f = fopen(file, "re")) == NULL) {
+            snprintf(s->problem, sizeof(s->problem),
+                     "not graded: no start file (%s/start)", s->name);
+        } else {
+            while (fgets(line, sizeof(line), f) != NULL) {
+                char *p = line + strspn(line, " \t");
+                p[strcspn(p, "\r\n")] = '\0';
+                if (*p != '\0' && *p != '#') {
+                    snprintf(s->cmd, sizeof(s->cmd), "%s", p);
+                    break;
+                }
+            }
+            fclose(f);
+            if (s->cmd[0] == '\0' || strstr(s->cmd, "{port}") == NULL)
+                snprintf(s->problem, sizeof(s->problem),
+                         "not graded: %s/start has no command with {port}",
+                         s->name);
+        }
+        if (join(file, sizeof(file), s->dir, "conform.conf") == 0 &&
+            access(file, R_OK) == 0)
+            memcpy(s->declare, file, sizeof(s->declare));
+        nstudents++;
+    }
+    closedir(d);
+    qsort(students, (size_t)nstudents, sizeof(*students), by_name);
+    return 0;
+}
+
 static pid_t
 start_child(struct student *s, const char *out, char **extra, int nextra)
 {
@@ -136,6 +239,11 @@ start_child(struct student *s, const char *out, char **extra, int nextra)
     if (pid == 0) {
         dup2(fd, 1);
         dup2(fd, 2);
+        if (s->dir[0] != '\0' && chdir(s->dir) < 0) {
+            fprintf(stderr, "tsl-conform: cannot enter %s: %s\n", s->dir,
+                    strerror(errno));
+            _exit(2);
+        }
         execv("/proc/self/exe", argv);
         _exit(127);
     }
@@ -218,9 +326,12 @@ write_summary(const char *out)
             fprintf(f, ",%s", cases[j]->id);
         fputc('\n', f);
         for (i = 0; i < nstudents; i++) {
-            char st[96];
+            char st[160];
             csv_field(f, students[i].name);
-            tsl_conform_status_text(students[i].status, st, sizeof(st));
+            if (students[i].problem[0] != '\0')
+                snprintf(st, sizeof(st), "%s", students[i].problem);
+            else
+                tsl_conform_status_text(students[i].status, st, sizeof(st));
             fprintf(f, ",%d,%d,", students[i].points, students[i].max);
             csv_field(f, st);
             for (j = 0; j < ncases; j++)
@@ -256,6 +367,12 @@ write_summary(const char *out)
         fputs(".html\">", f);
         html_text(f, s->name);
         fprintf(f, "</a></td><td>%d / %d</td>", s->points, s->max);
+        if (s->problem[0] != '\0') {
+            fprintf(f, "<td class=\"fail\" colspan=\"%d\">", ncases);
+            html_text(f, s->problem);
+            fputs("</td></tr>", f);
+            continue;
+        }
         for (j = 0; j < ncases; j++) {
             const char *r = s->result[j], *cls = "na";
             int p, m;
@@ -272,33 +389,65 @@ write_summary(const char *out)
 }
 
 int
-tsl_conform_class(const char *manifest, const char *out, int jobs,
+tsl_conform_class(const char *manifest, const char *out_arg, int jobs,
                   char **extra, int nextra)
 {
+    static char paths[16][PATH_MAX];
+    char out[PATH_MAX];
     int i, running = 0, next = 0, failed = 0;
+    struct stat sb;
+    bool is_dir;
     size_t g;
 
     students = calloc(MAX_STUDENTS, sizeof(*students));
-    if (students == NULL || load_manifest(manifest) < 0)
+    if (students == NULL)
         return 2;
-    if (mkdir(out, 0755) < 0 && errno != EEXIST) {
-        fprintf(stderr, "tsl-conform: cannot create %s: %s\n", out,
+    is_dir = stat(manifest, &sb) == 0 && S_ISDIR(sb.st_mode);
+    if ((is_dir ? load_dir(manifest) : load_manifest(manifest)) < 0)
+        return 2;
+    if (nstudents == 0) {
+        fprintf(stderr, "tsl-conform: %s: no submissions\n", manifest);
+        return 2;
+    }
+    if (mkdir(out_arg, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "tsl-conform: cannot create %s: %s\n", out_arg,
                 strerror(errno));
         return 2;
     }
+    /* Children of a directory run in their submission's directory: the
+     * paths they are given must not depend on ours. */
+    if (realpath(out_arg, out) == NULL)
+        snprintf(out, sizeof(out), "%s", out_arg);
+    for (i = 0; i + 1 < nextra && i / 2 < 16; i += 2)
+        if ((strcmp(extra[i], "--shim") == 0 ||
+             strcmp(extra[i], "--proxy") == 0) &&
+            realpath(extra[i + 1], paths[i / 2]) != NULL)
+            extra[i + 1] = paths[i / 2];
+    for (i = 0; i < nstudents; i++)
+        if (students[i].declare[0] != '\0' && students[i].dir[0] == '\0') {
+            char abs[PATH_MAX];
+            if (realpath(students[i].declare, abs) != NULL)
+                snprintf(students[i].declare, sizeof(students[i].declare),
+                         "%s", abs);
+        }
     for (g = 0; g < tsl_conform_ngroups; g++)
         for (i = 0; i < tsl_conform_groups[g].ncases && ncases < MAX_CASES;
              i++)
             cases[ncases++] = &tsl_conform_groups[g].cases[i];
     printf("tsl-conform --class %s: %d submissions, %d at a time, reports "
            "in %s/\n",
-           manifest, nstudents, jobs, out);
+           manifest, nstudents, jobs, out_arg);
     fflush(stdout);
     while (next < nstudents || running > 0) {
         int st;
         pid_t pid;
         while (running < jobs && next < nstudents) {
             struct student *s = &students[next++];
+            if (s->problem[0] != '\0') {
+                printf("%-24s %s\n", s->name, s->problem);
+                failed++;
+                continue;
+            }
             if ((s->pid = start_child(s, out, extra, nextra)) > 0) {
                 running++;
             } else {
@@ -326,6 +475,6 @@ tsl_conform_class(const char *manifest, const char *out, int jobs,
             }
     }
     write_summary(out);
-    printf("summary: %s/summary.csv, %s/summary.html\n", out, out);
+    printf("summary: %s/summary.csv, %s/summary.html\n", out_arg, out_arg);
     return failed ? 1 : 0;
 }

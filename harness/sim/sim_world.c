@@ -1057,6 +1057,13 @@ final_checks(void)
                      "said %llu", (unsigned long long)ss.disconnected[r],
                      tsl_reason_name((tsl_reason_t)r),
                      (unsigned long long)W.disc_by_reason[r]);
+    /* Setters are for any time: after the stop too (their wake-ups must
+     * not reach receivers that are gone). */
+    if (!W.failed && sim_chance(1, 2)) {
+        tsl_server_set_keepalive(W.srv, W.hold + 1);
+        tsl_server_set_flags(W.srv, TSL_SERVER_NOT_LISTENING);
+        tsl_server_clear_flags(W.srv, TSL_SERVER_NOT_LISTENING);
+    }
     tsl_server_destroy(W.srv);
     W.srv = NULL;
     if (!W.failed && W.live_allocs != 0)

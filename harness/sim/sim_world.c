@@ -80,7 +80,8 @@ put_frame(struct sim_conn *k, const uint8_t *payload, uint32_t n, bool msg)
     k->out_cap = cap;
     k->out[k->out_len] = (uint8_t)total;
     k->out[k->out_len + 1] = (uint8_t)(total >> 8);
-    memcpy(k->out + k->out_len + 2, payload, n);
+    if (n > 0)
+        memcpy(k->out + k->out_len + 2, payload, n);
     if (msg) {
         size_t mc = k->mcap, ec = k->echo_cap;
         grow((void **)&k->moff, &mc, k->nmsg + 1, sizeof(uint32_t));

@@ -10,20 +10,31 @@
 #include "tsl_cbuf.h"
 #include "tsl_framer.h"
 
+/* Storage grows by doubling: an input of thousands of one-byte messages
+ * costs a few allocations, not two per message (the fuzzer's time went
+ * to the allocator). */
 static int
 push_msg(struct ff_result *r, const struct tsl_span sp[2], size_t off,
          size_t n)
 {
-    uint8_t *d = realloc(r->data, r->datalen + n + 1);
-    size_t *l;
-
-    if (d == NULL)
-        return -ENOMEM;
-    r->data = d;
-    l = realloc(r->lens, (r->nmsg + 1) * sizeof(*l));
-    if (l == NULL)
-        return -ENOMEM;
-    r->lens = l;
+    if (r->datalen + n + 1 > r->datacap) {
+        size_t cap = r->datacap ? r->datacap : 256;
+        uint8_t *d;
+        while (cap < r->datalen + n + 1)
+            cap *= 2;
+        if ((d = realloc(r->data, cap)) == NULL)
+            return -ENOMEM;
+        r->data = d;
+        r->datacap = cap;
+    }
+    if (r->nmsg + 1 > r->lenscap) {
+        size_t cap = r->lenscap ? r->lenscap * 2 : 32;
+        size_t *l = realloc(r->lens, cap * sizeof(*l));
+        if (l == NULL)
+            return -ENOMEM;
+        r->lens = l;
+        r->lenscap = cap;
+    }
     if (n > 0)
         tsl__span_copy(sp, off, r->data + r->datalen, n);
     r->datalen += n;
@@ -91,9 +102,11 @@ ff_run(const tsl_framing_t *f, const uint8_t *data, size_t len,
                 }
                 tsl__cbuf_consume(&cb, fm.total);
             }
-            tsl__cbuf_release(&cb);
         }
     }
+    /* The ring keeps its storage between chunks (a receiver releases it
+     * when it drains; fuzz_cbuf covers that): allocating it again for
+     * every byte of a byte-by-byte feed cost most of the fuzzer's time. */
 done:
     tsl__cbuf_fini(&cb);
     return rc;

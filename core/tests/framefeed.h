@@ -20,6 +20,7 @@ struct ff_result {
     size_t datalen;
     size_t *lens;       /* length of each message */
     size_t maxlen;      /* longest message delivered */
+    size_t datacap, lenscap; /* storage of data and lens (grows 2x) */
 };
 
 /* Feeds data[0..len) split at the chunk sizes given (cycled; a 0 entry is

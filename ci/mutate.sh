@@ -29,7 +29,10 @@
 # Verdicts: killed (the first failing test is named), survived (its diff
 # is printed), stillborn (does not compile: not counted), equivalent (the
 # site is listed in ci/mutate.equivalent with a one-line reason: not
-# counted).  The score is killed / (killed + survived).  With --gate PCT
+# counted; a line there reads `FILE:OP:N: the line's text -- reason`, so
+# that it holds when other lines move).  The score is killed / (killed +
+# survived), and a kill counts only if the killing test passes three more
+# times without the mutant.  With --gate PCT
 # the exit status is 1 when the score is below PCT; 2 for usage errors.
 # --list prints the sites the sample would take, and builds nothing.
 #
@@ -241,11 +244,21 @@ every = [s for p in paths for s in sites_of(p)]
 equiv = {}
 eq_path = os.path.join(top, "ci", "mutate.equivalent")
 if os.path.exists(eq_path):
-    for ln in open(eq_path):
+    for no, ln in enumerate(open(eq_path), 1):
         ln = ln.strip()
-        if ln and not ln.startswith("#"):
-            sid, _, why = ln.partition(" ")
-            equiv[sid] = why.strip()
+        if not ln or ln.startswith("#"):
+            continue
+        m = re.match(r"^(\S+):(\w+):(\d+): (.*?) -- (.+)$", ln)
+        if not m:
+            print("mutate: ci/mutate.equivalent:%d: not FILE:OP:N: TEXT -- REASON" % no,
+                  file=sys.stderr)
+            sys.exit(2)
+        equiv[(m.group(1), m.group(2), int(m.group(3)), m.group(4).strip())] = m.group(5)
+
+
+def equiv_key(s):
+    text = open(os.path.join(top, s[0])).read().split("\n")[s[1] - 1].strip()
+    return (s[0], s[2], s[3], text)
 rng = random.Random(seed)
 sample = rng.sample(every, min(count, len(every)))
 say("mutate: seed %d, %d of %d sites in %d files (replay: ci/mutate.sh --seed %d --count %d --files '%s')"
@@ -333,9 +346,9 @@ for i, s in enumerate(sample, 1):
         say("%s  stillborn (no change at this site)" % tag)
         continue
     text, desc = got
-    if sid in equiv:
+    if equiv_key(s) in equiv:
         equivalent += 1
-        say("%s  equivalent: %s" % (tag, equiv[sid]))
+        say("%s  equivalent: %s" % (tag, equiv[equiv_key(s)]))
         continue
     open(path, "w").write(text)
     try:

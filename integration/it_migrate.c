@@ -349,6 +349,122 @@ migrate_back_and_forth_while_streaming(void)
     it_server_finish(&s);
 }
 
+/* Several application threads migrate the same clients at once, while
+ * another changes settings (max clients, keepalive, black-list, the
+ * accepting flag) and four streams run: every byte comes back in order,
+ * every client stays until its peer leaves.  Under TSan a missing lock on
+ * either path is a report; in the plain build, a lost or doubled
+ * hand-off is a broken stream or a wrong count. */
+enum { CM_CLIENTS = 4, CM_MOVERS = 3, CM_OPS = 200 };
+
+struct cm_shared {
+    struct it_server *s;
+    tsl_client_t *c[CM_CLIENTS];
+    uint64_t seed;
+    atomic_int moves;
+};
+
+static void *
+mover_main(void *arg)
+{
+    struct cm_shared *sh = arg;
+    uint64_t st = sh->seed;
+    int i, rc;
+
+    for (i = 0; i < CM_OPS; i++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        rc = tsl_server_migrate_client(sh->s->srv, sh->c[(st >> 33) % CM_CLIENTS],
+                                       (tsl_client_mode_t)((st >> 40) % 2));
+        if (rc == 0)
+            atomic_fetch_add(&sh->moves, 1);
+        else if (rc != TSL_EAGAIN)
+            IT_FAIL("migrate: %s", tsl_strerror(rc));
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void *
+setter_main(void *arg)
+{
+    struct cm_shared *sh = arg;
+    tsl_server_t *srv = sh->s->srv;
+    int i;
+
+    for (i = 0; i < CM_OPS; i++) {
+        IT_EQ(tsl_server_set_max_clients(srv, i % 2 ? 0 : 100), 0);
+        IT_EQ(tsl_server_set_keepalive(srv, i % 2 ? 0 : 60000), 0);
+        IT_EQ(tsl_client_set_keepalive(sh->c[i % CM_CLIENTS],
+                                       i % 3 ? -1 : 60000),
+              0);
+        IT_EQ(tsl_server_blacklist_add(srv, "127.0.0.9"), 0);
+        IT_EQ(tsl_server_blacklist_remove(srv, "127.0.0.9"), 0);
+        IT_EQ(tsl_server_set_flags(srv, TSL_SERVER_NOT_ACCEPTING), 0);
+        IT_EQ(tsl_server_clear_flags(srv, TSL_SERVER_NOT_ACCEPTING), 0);
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void
+migrations_and_setters_from_several_threads(void)
+{
+    struct it_server s;
+    struct stream st[CM_CLIENTS];
+    struct cm_shared sh;
+    pthread_t w[CM_CLIENTS], r[CM_CLIENTS], mv[CM_MOVERS], set;
+    tsl_client_stats_t cs;
+    struct cm_shared per[CM_MOVERS];
+    int i;
+
+    it_server_start(&s, "concurrent", "variable", IT_ECHO);
+    memset(&sh, 0, sizeof(sh));
+    sh.s = &s;
+    for (i = 0; i < CM_CLIENTS; i++) {
+        memset(&st[i], 0, sizeof(st[i]));
+        st[i].fd = it_connect(s.port);
+        st[i].seed = it_seed * 31 + (uint64_t)i;
+        st[i].cap = 50u * 1000 * 1000;
+        sh.c[i] = client_id(&s, (uint64_t)i + 1);
+        IT_EQ(pthread_create(&w[i], NULL, writer_main, &st[i]), 0);
+        IT_EQ(pthread_create(&r[i], NULL, reader_main, &st[i]), 0);
+    }
+    for (i = 0; i < CM_MOVERS; i++) {
+        per[i] = sh;
+        per[i].seed = it_seed * 7919 + (uint64_t)i;
+        atomic_init(&per[i].moves, 0);
+        IT_EQ(pthread_create(&mv[i], NULL, mover_main, &per[i]), 0);
+    }
+    IT_EQ(pthread_create(&set, NULL, setter_main, &sh), 0);
+    for (i = 0; i < CM_MOVERS; i++)
+        pthread_join(mv[i], NULL);
+    pthread_join(set, NULL);
+    for (i = 0; i < CM_CLIENTS; i++) {
+        atomic_store(&st[i].stop, true);
+        pthread_join(w[i], NULL);
+        pthread_join(r[i], NULL);
+        if (atomic_load(&st[i].failed))
+            IT_FAIL("stream %d broke (%d) after %u frames checked", i,
+                    atomic_load(&st[i].failed), atomic_load(&st[i].checked));
+        IT_EQ(atomic_load(&st[i].checked), atomic_load(&st[i].sent));
+        tsl_client_stats(sh.c[i], &cs);
+        IT_EQ(cs.msgs_in, atomic_load(&st[i].sent));
+    }
+    IT_EQ(s.disconnected, 0);
+    for (i = 0; i < CM_MOVERS; i++)
+        sh.moves += atomic_load(&per[i].moves);
+    IT_CHECK(atomic_load(&sh.moves) > 0);
+    printf("%d migrations from %d threads while settings changed\n",
+           atomic_load(&sh.moves), CM_MOVERS);
+    for (i = 0; i < CM_CLIENTS; i++) {
+        tsl_client_unref(sh.c[i]);
+        it_close(st[i].fd);
+    }
+    IT_WAIT(&s, s.disconnected == CM_CLIENTS, 5000);
+    IT_EQ(s.by_reason[TSL_REASON_PEER_CLOSED], CM_CLIENTS);
+    it_server_finish(&s);
+}
+
 static uint64_t
 bytes_in(tsl_client_t *c)
 {
@@ -555,6 +671,8 @@ main(int argc, char **argv)
         {"frames_left_in_the_ring_are_delivered_after_migration",
          frames_left_in_the_ring_are_delivered_after_migration},
         {"migration_races", migration_races},
+        {"migrations_and_setters_from_several_threads",
+         migrations_and_setters_from_several_threads},
         {"stop_while_migrating", stop_while_migrating},
         {NULL, NULL},
     };

@@ -597,11 +597,14 @@ c_churn(ctx_t *cx, char *why, size_t n)
 #define HOLD 135
 #define MAX_THREADS 1024
 
-/* The largest share of `ms` that one thread of the server spent running
- * or ready to run without ever going to sleep: a busy loop is near 100 %,
- * a server waiting 0 (a thread that slept, even once, is not looping:
- * under load a thread that wakes often also waits long to run).  -1 when
- * the threads cannot be seen. */
+/* The largest share of `ms` that one thread of the server spent on a CPU
+ * without ever going to sleep: a busy loop is near 100 % (half of that on
+ * a machine loaded twice over), a server waiting 0 (a thread that slept,
+ * even once, is not looping).  Time spent ready to run but not running
+ * does not count: on an overloaded machine a correct server's thread that
+ * was woken can wait in the run queue for the whole interval, which made
+ * a correct server look like a busy loop.  -1 when the threads cannot be
+ * seen. */
 static int
 busiest_thread_pct(ctx_t *cx, int ms)
 {
@@ -623,7 +626,7 @@ busiest_thread_pct(ctx_t *cx, int ms)
          * one on a loaded machine) is not looping. */
         if (i < na && a[i].sleeps == b[j].sleeps &&
             (b[j].on_cpu - a[i].on_cpu) * 1000 >= ms / 100.0) {
-            int pct = (int)(100 * (b[j].secs - a[i].secs) * 1000 /
+            int pct = (int)(100 * (b[j].on_cpu - a[i].on_cpu) * 1000 /
                             (double)(t1 > t0 ? t1 - t0 : 1));
             if (pct > best)
                 best = pct;
@@ -686,7 +689,7 @@ c_file_limit(ctx_t *cx, char *why, size_t n)
         v = tsl_conform_fail(why, n,
                              "while %d connections were more than its 128 "
                              "files, a thread of the server never slept "
-                             "and was running (or ready to run) at least "
+                             "and was running at least "
                              "%d%% of the time for %.1f s (accept() "
                              "failing with EMFILE "
                              "retried at once: a busy loop; back off, or "

@@ -277,6 +277,48 @@ delimiter_overlong_message_is_an_error(void **state)
     ff_free(&r);
 }
 
+/* tsl_framing_encode writes the header and the message and not a byte
+ * around them, even into a buffer of exactly the frame's size (guard
+ * bytes on both sides), for every header width and byte order; the parsed
+ * options are the values documented (1 for a flag that is set). */
+static void
+encode_writes_exactly_the_frame(void **state)
+{
+    static const char *const specs[] = {
+        "variable:hdr=1,strip", "variable:hdr=2,strip", "variable:hdr=4,strip",
+        "variable:hdr=2,be,strip", "variable:hdr=4,be,exclusive,strip",
+    };
+    size_t i, len;
+
+    (void)state;
+    for (i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+        tsl_framing_t f;
+        uint8_t buf[16];
+        assert_int_equal(tsl_framing_parse(specs[i], &f, NULL, 0), 0);
+        assert_int_equal(f.strip_header, 1);
+        for (len = 0; len <= 3; len++) {
+            size_t w = f.hdr_width, total = w + len, k;
+            memset(buf, 0xAA, sizeof(buf));
+            assert_int_equal(tsl_framing_encode(&f, "xyz", len, buf + 4,
+                                                total),
+                             (long)total);
+            for (k = 0; k < 4; k++)
+                assert_int_equal(buf[k], 0xAA);
+            for (k = 4 + total; k < sizeof(buf); k++)
+                assert_int_equal(buf[k], 0xAA);
+            assert_memory_equal(buf + 4 + w, "xyz", len);
+        }
+    }
+    {
+        tsl_framing_t f;
+        assert_int_equal(tsl_framing_parse("variable:be,exclusive", &f, NULL, 0),
+                         0);
+        assert_int_equal(f.big_endian, 1);
+        assert_int_equal(f.len_exclusive, 1);
+        assert_int_equal(f.strip_header, 0);
+    }
+}
+
 /* Hex delimiters give exactly the bytes written, both nibbles, any case
  * (a round trip through the same parse would hide a wrong one). */
 static void
@@ -435,6 +477,7 @@ main(void)
         cmocka_unit_test(delimiter_frames_and_split_delimiters),
         cmocka_unit_test(delimiter_overlong_message_is_an_error),
         cmocka_unit_test(hex_delimiters_are_the_bytes_written),
+        cmocka_unit_test(encode_writes_exactly_the_frame),
         cmocka_unit_test(random_messages_reassemble_exactly),
         cmocka_unit_test(spec_parser_accepts_and_rejects),
         cmocka_unit_test(buffer_sizes_cover_the_largest_frame),

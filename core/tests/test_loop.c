@@ -520,6 +520,36 @@ split_frame_is_delivered_once_whole(void **state)
     assert_memory_equal(socks[0].out, f, n);
 }
 
+/* Keepalive frames (a header alone) between messages in one read are
+ * counted and skipped, and the messages around them come out whole. */
+static void
+keepalives_between_messages_in_one_read(void **state)
+{
+    static const uint8_t ka[2] = {2, 0};
+    uint8_t all[64];
+    tsl_client_stats_t st;
+    size_t n = 0;
+
+    (void)state;
+    open_rx(0);
+    add_client(0, 0);
+    memcpy(all + n, ka, 2), n += 2;
+    n += frame(all + n, "first");
+    memcpy(all + n, ka, 2), n += 2;
+    memcpy(all + n, ka, 2), n += 2;
+    n += frame(all + n, "second");
+    peer_sends(0, all, n);
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].msgs, 2);
+    assert_int_equal(seen[0].last_len, 6);
+    assert_memory_equal(seen[0].last, "second", 6);
+    tsl_client_stats(cl[0], &st);
+    assert_int_equal(st.keepalives_in, 3);
+    assert_int_equal(st.msgs_in, 2);
+    assert_int_equal(st.bytes_in, n);
+    assert_int_equal(seen[0].disconnects, 0);
+}
+
 static void
 coalesced_frames_get_one_read_and_one_write(void **state)
 {
@@ -851,6 +881,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             coalesced_frames_get_one_read_and_one_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            keepalives_between_messages_in_one_read, setup, teardown),
         cmocka_unit_test_setup_teardown(
             output_waits_for_writability_then_drains_in_order, setup,
             teardown),

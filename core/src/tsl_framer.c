@@ -145,7 +145,7 @@ tsl__framer_keepalive(const tsl_framing_t *f, uint8_t out[4])
 void
 tsl__framer_init(struct tsl_framer *fr, const tsl_framing_t *cfg)
 {
-    fr->cfg = *cfg;
+    fr->cfg = cfg;
     fr->scan = 0;
 }
 
@@ -153,7 +153,7 @@ int
 tsl__framer_next(struct tsl_framer *fr, const struct tsl_span sp[2],
                  size_t avail, struct tsl_frame *out)
 {
-    switch (fr->cfg.kind) {
+    switch (fr->cfg->kind) {
     case TSL_FRAMING_FIXED:
         return tsl__framer_fixed_next(fr, sp, avail, out);
     case TSL_FRAMING_VARIABLE:

@@ -34,10 +34,12 @@ struct tsl_frame {
 };
 
 struct tsl_framer {
-    tsl_framing_t cfg;
+    const tsl_framing_t *cfg; /* the server's: fixed while clients exist */
     size_t scan;    /* DELIMITER: bytes already searched in vain */
 };
 
+/* cfg must outlive fr (a client's framer points at its server's framing,
+ * which changes only while the server is stopped). */
 void tsl__framer_init(struct tsl_framer *fr, const tsl_framing_t *cfg);
 
 /*

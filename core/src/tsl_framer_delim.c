@@ -51,7 +51,7 @@ int
 tsl__framer_delim_next(struct tsl_framer *fr, const struct tsl_span sp[2],
                        size_t avail, struct tsl_frame *out)
 {
-    const tsl_framing_t *f = &fr->cfg;
+    const tsl_framing_t *f = fr->cfg;
     size_t dlen = f->delim_len;
     size_t i, last;
 

@@ -9,7 +9,7 @@ int
 tsl__framer_fixed_next(struct tsl_framer *fr, const struct tsl_span sp[2],
                        size_t avail, struct tsl_frame *out)
 {
-    size_t n = fr->cfg.fixed_size;
+    size_t n = fr->cfg->fixed_size;
 
     (void)sp;
     if (n == 0)

@@ -15,7 +15,7 @@ int
 tsl__framer_var_next(struct tsl_framer *fr, const struct tsl_span sp[2],
                      size_t avail, struct tsl_frame *out)
 {
-    const tsl_framing_t *f = &fr->cfg;
+    const tsl_framing_t *f = fr->cfg;
     size_t w = f->hdr_width;
     uint64_t len = 0, total;
     size_t i;

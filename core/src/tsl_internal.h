@@ -89,37 +89,48 @@ struct tsl_outq {
 };
 
 struct tsl_client {
-    atomic_uint refs;
+    /* Fields are grouped by who guards them, and within a group ordered
+     * by size so that the struct has no holes (docs/architecture.md,
+     * "Memory per client"). */
     uint64_t id;
     struct tsl_server *srv;
-    char ip[INET_ADDRSTRLEN];
+    atomic_uint refs;
     uint16_t port;
+    char ip[INET_ADDRSTRLEN];
 
     pthread_mutex_t lock;
     int fd;                  /* -1 once closed */
-    atomic_bool closing;     /* close_reason is set; no more sends */
     tsl_reason_t close_reason;
     unsigned pending;        /* TSL__P_* not yet seen by the owner */
+    atomic_bool closing;     /* close_reason is set; no more sends */
     bool queued;             /* in the owner's hand-off queue */
+    atomic_bool migrating;   /* migrate_to is set (read lock-free) */
+    bool adopted;            /* has had an owner (counts migrations) */
     struct tsl_owner *owner; /* NULL before adoption and after finish */
     struct tsl_outq out;
     int64_t out_since_ms;    /* output waiting without progress since */
     int64_t ka_override;     /* -1: the server's hold time */
     struct tsl_connector *connector; /* client mode: who connected it */
     struct tsl_receiver *migrate_to; /* pending migration target */
-    atomic_bool migrating;   /* migrate_to is set (read lock-free) */
-    bool adopted;            /* has had an owner (counts migrations) */
     tsl_client_stats_t st;   /* msgs_in apart: the atomic below */
     atomic_uint_fast64_t msgs_in; /* owner adds, lock-free; anyone reads */
 
     struct tsl_client *db_prev, *db_next; /* database lock */
-    bool in_db;                           /* database lock */
     struct tsl_client *q_next;            /* queue lock */
 
     /* owner-only */
     struct tsl_cbuf in;
     struct tsl_framer framer;
     size_t slot;
+    struct tsl_receiver *owner_rx; /* the receiver serving it */
+    struct tsl_timer ka;     /* every deadline below (tsl_receiver.c) */
+    int64_t ka_send_at;      /* client mode: next keepalive frame out */
+    struct tsl_client *work_next; /* the owner's work list this turn */
+    int64_t ka_last;         /* last time bytes arrived */
+    int64_t ka_hold;         /* hold time in force, -1: the server's */
+    int64_t frame_start;     /* a partial frame waits since (0: none) */
+    uint8_t watch_ev;        /* the interest registered (TSL_POLL_*) */
+    bool watched;            /* registered with the owner's poller */
     bool want_write;
     bool out_over;           /* serving: own sends passed out_high */
     bool paused;
@@ -127,17 +138,9 @@ struct tsl_client {
     bool ready_r, ready_w;   /* readiness from the last wait */
     bool fresh;              /* migrated in: try a read before anything */
     bool redeliver;          /* frames came along in the ring: deliver */
-    struct tsl_receiver *owner_rx; /* the receiver serving it */
-    uint8_t watch_ev;        /* the interest registered (TSL_POLL_*) */
-    bool watched;            /* registered with the owner's poller */
-    struct tsl_timer ka;     /* every deadline below (tsl_receiver.c) */
-    int64_t ka_send_at;      /* client mode: next keepalive frame out */
     bool stall_on;           /* output waits: the stall deadline counts */
-    struct tsl_client *work_next; /* the owner's work list this turn */
     bool in_work;
-    int64_t ka_last;         /* last time bytes arrived */
-    int64_t ka_hold;         /* hold time in force, -1: the server's */
-    int64_t frame_start;     /* a partial frame waits since (0: none) */
+    bool in_db;              /* database lock (a byte of its own) */
 };
 
 struct tsl_client *tsl__client_create(struct tsl_server *srv, int fd,

@@ -149,7 +149,7 @@ ka_send_arm(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
     uint8_t frame[4];
 
     if (c->connector == NULL || every == 0 ||
-        tsl__framer_keepalive(&c->framer.cfg, frame) == 0)
+        tsl__framer_keepalive(c->framer.cfg, frame) == 0)
         c->ka_send_at = 0;
     else
         c->ka_send_at = now + every;
@@ -202,7 +202,7 @@ ka_fire(struct tsl_timer *t, int64_t now, void *arg)
     }
     if (c->ka_send_at > 0 && now >= c->ka_send_at) {
         uint8_t fr[4];
-        size_t n = tsl__framer_keepalive(&c->framer.cfg, fr);
+        size_t n = tsl__framer_keepalive(c->framer.cfg, fr);
         if (n > 0)
             tsl__output_send(c, fr, n, false);
         ka_send_arm(rx, c, now); /* re-arms the timer too */

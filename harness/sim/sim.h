@@ -109,6 +109,7 @@ struct sim_conn {
     int64_t last_read;       /* virtual time of the server's last read */
     int64_t ka_override;     /* -1: the server's */
     uint32_t min_hold;       /* smallest nonzero hold that applied */
+    bool nl_seen;            /* NOT_LISTENING was on while it was served */
 };
 
 /* A task: a receiver whose thread the simulator plays. */
@@ -132,6 +133,8 @@ struct sim_opts {
     bool trace;              /* keep and print the trace */
     bool verbose;            /* print it as it goes */
     bool avoid_hup_spin;     /* keep out of a known core bug (docs) */
+    bool avoid_nl_stranded;  /* tolerate another (docs) */
+    bool avoid_eof_ring;     /* and another (docs) */
 };
 
 struct sim_world {
@@ -158,7 +161,7 @@ struct sim_world {
     long live_allocs;
     /* chaos, per world */
     uint32_t p_split, p_eintr, p_eagain, p_short, p_emfile, p_abort,
-        p_thread_fail, p_preempt;
+        p_thread_fail, p_preempt, p_in_callback;
     int preempts_left;
     /* the server and the application */
     tsl_server_t *srv;

@@ -5,7 +5,9 @@
  *   tsl-sim --seeds A..B             many; ends with
  *                                    "N worlds, F failed, R worlds/s"
  *   options: --clients N (10), --msgs M (100), --verbose (the trace as
- *   it happens), --no-replay (do not replay failing seeds).
+ *   it happens), --no-replay (do not replay failing seeds), --avoid
+ *   LIST (tolerate known core bugs: hup-spin, nl-stranded, eof-ring;
+ *   docs/simulation.md).
  *
  * A failing world prints its seed, the step and what broke; --seeds
  * replays each failing seed twice with the trace on and says whether the
@@ -37,7 +39,7 @@ usage(void)
             "usage: tsl-sim --seed N [--steps K] | --seeds A..B\n"
             "               [--clients N] [--msgs M] [--verbose] "
             "[--no-replay]\n"
-            "               [--avoid hup-spin]\n");
+            "               [--avoid hup-spin,nl-stranded,eof-ring]\n");
     exit(2);
 }
 
@@ -148,10 +150,20 @@ main(int argc, char **argv)
             o.msgs = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--verbose") == 0) {
             o.verbose = true;
-        } else if (strcmp(argv[i], "--avoid") == 0 && i + 1 < argc &&
-                   strcmp(argv[i + 1], "hup-spin") == 0) {
-            o.avoid_hup_spin = true;
-            i++;
+        } else if (strcmp(argv[i], "--avoid") == 0 && i + 1 < argc) {
+            /* Known core bugs (docs/simulation.md), comma-separated. */
+            char *list = argv[++i], *tok, *save = NULL;
+            for (tok = strtok_r(list, ",", &save); tok != NULL;
+                 tok = strtok_r(NULL, ",", &save)) {
+                if (strcmp(tok, "hup-spin") == 0)
+                    o.avoid_hup_spin = true;
+                else if (strcmp(tok, "nl-stranded") == 0)
+                    o.avoid_nl_stranded = true;
+                else if (strcmp(tok, "eof-ring") == 0)
+                    o.avoid_eof_ring = true;
+                else
+                    usage();
+            }
         } else if (strcmp(argv[i], "--no-replay") == 0) {
             do_replay = false;
         } else {

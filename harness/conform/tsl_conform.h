@@ -49,6 +49,11 @@ struct tsl_conform_ctx {
     uint32_t max_clients;   /* declared, 0: none */
     struct tsl_conform_server *srv;
     struct tsl_conform_proxy *px; /* group 9 with --proxy, else NULL */
+    /* The longest a client of the runner had something to send and did
+     * not (a loaded machine) before the server closed it, in this case's
+     * run: past the declared hold time, a keepalive may have been right
+     * to drop it, and the case is run again. */
+    int64_t silent_ms;
 };
 
 typedef enum tsl_conform_verdict tsl_conform_case_fn(
@@ -113,6 +118,9 @@ int tsl_conform_open_narrow(struct tsl_conform_ctx *cx, struct tsl_peer *p,
 int tsl_conform_drive(struct tsl_conform_ctx *cx, struct tsl_peer *p,
                       uint32_t nsend, enum tsl_peer_mode mode, uint32_t upto,
                       int flags, int idle_ms, char *why, size_t n);
+/* The server closed a client that had been silent ms while it had
+ * bytes to send: noted in cx->silent_ms (thread-safe). */
+void tsl_conform_silence(struct tsl_conform_ctx *cx, int64_t ms);
 /* Open, send n messages, check them, close: 0 or -1 with why. */
 int tsl_conform_exchange(struct tsl_conform_ctx *cx, uint64_t seed,
                          uint32_t n, enum tsl_peer_mode mode, char *why,

@@ -362,6 +362,7 @@ c_interleaved(ctx_t *cx, char *why, size_t n)
     struct tsl_peer p[3];
     uint8_t *buf = malloc(65560);
     verdict_t v = PASS;
+    int64_t halves, silence;
     int i, round, opened = 0;
 
     for (i = 0; i < 3 && buf != NULL; i++, opened++)
@@ -383,6 +384,7 @@ c_interleaved(ctx_t *cx, char *why, size_t n)
                                  strerror(errno));
             break;
         }
+        halves = tsl_conform_now_ms();
         /* The third client's echo: the halves have been read by now. */
         if (tsl_conform_drive(cx, c, 1, TSL_PEER_WHOLE, c->checked + 1, 0,
                               idle(cx), why, n) < 0) {
@@ -390,8 +392,12 @@ c_interleaved(ctx_t *cx, char *why, size_t n)
                              "each");
             break;
         }
+        /* A and B, deliberately silent with half a frame each, for as
+         * long as C took: past a hold time, a keepalive may drop them. */
+        silence = tsl_conform_now_ms() - halves;
         if (send_part(a, a->sent, buf, la / 2, la) < 0 ||
             send_part(b, b->sent, buf, lb / 2, lb) < 0) {
+            tsl_conform_silence(cx, silence);
             v = tsl_conform_fail(why, n, "sending the rest of a frame: %s",
                                  strerror(errno));
             break;
@@ -403,6 +409,7 @@ c_interleaved(ctx_t *cx, char *why, size_t n)
             if (tsl_conform_drive(cx, q, 0, TSL_PEER_WHOLE, q->checked + 1,
                                   0, idle(cx), why, n) < 0) {
                 char pre[160];
+                tsl_conform_silence(cx, silence);
                 snprintf(pre, sizeof(pre),
                          "client %s's frame, sent in two halves around "
                          "other clients' bytes (a receive buffer shared "

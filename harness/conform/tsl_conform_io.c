@@ -213,13 +213,22 @@ verify(struct tsl_peer *p, struct flow *fl, char *why, size_t n)
     return -1;
 }
 
+/* The longer of gap and the time since tx. */
+static int64_t
+longest(int64_t gap, int64_t tx)
+{
+    int64_t d = tsl_conform_now_ms() - tx;
+
+    return d > gap ? d : gap;
+}
+
 int
 tsl_conform_drive(struct tsl_conform_ctx *cx, struct tsl_peer *p,
                   uint32_t nsend, enum tsl_peer_mode mode, uint32_t upto,
                   int flags, int idle_ms, char *why, size_t n)
 {
     struct flow fl;
-    int64_t last = tsl_conform_now_ms();
+    int64_t last = tsl_conform_now_ms(), tx = last, gap = 0;
     int r = -1, fl_flags;
 
     (void)cx;
@@ -279,6 +288,8 @@ tsl_conform_drive(struct tsl_conform_ctx *cx, struct tsl_peer *p,
         if (reading && (pf.revents & (POLLIN | POLLHUP | POLLERR))) {
             k = recv(p->fd, fl.got + fl.have, fl.want_len - fl.have, 0);
             if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
+                if (sending)
+                    tsl_conform_silence(cx, longest(gap, tx));
                 snprintf(why, n,
                          "the server %s the connection while echo %u was "
                          "due (%zu of %zu bytes received, %u echoes "
@@ -313,6 +324,7 @@ tsl_conform_drive(struct tsl_conform_ctx *cx, struct tsl_peer *p,
                 fl.cut = next_cut(p, &fl, mode);
             k = send(p->fd, fl.stage + fl.st_off, fl.cut, MSG_NOSIGNAL);
             if (k < 0 && errno != EAGAIN && errno != EINTR) {
+                tsl_conform_silence(cx, longest(gap, tx));
                 snprintf(why, n,
                          "the server %s the connection while messages %u.. "
                          "were being sent (%u echoes verified)",
@@ -320,6 +332,11 @@ tsl_conform_drive(struct tsl_conform_ctx *cx, struct tsl_peer *p,
                          fl.staged_from, p->checked);
                 goto out_fl;
             }
+            /* Sent, or the socket full: either way not silent.  The
+             * longest pause between sends counts (a send may still
+             * succeed after the server's FIN). */
+            gap = longest(gap, tx);
+            tx = tsl_conform_now_ms();
             if (k <= 0)
                 break; /* full: poll again */
             last = tsl_conform_now_ms();
@@ -336,6 +353,17 @@ out:
     free(fl.want);
     free(fl.got);
     return r;
+}
+
+void
+tsl_conform_silence(struct tsl_conform_ctx *cx, int64_t ms)
+{
+    int64_t cur = __atomic_load_n(&cx->silent_ms, __ATOMIC_RELAXED);
+
+    while (ms > cur &&
+           !__atomic_compare_exchange_n(&cx->silent_ms, &cur, ms, true,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
 }
 
 int

@@ -204,6 +204,8 @@ void sim_preempt(const char *where);
 /* sim_world.c */
 /* Runs one world; true if every invariant held. */
 bool sim_world_run(const struct sim_opts *o);
+/* Messages the last world delivered. */
+uint64_t sim_world_delivered(void);
 /* The application's action run at a preemption point. */
 void sim_app_concurrent(void *arg);
 struct sim_conn *sim_conn_of_fd(int fd);

@@ -1196,6 +1196,17 @@ step(void)
     return !W.failed;
 }
 
+uint64_t
+sim_world_delivered(void)
+{
+    uint64_t n = 0;
+    int i;
+
+    for (i = 0; i < W.nconns; i++)
+        n += W.conns[i].delivered;
+    return n;
+}
+
 bool
 sim_world_run(const struct sim_opts *o)
 {

@@ -96,7 +96,7 @@ replay(struct sim_opts o)
 }
 
 struct shared {
-    uint64_t cur, done, failed;
+    uint64_t cur, done, failed, msgs;
 };
 
 /* Runs seeds [a, b] in this process; counts in sh. */
@@ -118,6 +118,7 @@ run_range(struct sim_opts o, uint64_t a, uint64_t b, bool do_replay,
             fflush(stdout);
         }
         sh->done++;
+        sh->msgs += sim_world_delivered();
         if (s == UINT64_MAX)
             break;
     }
@@ -233,6 +234,8 @@ main(int argc, char **argv)
             next = sh->cur + 1;
         }
         dt = now_s() - t0;
+        printf("%.0f messages delivered a world on average\n",
+               sh->done ? (double)sh->msgs / (double)sh->done : 0.0);
         printf("%" PRIu64 " worlds, %" PRIu64 " failed, %.0f worlds/s\n",
                sh->done, sh->failed, dt > 0 ? (double)sh->done / dt : 0.0);
         (void)crashed;

@@ -755,10 +755,10 @@ run_group(const struct tsl_conform_group *g)
             /* A client of ours, starved of the CPU, silent past the
              * declared hold while it had bytes to send: the server's
              * keepalive may have been right.  Not the server's failure
-             * until it happens every time.  (Keepalive cases mean their
-             * silences.) */
+             * until it happens every time.  (Only a client meant to
+             * talk records its silence: 5.1, 9.4 and 9.5 are silent on
+             * purpose, and never do.) */
             if (v != TSL_CONFORM_FAIL || decl_ka == 0 ||
-                (c->needs & TSL_CONFORM_NEED_KA) ||
                 cx.silent_ms < (int64_t)decl_ka || s.pid <= 0)
                 break;
             if (attempt == 3) {

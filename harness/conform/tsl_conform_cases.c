@@ -818,16 +818,25 @@ static verdict_t
 c_ka_kept(ctx_t *cx, char *why, size_t n)
 {
     static const uint8_t ka[2] = {2, 0};
-    int64_t t0 = tsl_conform_now_ms(), end;
+    int64_t t0 = tsl_conform_now_ms(), end, prev, gap = 0;
     int fd;
 
     if ((fd = tsl_conform_connect(cx)) < 0)
         return tsl_conform_fail(why, n, "cannot connect: %s",
                                 strerror(errno));
     end = t0 + 3 * (int64_t)cx->ka_hold_ms;
+    prev = t0;
     while (tsl_conform_now_ms() < end) {
-        if (send(fd, ka, 2, MSG_NOSIGNAL) != 2 ||
-            tsl_conform_closed_within(fd, (int)cx->ka_hold_ms / 3)) {
+        bool sent = send(fd, ka, 2, MSG_NOSIGNAL) == 2;
+        int64_t now = tsl_conform_now_ms();
+        if (now - prev > gap)
+            gap = now - prev; /* the longest pause between keepalives */
+        prev = now;
+        if (!sent || tsl_conform_closed_within(fd, (int)cx->ka_hold_ms / 3)) {
+            /* Starved past the hold between two keepalives, this client
+             * was silent: the server may have been right. */
+            now = tsl_conform_now_ms();
+            tsl_conform_silence(cx, now - prev > gap ? now - prev : gap);
             close(fd);
             return tsl_conform_fail(why, n,
                                     "dropped %lld ms after connecting "

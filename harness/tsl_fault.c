@@ -66,6 +66,7 @@ struct fconn {
     bool tracked;
     uint32_t num;
     uint64_t rng_rx, rng_tx;
+    uint64_t rng_wait; /* EINTR from the waits it is part of */
     uint64_t bytes_in;
     bool quiet;        /* hidden from select/poll; receives wait or EAGAIN */
     bool silent_tx;    /* sends vanish (crashed peer) */
@@ -229,6 +230,92 @@ interruptible(int fd, int timeo_opt)
     return false;
 }
 
+/*
+ * Could a signal end a wait (select, pselect, poll, ppoll, epoll_wait)
+ * with EINTR?  Those are never restarted, SA_RESTART or not, so yes as
+ * soon as the program catches a signal that is not blocked during the
+ * wait (`mask` for pselect and ppoll, else the thread's own).
+ */
+static bool
+wait_interruptible(const sigset_t *mask)
+{
+    struct sigaction sa;
+    sigset_t blocked;
+    int s;
+
+    if (mask != NULL)
+        blocked = *mask;
+    else if (pthread_sigmask(SIG_BLOCK, NULL, &blocked) != 0)
+        return false;
+    for (s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP || s == SIGSEGV || s == SIGBUS ||
+            s == SIGFPE || s == SIGILL || s == SIGTRAP || s == SIGSYS ||
+            sigismember(&blocked, s) == 1)
+            continue;
+        if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
+            sa.sa_handler != SIG_IGN)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * An EINTR for a wait on these descriptors (LD_PRELOAD only: in process
+ * the waits are the core's own): drawn with the eintr rule of the first
+ * tracked one that has it, from that connection's wait generator, and
+ * injected only where a signal could have done it.
+ */
+static bool
+wait_eintr(const int *fds, int nfds, const sigset_t *mask)
+{
+    bool hit = false;
+    int i;
+
+    if (E.mode == TSL_FAULT_INPROC || !E.armed)
+        return false;
+    pthread_mutex_lock(&E.lock);
+    for (i = 0; i < nfds; i++) {
+        struct fconn *c = conn(fds[i]);
+        if (c != NULL && c->eintr != NULL) {
+            hit = chance(&c->rng_wait, c->eintr);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&E.lock);
+    if (!hit || !wait_interruptible(mask))
+        return false;
+    pthread_mutex_lock(&E.lock);
+    COUNT(EINTR);
+    pthread_mutex_unlock(&E.lock);
+    errno = EINTR;
+    return true;
+}
+
+/* The descriptors of a select's sets, at most max. */
+static int
+select_fds(int n, const fd_set *r, const fd_set *w, const fd_set *e,
+           int *out, int max)
+{
+    int fd, k = 0;
+
+    for (fd = 0; fd < n && fd < FD_SETSIZE && k < max; fd++)
+        if ((r != NULL && FD_ISSET(fd, r)) || (w != NULL && FD_ISSET(fd, w)) ||
+            (e != NULL && FD_ISSET(fd, e)))
+            out[k++] = fd;
+    return k;
+}
+
+static bool
+poll_eintr(const struct pollfd *pf, nfds_t n, const sigset_t *mask)
+{
+    int fds[64], k = 0;
+    nfds_t i;
+
+    for (i = 0; i < n && k < 64; i++)
+        fds[k++] = pf[i].fd;
+    return wait_eintr(fds, k, mask);
+}
+
 /* Is fd a TCP socket (over IPv4 or IPv6)?  Only those are connections. */
 static bool
 is_tcp(int fd)
@@ -261,6 +348,7 @@ track(int fd)
     c->num = ++E.nconns;
     c->rng_rx = tsl_mix(p->seed ^ tsl_mix(c->num * 2 + 0));
     c->rng_tx = tsl_mix(p->seed ^ tsl_mix(c->num * 2 + 1));
+    c->rng_wait = tsl_mix(p->seed ^ tsl_mix(~(uint64_t)c->num));
     c->split = tsl_fault_plan_find(p, TSL_FAULT_SPLIT, c->num);
     c->shrt = tsl_fault_plan_find(p, TSL_FAULT_SHORT, c->num);
     c->coalesce = tsl_fault_plan_find(p, TSL_FAULT_COALESCE, c->num);
@@ -1163,8 +1251,11 @@ static int
 f_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
 {
     struct select_ctx p = {t, -1};
+    int fds[64];
 
     TORTURE(EINTR, -1);
+    if (wait_eintr(fds, select_fds(n, r, w, e, fds, 64), NULL))
+        return -1;
     if (t != NULL)
         p.t_ms = (int64_t)t->tv_sec * 1000 + t->tv_usec / 1000;
     return select_common(n, r, w, e, p.t_ms, call_select, &p);
@@ -1201,8 +1292,11 @@ tsl_fault_pselect(int (*real)(int, fd_set *, fd_set *, fd_set *,
                   const struct timespec *t, const sigset_t *mask)
 {
     struct pselect_ctx p = {real, t, -1, mask};
+    int fds[64];
 
     TORTURE(EINTR, -1);
+    if (wait_eintr(fds, select_fds(n, r, w, e, fds, 64), mask))
+        return -1;
     if (t != NULL)
         p.t_ms = (int64_t)t->tv_sec * 1000 + (t->tv_nsec + 999999) / 1000000;
     return select_common(n, r, w, e, p.t_ms, call_pselect, &p);
@@ -1282,6 +1376,8 @@ static int
 f_poll(struct pollfd *pf, nfds_t n, int timeout)
 {
     TORTURE(EINTR, -1);
+    if (poll_eintr(pf, n, NULL))
+        return -1;
     return poll_common(pf, n, timeout, call_poll, NULL);
 }
 
@@ -1317,6 +1413,8 @@ tsl_fault_ppoll(int (*real)(struct pollfd *, nfds_t, const struct timespec *,
     struct ppoll_ctx p = {real, t, -1, mask};
 
     TORTURE(EINTR, -1);
+    if (poll_eintr(pf, n, mask))
+        return -1;
     if (t != NULL)
         p.t_ms = (int64_t)t->tv_sec * 1000 + (t->tv_nsec + 999999) / 1000000;
     return poll_common(pf, n, p.t_ms, call_ppoll, &p);
@@ -1357,9 +1455,18 @@ static int
 f_epoll_wait(int ep, struct epoll_event *evs, int max, int timeout)
 {
     int64_t end = timeout < 0 ? -1 : now_ms() + timeout;
-    int n, k, out, fd;
+    int n, k, out, fd, watched[1], nw = 0;
 
     TORTURE(EINTR, -1);
+    /* Which descriptors an epoll set holds is the kernel's; a tracked
+     * one registered for input stands for them. */
+    pthread_mutex_lock(&E.lock);
+    for (fd = 0; fd < FAULT_FD_MAX && nw == 0; fd++)
+        if (E.conns[fd].tracked && E.conns[fd].ep_in && E.conns[fd].eintr)
+            watched[nw++] = fd;
+    pthread_mutex_unlock(&E.lock);
+    if (nw > 0 && wait_eintr(watched, nw, NULL))
+        return -1;
     for (;;) {
         int64_t wait = timeout < 0 ? -1 : end - now_ms(), due = -1;
         int64_t now = now_ms();

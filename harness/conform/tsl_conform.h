@@ -263,9 +263,11 @@ void tsl_conform_write_tsv(const struct tsl_conform_run *run,
 
 /* ---- tsl_conform_class.c */
 
-/* Grades every submission of a manifest, `jobs` at a time, by runs of
- * this program with `extra` options; reports and a summary in `out`.
- * 0, 1 if a submission could not be graded, 2 for a bad manifest. */
+/* Grades every submission of a manifest, or of a directory of them (a
+ * subdirectory each: NAME/start, NAME/conform.conf), `jobs` at a time,
+ * by runs of this program with `extra` options; reports and a summary in
+ * `out`.  0, 1 if a submission could not be graded, 2 for a bad
+ * manifest or directory. */
 int tsl_conform_class(const char *manifest, const char *out, int jobs,
                       char **extra, int nextra);
 

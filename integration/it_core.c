@@ -12,12 +12,14 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "itest.h"
@@ -962,6 +964,84 @@ settings_while_starting_and_stopping(void)
     IT_EQ(s.by_reason[TSL_REASON_SHUTDOWN], 20);
 }
 
+/* Every thread the library starts blocks SIGINT, SIGTERM and SIGHUP,
+ * whatever the mask of the thread that started the server: the signals a
+ * program stops on reach the application's threads. */
+static void
+library_threads_block_stop_signals(void)
+{
+    struct it_server s;
+    unsigned long long blk;
+    int seen = 0, fd = -1;
+    DIR *d;
+    struct dirent *e;
+
+    it_server_start(&s, "sigmask", "variable", IT_ECHO);
+    IT_EQ(tsl_server_set_flags(s.srv, TSL_SERVER_MULTI_THREADED), 0);
+    fd = it_connect(s.port); /* and a dedicated thread for it */
+    it_echo_once(fd, "hello");
+    IT_CHECK((d = opendir("/proc/self/task")) != NULL);
+    while ((e = readdir(d)) != NULL) {
+        char path[300], line[256], comm[64] = "";
+        FILE *f;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        if (fgets(comm, sizeof(comm), f) == NULL)
+            comm[0] = '\0';
+        fclose(f);
+        if (strncmp(comm, "tsl-", 4) != 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+        IT_CHECK((f = fopen(path, "r")) != NULL);
+        blk = 0;
+        while (fgets(line, sizeof(line), f) != NULL)
+            if (sscanf(line, "SigBlk: %llx", &blk) == 1)
+                break;
+        fclose(f);
+        if (!(blk & (1ull << (SIGINT - 1))) || !(blk & (1ull << (SIGTERM - 1))) ||
+            !(blk & (1ull << (SIGHUP - 1))))
+            IT_FAIL("thread %s (%s) takes stop signals: SigBlk %llx", e->d_name,
+                    comm, blk);
+        seen++;
+    }
+    closedir(d);
+    IT_CHECK(seen >= 2); /* the receiver and the client's own thread */
+    it_close(fd);
+    it_server_finish(&s);
+}
+
+/* tsl_signals_block() before the start, tsl_signals_wait() after it: the
+ * signal is taken by the waiting thread, and the server stops cleanly. */
+static void
+signals_wait_returns_the_signal(void)
+{
+    struct it_server s;
+    sigset_t set, old;
+    int fd;
+
+    IT_EQ(pthread_sigmask(SIG_SETMASK, NULL, &old), 0);
+    IT_EQ(tsl_signals_block(), 0);
+    it_server_start(&s, "sigwait", "variable", IT_ECHO);
+    fd = it_connect(s.port);
+    it_echo_once(fd, "before");
+    IT_EQ(kill(getpid(), SIGTERM), 0);
+    IT_EQ(tsl_signals_wait(), SIGTERM);
+    IT_EQ(kill(getpid(), SIGHUP), 0);
+    IT_EQ(tsl_signals_wait(), SIGHUP);
+    it_echo_once(fd, "after"); /* still serving until told to stop */
+    IT_EQ(tsl_server_stop(s.srv), 0);
+    IT_CHECK(it_wait_closed(fd, 3000));
+    it_close(fd);
+    it_server_finish(&s);
+    IT_EQ(s.by_reason[TSL_REASON_SHUTDOWN], 1);
+    IT_EQ(pthread_sigmask(SIG_SETMASK, NULL, &set), 0);
+    IT_CHECK(sigismember(&set, SIGTERM) == 1);
+    IT_EQ(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -994,6 +1074,9 @@ main(int argc, char **argv)
         {"stop_while_connections_arrive", stop_while_connections_arrive},
         {"settings_while_starting_and_stopping",
          settings_while_starting_and_stopping},
+        {"library_threads_block_stop_signals",
+         library_threads_block_stop_signals},
+        {"signals_wait_returns_the_signal", signals_wait_returns_the_signal},
         {NULL, NULL},
     };
     return it_main(argc, argv, cases);

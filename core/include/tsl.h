@@ -347,11 +347,29 @@ tsl_client_t *tsl_server_find_client(tsl_server_t *srv, uint64_t id);
 tsl_client_t *tsl_server_find_client_addr(tsl_server_t *srv, const char *ip,
                                           uint16_t port);
 
-/* Calls fn for every connected client, under the client database lock:
- * fn must not call back into this server. */
-void tsl_server_foreach_client(tsl_server_t *srv,
-                               void (*fn)(tsl_client_t *c, void *arg),
-                               void *arg);
+/*
+ * Calls fn for every client connected when the call began, each with a
+ * reference held for the call, and no lock held: fn may use the whole API
+ * on those clients and on this server (send, disconnect, migrate, find,
+ * even foreach again), except tsl_server_destroy().  A client that leaves
+ * meanwhile is still passed (its sends answer TSL_ENOTCONN); one that
+ * arrives meanwhile is not.  Returns how many clients fn was called for,
+ * or TSL_ENOMEM (fn was called for none).
+ */
+int tsl_server_foreach_client(tsl_server_t *srv,
+                              void (*fn)(tsl_client_t *c, void *arg),
+                              void *arg);
+
+/*
+ * Sends buf (a whole frame, as tsl_client_send() takes it) to every
+ * client connected when the call began, except `except` (NULL: none), as
+ * tsl_client_send() would to each: any thread, callbacks included; a
+ * client going away is skipped.  Returns how many clients it was sent to,
+ * TSL_ENOBUFS if len alone exceeds the hard output limit (sent to none),
+ * or TSL_ENOMEM.
+ */
+int tsl_server_broadcast(tsl_server_t *srv, const void *buf, size_t len,
+                         const tsl_client_t *except);
 
 void tsl_server_stats(tsl_server_t *srv, tsl_server_stats_t *out);
 /* Writes the stats as one JSON object; returns the length it needs
@@ -441,6 +459,39 @@ int tsl_client_stats_json(tsl_client_t *c, char *buf, size_t len);
  * for this client, a negative value returns to the server's.  Any thread.
  * 0 or TSL_ENOTCONN. */
 int tsl_client_set_keepalive(tsl_client_t *c, int64_t hold_ms);
+
+/*
+ * The application's pointer for this client (NULL until set).  The
+ * library never reads it; it lives as long as the client object (until
+ * the last tsl_client_unref()), so setting it in `connected` and freeing
+ * what it points to in `disconnected` is the usual pattern.  Any thread.
+ */
+void tsl_client_set_data(tsl_client_t *c, void *data);
+void *tsl_client_data(const tsl_client_t *c);
+
+/*
+ * Stops reading this client until tsl_client_resume_reading(): no message
+ * callback after the one running (if called from it), bytes wait in the
+ * kernel and TCP pushes back on the peer.  Keepalive does not expire a
+ * paused client whose bytes wait unread.  Resuming delivers the frames
+ * that were held back first.  Any thread.  0 or TSL_ENOTCONN.
+ */
+int tsl_client_pause_reading(tsl_client_t *c);
+int tsl_client_resume_reading(tsl_client_t *c);
+
+/* ---- Signals ----------------------------------------------------------- */
+
+/*
+ * Serving until Ctrl-C: call tsl_signals_block() first in main(), before
+ * any server starts (threads inherit the signal mask, so no thread of the
+ * library will take SIGINT, SIGTERM or SIGHUP), start the servers, then
+ * tsl_signals_wait() returns the first of those signals to arrive; stop
+ * and destroy the servers after it.  The library's own threads block
+ * those signals whatever the caller does.  0 / the signal number, or a
+ * negative code.
+ */
+int tsl_signals_block(void);
+int tsl_signals_wait(void);
 
 #ifdef __cplusplus
 }

@@ -33,6 +33,8 @@ tsl__client_create(struct tsl_server *srv, int fd,
         return NULL;
     atomic_init(&c->refs, 1); /* the owner's reference */
     atomic_init(&c->msgs_in, 0);
+    atomic_init(&c->data, NULL);
+    atomic_init(&c->read_paused, false);
     c->id = atomic_fetch_add(&srv->next_id, 1) + 1;
     c->srv = srv;
     if (inet_ntop(AF_INET, &peer->sin_addr, c->ip, sizeof(c->ip)) == NULL)
@@ -149,6 +151,47 @@ tsl_client_set_keepalive(tsl_client_t *c, int64_t hold_ms)
     }
     pthread_mutex_unlock(&c->lock);
     return rc;
+}
+
+void
+tsl_client_set_data(tsl_client_t *c, void *data)
+{
+    atomic_store_explicit(&c->data, data, memory_order_release);
+}
+
+void *
+tsl_client_data(const tsl_client_t *c)
+{
+    return atomic_load_explicit(&((tsl_client_t *)c)->data,
+                                memory_order_acquire);
+}
+
+static int
+set_read_paused(tsl_client_t *c, bool paused)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->fd < 0 || c->closing) {
+        rc = TSL_ENOTCONN;
+    } else if (atomic_load(&c->read_paused) != paused) {
+        atomic_store(&c->read_paused, paused);
+        tsl__client_poke_locked(c, TSL__P_READ);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int
+tsl_client_pause_reading(tsl_client_t *c)
+{
+    return set_read_paused(c, true);
+}
+
+int
+tsl_client_resume_reading(tsl_client_t *c)
+{
+    return set_read_paused(c, false);
 }
 
 /* The keepalive override, read by the owner when told it changed. */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "tsl_internal.h"
+#include "tsl_sys.h"
 
 void
 tsl__db_init(struct tsl_clientdb *db)
@@ -120,4 +121,31 @@ tsl__db_foreach(struct tsl_clientdb *db,
     for (c = db->head; c != NULL; c = c->db_next)
         fn(c, arg);
     pthread_mutex_unlock(&db->lock);
+}
+
+int
+tsl__db_snapshot(struct tsl_clientdb *db, struct tsl_client ***out, size_t *n)
+{
+    struct tsl_client **a = NULL, *c;
+    size_t cap = 0, k = 0;
+
+    for (;;) {
+        pthread_mutex_lock(&db->lock);
+        if (db->count <= cap) {
+            for (c = db->head; c != NULL; c = c->db_next) {
+                tsl_client_ref(c);
+                a[k++] = c;
+            }
+            pthread_mutex_unlock(&db->lock);
+            break;
+        }
+        cap = db->count + 16; /* room for some arriving meanwhile */
+        pthread_mutex_unlock(&db->lock);
+        tsl__sys->free(a);
+        if ((a = tsl__sys->malloc(cap * sizeof(*a))) == NULL)
+            return TSL_ENOMEM;
+    }
+    *out = a;
+    *n = k;
+    return 0;
 }

@@ -82,6 +82,7 @@ struct tsl_owner {
 #define TSL__P_WRITE 4u  /* output is queued: watch for writability */
 #define TSL__P_KA 8u     /* the keepalive override changed */
 #define TSL__P_MIGRATE 16u /* migrate_to is set: hand the client over */
+#define TSL__P_READ 32u  /* read_paused changed */
 
 struct tsl_outq {
     uint8_t *buf;
@@ -106,12 +107,14 @@ struct tsl_client {
     bool queued;             /* in the owner's hand-off queue */
     atomic_bool migrating;   /* migrate_to is set (read lock-free) */
     bool adopted;            /* has had an owner (counts migrations) */
+    atomic_bool read_paused; /* tsl_client_pause_reading (read lock-free) */
     struct tsl_owner *owner; /* NULL before adoption and after finish */
     struct tsl_outq out;
     int64_t out_since_ms;    /* output waiting without progress since */
     int64_t ka_override;     /* -1: the server's hold time */
     struct tsl_connector *connector; /* client mode: who connected it */
     struct tsl_receiver *migrate_to; /* pending migration target */
+    _Atomic(void *) data;    /* the application's (tsl_client_data) */
     tsl_client_stats_t st;   /* msgs_in apart: the atomic below */
     atomic_uint_fast64_t msgs_in; /* owner adds, lock-free; anyone reads */
 
@@ -213,6 +216,10 @@ struct tsl_client *tsl__db_find_addr(struct tsl_clientdb *db,
                                      const char *ip, uint16_t port);
 void tsl__db_foreach(struct tsl_clientdb *db,
                      void (*fn)(struct tsl_client *c, void *arg), void *arg);
+/* The clients in the database, each with a new reference, in an array
+ * from tsl__sys (free it, unref each); *n their number.  TSL_ENOMEM. */
+int tsl__db_snapshot(struct tsl_clientdb *db, struct tsl_client ***out,
+                     size_t *n);
 
 /* ---- hooks: what a loop runs besides its clients ---- */
 

@@ -218,6 +218,7 @@ static void
 frame_watch(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 {
     bool started = c->in.len > 0 && !c->paused && listening(rx) &&
+                   !atomic_load(&c->read_paused) &&
                    atomic_load(&c->srv->frame_ms) != 0;
 
     if (started && c->frame_start == 0) {
@@ -449,6 +450,11 @@ rx_process_queue(struct tsl_receiver *rx)
             c->ka_hold = tsl__client_ka_override(c);
             ka_arm(rx, c, tsl__now_ms());
         }
+        if ((f & TSL__P_READ) && !atomic_load(&c->read_paused) &&
+            c->in.len > 0 && !c->paused) {
+            c->redeliver = true; /* frames held back by the pause first */
+            work_add(rx, c);
+        }
         if (!rx_settle(rx, c, tsl__now_ms()))
             goto next;
         /* Last: after the hand-off the client is no longer ours to touch. */
@@ -566,7 +572,8 @@ rx_frames(struct tsl_receiver *rx, struct tsl_client *c, struct tsl_span sp[2],
          * it has been written); the rest stays buffered and moves with a
          * migrating client. */
         if (atomic_load(&c->closing) || atomic_load(&rx->stop) ||
-            atomic_load(&c->migrating) || tsl__output_over(c))
+            atomic_load(&c->migrating) || tsl__output_over(c) ||
+            atomic_load_explicit(&c->read_paused, memory_order_relaxed))
             break;
     }
     count_read(c, bytes, kas, false);
@@ -695,7 +702,7 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
      * that waited for output to drain, are delivered now, not when more
      * bytes happen to arrive: the peer may be waiting for their replies
      * (the course's demarcator left frames stranded exactly like this). */
-    if (c->redeliver && !c->paused) {
+    if (c->redeliver && !c->paused && !atomic_load(&c->read_paused)) {
         c->redeliver = false;
         if (!rx_deliver(rx, c, 0))
             return false;
@@ -703,6 +710,7 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
     /* The flag is read again here, not only when the sets were built: a
      * NOT_LISTENING set before the bytes arrived must hold them back. */
     if (c->ready_r && !c->eof && !c->paused && !tsl__output_over(c) &&
+        !atomic_load_explicit(&c->read_paused, memory_order_relaxed) &&
         !(atomic_load(&srv->flags) & TSL_SERVER_NOT_LISTENING)) {
         if (!rx_read(rx, c, now))
             return false;
@@ -739,7 +747,8 @@ listening(struct tsl_receiver *rx)
 static bool
 wants_read(struct tsl_receiver *rx, struct tsl_client *c)
 {
-    return listening(rx) && !c->paused && !c->eof;
+    return listening(rx) && !c->paused && !c->eof &&
+           !atomic_load_explicit(&c->read_paused, memory_order_relaxed);
 }
 
 /* The wait timeout in ms (-1: none): the next timer, or at once when

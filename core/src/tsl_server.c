@@ -574,11 +574,43 @@ tsl_server_find_client_addr(tsl_server_t *srv, const char *ip, uint16_t port)
     return tsl__db_find_addr(&srv->db, ip, port);
 }
 
-void
+int
 tsl_server_foreach_client(tsl_server_t *srv,
                           void (*fn)(tsl_client_t *c, void *arg), void *arg)
 {
-    tsl__db_foreach(&srv->db, fn, arg);
+    struct tsl_client **a;
+    size_t n, i;
+    int r = tsl__db_snapshot(&srv->db, &a, &n);
+
+    if (r < 0)
+        return r;
+    for (i = 0; i < n; i++)
+        fn(a[i], arg);
+    for (i = 0; i < n; i++)
+        tsl_client_unref(a[i]);
+    tsl__sys->free(a);
+    return (int)n;
+}
+
+int
+tsl_server_broadcast(tsl_server_t *srv, const void *buf, size_t len,
+                     const tsl_client_t *except)
+{
+    struct tsl_client **a;
+    size_t n, i;
+    int r, sent = 0;
+
+    if (len > srv->out_hard)
+        return TSL_ENOBUFS;
+    if ((r = tsl__db_snapshot(&srv->db, &a, &n)) < 0)
+        return r;
+    for (i = 0; i < n; i++) {
+        if (a[i] != except && tsl_client_send(a[i], buf, len) == 0)
+            sent++;
+        tsl_client_unref(a[i]);
+    }
+    tsl__sys->free(a);
+    return sent;
 }
 
 /* ---- called by the acceptor ---- */

@@ -11,6 +11,7 @@
 #include "tsl_sys.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -20,10 +21,22 @@ sys_open(const char *path, int flags)
     return open(path, flags);
 }
 
+/* The library's threads never take the signals a program stops on: they
+ * go to the application's threads (tsl_signals_wait). */
 static int
 sys_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
 {
-    return pthread_create(t, NULL, fn, arg);
+    sigset_t set, old;
+    int r;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    r = pthread_create(t, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
 }
 
 const struct tsl_sys_ops tsl__sys_libc = {

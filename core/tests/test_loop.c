@@ -336,6 +336,8 @@ static struct tsl_receiver rx[2];
 static struct tsl_client *cl[NSOCK];
 static struct seen seen[NSOCK];
 static bool echo = true;
+/* What the message callback does besides echoing (NULL: nothing). */
+static void (*on_msg_extra)(tsl_client_t *c, const uint8_t *m, size_t len);
 static struct tsl_receiver *turning; /* the receiver in tsl__loop_turn */
 
 static int
@@ -356,6 +358,8 @@ on_message(tsl_server_t *s, tsl_client_t *c, const uint8_t *m, size_t len,
     w->last_len = len < sizeof(w->last) ? len : sizeof(w->last);
     memcpy(w->last, m, w->last_len);
     w->served_by = turning;
+    if (on_msg_extra != NULL)
+        on_msg_extra(c, m, len);
     if (echo) {
         uint8_t frame[520];
         long n = tsl_framing_encode(&srv->framing, m, len, frame,
@@ -388,6 +392,7 @@ setup(void **state)
     npipes = npollers = 0;
     hook_fd = -1;
     hook_fn = NULL;
+    on_msg_extra = NULL;
     clock_ms = 1000000;
     echo = true;
     fake_sys = tsl__sys_libc;
@@ -466,6 +471,8 @@ add_client(int i, int k)
     atomic_store(&srv->next_id, (uint64_t)i); /* client id i + 1 */
     c = tsl__client_create(srv, SOCK_FD + i, &peer);
     assert_non_null(c);
+    tsl__db_add(&srv->db, c); /* as the controller would */
+    atomic_fetch_add(&srv->ctr.current, 1);
     tsl_client_ref(c); /* the test's, dropped in teardown */
     cl[i] = c;
     assert_int_equal(tsl__client_handoff(c, &rx[k].owner, NULL), 0);
@@ -850,6 +857,149 @@ a_client_leaving_mid_list_leaves_the_others_served(void **state)
 }
 
 static void
+pause_on_first(tsl_client_t *c, const uint8_t *m, size_t len)
+{
+    (void)m;
+    (void)len;
+    if (seen[idx(c)].msgs == 1)
+        assert_int_equal(tsl_client_pause_reading(c), 0);
+}
+
+/* Paused from its first message's callback, a client gets no second one
+ * (the rest of that read waits in its ring), is not read (its interest
+ * drops reading), and on resume gets the held frames first, then what
+ * arrived meanwhile, in order. */
+static void
+paused_reading_holds_frames_until_resumed(void **state)
+{
+    uint8_t all[64], more[32];
+    size_t n = 0, m;
+
+    (void)state;
+    on_msg_extra = pause_on_first;
+    echo = false;
+    open_rx(0);
+    add_client(0, 0);
+    n += frame(all + n, "one");
+    n += frame(all + n, "two");
+    n += frame(all + n, "three");
+    peer_sends(0, all, n);
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].msgs, 1);
+    assert_false(fp_find(&pollers[0], SOCK_FD)->events & TSL_POLL_IN);
+    m = frame(more, "four");
+    peer_sends(0, more, m);
+    assert_true(turn(0, 0));
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].msgs, 1);
+    assert_int_equal(socks[0].in_off, n); /* "four" not even read */
+    assert_int_equal(tsl_client_resume_reading(cl[0]), 0);
+    assert_true(turn(0, 0));
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].msgs, 4);
+    assert_memory_equal(seen[0].last, "four", 4);
+    assert_true(fp_find(&pollers[0], SOCK_FD)->events & TSL_POLL_IN);
+    assert_int_equal(tsl_client_pause_reading(cl[0]), 0);
+    assert_int_equal(tsl_client_disconnect(cl[0]), 0);
+    assert_true(turn(0, 0));
+    assert_int_equal(tsl_client_resume_reading(cl[0]), TSL_ENOTCONN);
+}
+
+static int broadcast_rc;
+
+static void
+broadcast_it(tsl_client_t *c, const uint8_t *m, size_t len)
+{
+    uint8_t f[64];
+    long n = tsl_framing_encode(&srv->framing, m, len, f, sizeof(f));
+
+    assert_true(n > 0);
+    broadcast_rc = tsl_server_broadcast(srv, f, (size_t)n, c);
+}
+
+/* A message callback broadcasts to every client but its sender. */
+static void
+broadcast_reaches_everyone_but_the_sender(void **state)
+{
+    uint8_t f[32];
+    size_t n = frame(f, "hi all");
+
+    (void)state;
+    on_msg_extra = broadcast_it;
+    echo = false;
+    assert_int_equal(tsl_server_set_output_limits(srv, 1024, 4096, 16384,
+                                                  60000),
+                     0);
+    open_rx(0);
+    add_client(0, 0);
+    add_client(1, 0);
+    add_client(2, 0);
+    peer_sends(1, f, n);
+    assert_true(turn(0, 0));
+    assert_int_equal(broadcast_rc, 2);
+    assert_int_equal(socks[0].out_len, n);
+    assert_memory_equal(socks[0].out, f, n);
+    assert_int_equal(socks[2].out_len, n);
+    assert_int_equal(socks[1].out_len, 0);
+    /* Longer than the hard limit: refused before a byte is read. */
+    assert_int_equal(tsl_server_broadcast(srv, f, 16385, NULL), TSL_ENOBUFS);
+}
+
+struct visit {
+    int calls;
+};
+
+/* Inside foreach the whole API may be used on the server: a lookup (the
+ * database lock), a send, a disconnect, a nested foreach. */
+static void
+count_one(tsl_client_t *c, void *arg)
+{
+    (void)c;
+    ((struct visit *)arg)->calls++;
+}
+
+static void
+visit_and_call_back(tsl_client_t *c, void *arg)
+{
+    struct visit *v = arg, inner = {0};
+    tsl_client_t *same = tsl_server_find_client(srv, tsl_client_id(c));
+    uint8_t f[16];
+    size_t n = frame(f, "hey");
+
+    assert_ptr_equal(same, c);
+    tsl_client_unref(same);
+    assert_int_equal(tsl_server_foreach_client(srv, count_one, &inner), 2);
+    assert_int_equal(inner.calls, 2);
+    assert_int_equal(tsl_client_send(c, f, n), 0);
+    if (tsl_client_id(c) == 1)
+        assert_int_equal(tsl_client_disconnect(c), 0);
+    v->calls++;
+}
+
+static void
+foreach_may_call_back_into_the_server(void **state)
+{
+    struct visit v = {0};
+    int x = 1;
+
+    (void)state;
+    open_rx(0);
+    add_client(0, 0);
+    add_client(1, 0);
+    tsl_client_set_data(cl[1], &x);
+    assert_null(tsl_client_data(cl[0]));
+    assert_int_equal(tsl_server_foreach_client(srv, visit_and_call_back, &v),
+                     2);
+    assert_int_equal(v.calls, 2);
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].disconnects, 1);
+    assert_int_equal(seen[0].reason, TSL_REASON_FORCED);
+    assert_int_equal(socks[1].out_len, 5);
+    assert_ptr_equal(tsl_client_data(cl[1]), &x);
+    assert_int_equal(tsl_server_foreach_client(srv, count_one, &v), 1);
+}
+
+static void
 stop_finishes_every_client_once(void **state)
 {
     (void)state;
@@ -904,6 +1054,12 @@ main(void)
         cmocka_unit_test_setup_teardown(
             a_client_leaving_mid_list_leaves_the_others_served, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            paused_reading_holds_frames_until_resumed, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            broadcast_reaches_everyone_but_the_sender, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            foreach_may_call_back_into_the_server, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_finishes_every_client_once,
                                         setup, teardown),
     };

@@ -143,6 +143,7 @@ struct tsl_client {
     bool redeliver;          /* frames came along in the ring: deliver */
     bool stall_on;           /* output waits: the stall deadline counts */
     bool in_work;
+    bool err_seen;           /* the poller reported a hang-up or error */
     bool in_db;              /* database lock (a byte of its own) */
 };
 

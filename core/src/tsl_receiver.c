@@ -165,6 +165,8 @@ bytes_wait(struct tsl_client *c)
     uint8_t b;
     ssize_t r;
 
+    if (!c->watched)
+        return false; /* hung up and parked (rx_watch): it says no more */
     do
         r = tsl__sys->recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     while (r < 0 && errno == EINTR);
@@ -289,6 +291,22 @@ stall_watch(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 
 static bool wants_read(struct tsl_receiver *rx, struct tsl_client *c);
 static bool listening(struct tsl_receiver *rx);
+static void rx_unwatch(struct tsl_receiver *rx, struct tsl_client *c,
+                       bool closing);
+
+/* The read interest to register.  It follows the receiver's view of
+ * NOT_LISTENING (listen_on, brought up to date once a turn, every client
+ * resynced when it changes), not the flag's value of the moment: a flag
+ * set and cleared by another thread while a client is served would
+ * otherwise leave that client registered without read interest, and no
+ * turn would see a change to resync.  Reading itself checks the flag of
+ * the moment (rx_service). */
+static bool
+interest_read(struct tsl_receiver *rx, struct tsl_client *c)
+{
+    return rx->listen_on && !c->paused && !c->eof &&
+           !atomic_load_explicit(&c->read_paused, memory_order_relaxed);
+}
 
 /* Brings c's registered interest up to date; a call only on change.
  * Returns false if the poller refused (the client cannot be served). */
@@ -296,9 +314,19 @@ static bool
 rx_watch(struct tsl_receiver *rx, struct tsl_client *c)
 {
     struct tsl_poller *p = &rx->poller;
-    unsigned want = (wants_read(rx, c) ? TSL_POLL_IN : 0) |
+    unsigned want = (interest_read(rx, c) ? TSL_POLL_IN : 0) |
                     (c->want_write ? TSL_POLL_OUT : 0);
 
+    /* A hang-up or error is reported at every wait whatever the interest
+     * (epoll, poll): a client neither read nor written meanwhile would
+     * make every wait return at once.  It leaves the poller until it is
+     * read or written again, which then tells what happened (a reset one
+     * is finished at once: rx_service). */
+    if (want == 0 && c->err_seen) {
+        if (c->watched)
+            rx_unwatch(rx, c, false);
+        return true;
+    }
     if (c->watched && c->watch_ev == want)
         return true;
     if ((c->watched ? p->ops->mod : p->ops->add)(p, c->fd, want, c) < 0)
@@ -451,8 +479,8 @@ rx_process_queue(struct tsl_receiver *rx)
             ka_arm(rx, c, tsl__now_ms());
         }
         if ((f & TSL__P_READ) && !atomic_load(&c->read_paused) &&
-            c->in.len > 0 && !c->paused) {
-            c->redeliver = true; /* frames held back by the pause first */
+            (c->in.len > 0 || c->eof) && !c->paused) {
+            c->redeliver = c->in.len > 0; /* held frames first */
             work_add(rx, c);
         }
         if (!rx_settle(rx, c, tsl__now_ms()))
@@ -676,6 +704,67 @@ rx_read(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
     return true;
 }
 
+/* The socket's pending error (SO_ERROR), 0 if none or unknown. */
+static int
+sock_error(struct tsl_client *c)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (tsl__sys->getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return 0;
+    return err;
+}
+
+/* A close already asked for (tsl_client_disconnect returned 0, a
+ * protocol error) keeps its reason; otherwise `dflt`. */
+static tsl_reason_t
+asked_reason(struct tsl_client *c, tsl_reason_t dflt)
+{
+    tsl_reason_t r = dflt;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->closing && c->close_reason != TSL_REASON_COUNT)
+        r = c->close_reason;
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+enum eof_next { EOF_FINISH, EOF_WAIT, EOF_GONE };
+
+/*
+ * The peer has closed and every reply has been written.  Messages it sent
+ * before its FIN may still wait whole in the ring (delivery stopped for a
+ * migration, a pause, the high watermark): they are delivered first, as
+ * far as delivery may go now, and the client finishes once only a partial
+ * frame (which can never complete) or nothing is left.  EOF_WAIT: not
+ * yet - a migration takes it elsewhere (its EOF goes with it), reading is
+ * paused or the server does not listen (resumed, the client is serviced
+ * again), or replies wait to be written; *left is then the queue.
+ */
+static enum eof_next
+eof_rest(struct tsl_receiver *rx, struct tsl_client *c, int64_t now,
+         size_t *left)
+{
+    size_t before;
+
+    while (c->in.len > 0 && !atomic_load(&c->closing)) {
+        if (atomic_load(&c->migrating) || !listening(rx) ||
+            atomic_load(&c->read_paused))
+            return EOF_WAIT;
+        before = c->in.len;
+        tsl__output_begin(c, now);
+        if (!rx_deliver(rx, c, 0))
+            return EOF_GONE;
+        *left = tsl__output_end(c, now);
+        if (*left > 0)
+            return EOF_WAIT; /* finished when they are written */
+        if (c->in.len == before)
+            break;           /* a partial frame: it never completes */
+    }
+    return EOF_FINISH;
+}
+
 /*
  * Services one client after a wait.  Returns false if it was finished.
  *
@@ -717,9 +806,24 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
     }
     over = tsl__output_over(c);
     left = tsl__output_end(c, now);
-    if (c->eof && left == 0) {
-        rx_finish(rx, c, TSL_REASON_PEER_CLOSED);
+    if (c->err_seen && c->ready_w && !c->eof && !interest_read(rx, c) &&
+        sock_error(c) != 0) {
+        /* Reset while the server does not read it (NOT_LISTENING, a
+         * pause): the kernel has dropped whatever it held. */
+        rx_finish(rx, c, TSL_REASON_PEER_RESET);
         return false;
+    }
+    if (c->eof && left == 0) {
+        switch (eof_rest(rx, c, now, &left)) {
+        case EOF_GONE:
+            return false;
+        case EOF_FINISH:
+            rx_finish(rx, c, asked_reason(c, TSL_REASON_PEER_CLOSED));
+            return false;
+        case EOF_WAIT:
+            over = false;
+            break;
+        }
     }
     if (left > srv->out_high) {
         c->paused = true;
@@ -802,6 +906,8 @@ rx_wait(struct tsl_receiver *rx, int ms)
             rx->hook_ready = true;
             continue;
         }
+        if (e & TSL_POLL_ERR)
+            c->err_seen = true;
         mark(rx, c,
              (e & (TSL_POLL_IN | TSL_POLL_ERR)) != 0 && wants_read(rx, c),
              (e & (TSL_POLL_OUT | TSL_POLL_ERR)) != 0);
@@ -865,9 +971,19 @@ tsl__loop_turn(struct tsl_receiver *rx, int ms)
         /* NOT_LISTENING changed: every client's interest with it.  A
          * finished client's slot then holds the last: look again. */
         rx->listen_on = !rx->listen_on;
-        for (i = 0; i < rx->n;)
-            if (rx_settle(rx, rx->clients[i], now))
+        for (i = 0; i < rx->n;) {
+            c = rx->clients[i];
+            if (rx->listen_on && (c->in.len > 0 || c->eof)) {
+                /* Whole frames held in its ring while the server did not
+                 * listen (a migration, the high watermark) are delivered
+                 * now, not when more bytes happen to arrive; a client at
+                 * EOF is finished once they are. */
+                c->redeliver = c->in.len > 0;
+                work_add(rx, c);
+            }
+            if (rx_settle(rx, c, now))
                 i++;
+        }
     }
     due = rx_timeout(rx, now);
     if (rx->hook != NULL) {

@@ -619,15 +619,20 @@ s_setsockopt(int fd, int lvl, int name, const void *v, socklen_t l)
     return fd_get(fd, "setsockopt") != NULL ? 0 : -1;
 }
 
+/* SO_ERROR is ECONNRESET on a connection the peer reset, as the kernel
+ * has it until the error is read; 0 otherwise and for other options. */
 static int
 s_getsockopt(int fd, int lvl, int name, void *v, socklen_t *l)
 {
-    (void)lvl;
-    (void)name;
-    if (fd_get(fd, "getsockopt") == NULL)
+    struct sim_fd *f = fd_get(fd, "getsockopt");
+
+    if (f == NULL)
         return -1;
     if (v != NULL && l != NULL && *l >= sizeof(int))
-        *(int *)v = 0;
+        *(int *)v = lvl == SOL_SOCKET && name == SO_ERROR &&
+                            f->kind == FD_CONN && W.conns[f->conn].rst
+                        ? ECONNRESET
+                        : 0;
     return 0;
 }
 

@@ -214,8 +214,10 @@ def apply(site, text):
         m = ms[k]
         new = ln[:m.start()] + str(int(m.group(1)) + 1) + ln[m.end():]
     elif op == "return":
-        s = ln.strip()
-        new = ln.replace(s, RETURNS[s])
+        s = code.replace("~~", "->").strip()  # the statement, comment blanked
+        if s not in RETURNS:
+            return None
+        new = ln.replace(s, RETURNS[s], 1)
     elif op in ("delete", "signal"):
         new = re.sub(r"\S.*$", ";", ln)
     elif op == "lock":

@@ -111,18 +111,6 @@ tsl__db_find_addr(struct tsl_clientdb *db, const char *ip, uint16_t port)
     return c;
 }
 
-void
-tsl__db_foreach(struct tsl_clientdb *db,
-                void (*fn)(struct tsl_client *c, void *arg), void *arg)
-{
-    struct tsl_client *c;
-
-    pthread_mutex_lock(&db->lock);
-    for (c = db->head; c != NULL; c = c->db_next)
-        fn(c, arg);
-    pthread_mutex_unlock(&db->lock);
-}
-
 int
 tsl__db_snapshot(struct tsl_clientdb *db, struct tsl_client ***out, size_t *n)
 {

@@ -215,8 +215,6 @@ size_t tsl__db_count(struct tsl_clientdb *db);
 struct tsl_client *tsl__db_find_id(struct tsl_clientdb *db, uint64_t id);
 struct tsl_client *tsl__db_find_addr(struct tsl_clientdb *db,
                                      const char *ip, uint16_t port);
-void tsl__db_foreach(struct tsl_clientdb *db,
-                     void (*fn)(struct tsl_client *c, void *arg), void *arg);
 /* The clients in the database, each with a new reference, in an array
  * from tsl__sys (free it, unref each); *n their number.  TSL_ENOMEM. */
 int tsl__db_snapshot(struct tsl_clientdb *db, struct tsl_client ***out,

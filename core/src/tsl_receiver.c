@@ -915,20 +915,6 @@ rx_wait(struct tsl_receiver *rx, int ms)
     return woke;
 }
 
-/* At shutdown, a client whose close was already requested keeps the
- * reason it was asked with. */
-static tsl_reason_t
-final_reason(struct tsl_client *c)
-{
-    tsl_reason_t r = TSL_REASON_SHUTDOWN;
-
-    pthread_mutex_lock(&c->lock);
-    if (c->closing)
-        r = c->close_reason;
-    pthread_mutex_unlock(&c->lock);
-    return r;
-}
-
 /*
  * One turn of the loop: the queue, the checks of the server's settings,
  * one wait of at most `ms` (-1: as long as no timer is due; 0: none), the
@@ -1042,12 +1028,12 @@ tsl__loop_exit(struct tsl_receiver *rx)
         next = c->q_next;
         c->q_next = NULL;
         if ((tsl__client_take_pending(c, &closed) & TSL__P_ADOPT) && !closed)
-            tsl__client_finish(c, final_reason(c));
+            tsl__client_finish(c, asked_reason(c, TSL_REASON_SHUTDOWN));
         tsl_client_unref(c);
     }
     while (rx->n > 0) {
         c = rx->clients[rx->n - 1];
-        rx_finish(rx, c, final_reason(c));
+        rx_finish(rx, c, asked_reason(c, TSL_REASON_SHUTDOWN));
     }
     tsl__tls_server = saved_srv;
     tls_rx = saved_rx;

@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -82,16 +86,93 @@ wait_exit(struct proc *p)
 }
 
 static uint16_t
-listening_port(struct proc *p)
+listening_on(struct proc *p, const char *addr)
 {
-    char line[256];
+    char line[256], want[200];
     unsigned port = 0;
 
-    expect_prefix(p, "{\"event\":\"listening\",\"addr\":\"127.0.0.1\",\"port\":",
-                  line, sizeof(line));
+    snprintf(want, sizeof(want),
+             "{\"event\":\"listening\",\"addr\":\"%s\",\"port\":", addr);
+    expect_prefix(p, want, line, sizeof(line));
     IT_EQ(sscanf(strstr(line, "\"port\":") + 7, "%u", &port), 1);
-    IT_CHECK(port > 0 && port < 65536);
+    IT_CHECK(strncmp(addr, "unix:", 5) == 0 ? port == 0
+                                             : port > 0 && port < 65536);
     return (uint16_t)port;
+}
+
+static uint16_t
+listening_port(struct proc *p)
+{
+    return listening_on(p, "127.0.0.1");
+}
+
+/* One client on addr: its connected event names it as `shown`, its frame
+ * comes back, and SIGTERM stops the server with exit 0. */
+static void
+serve_one_on(const char *listen, const char *addr, const char *shown)
+{
+    const char *args[] = {"--listen", listen, "--events", NULL};
+    struct proc p;
+    char line[512], want[128];
+    uint16_t port;
+    int fd;
+
+    spawn(&p, args);
+    port = listening_on(&p, addr);
+    fd = it_connect_to(addr, port);
+    snprintf(want, sizeof(want), "{\"event\":\"connected\",\"id\":1,"
+             "\"client\":\"%s", shown);
+    expect_prefix(&p, want, line, sizeof(line));
+    it_echo_once(fd, "any family");
+    expect_prefix(&p, "{\"event\":\"message\",\"id\":1,", line, sizeof(line));
+    IT_EQ(kill(p.pid, SIGTERM), 0);
+    snprintf(want, sizeof(want), "{\"event\":\"disconnected\",\"id\":1,"
+             "\"client\":\"%s", shown);
+    expect_prefix(&p, want, line, sizeof(line));
+    IT_CHECK(strstr(line, "\"reason\":\"shutdown\"}") != NULL);
+    IT_EQ(wait_exit(&p), 0);
+    it_close(fd);
+}
+
+static void
+listens_on_ipv6_names_and_unix(void)
+{
+    char path[128], addr[140];
+    struct sockaddr_in6 sa;
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool v6;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin6_family = AF_INET6;
+    sa.sin6_addr = in6addr_loopback;
+    v6 = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (v6)
+        serve_one_on("[::1]:0", "::1", "[::1]:");
+    else
+        fprintf(stderr, "no IPv6 loopback here: [::1] not tried\n");
+    /* localhost: the first address the resolver gives, as the library
+     * takes it. */
+    {
+        struct addrinfo hints, *res;
+        char host[64], shown[80];
+
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_socktype = SOCK_STREAM;
+        IT_EQ(getaddrinfo("localhost", NULL, &hints, &res), 0);
+        IT_EQ(getnameinfo(res->ai_addr, res->ai_addrlen, host, sizeof(host),
+                          NULL, 0, NI_NUMERICHOST), 0);
+        freeaddrinfo(res);
+        snprintf(shown, sizeof(shown),
+                 strchr(host, ':') != NULL ? "[%s]:" : "%s:", host);
+        serve_one_on("localhost:0", host, shown);
+    }
+    snprintf(path, sizeof(path), "/tmp/tsl-echo-it-%d.sock", (int)getpid());
+    unlink(path);
+    snprintf(addr, sizeof(addr), "unix:%s", path);
+    serve_one_on(addr, addr, "unix\"");
+    IT_CHECK(access(path, F_OK) != 0); /* removed at stop */
 }
 
 static void
@@ -206,7 +287,8 @@ bad_flags_exit_2_with_a_message(void)
 {
     static const char *const bad[][4] = {
         {"--listen", "127.0.0.1", NULL},
-        {"--listen", "localhost:1", NULL},
+        {"--listen", "::1:80", NULL},     /* IPv6 and a port need [] */
+        {"--listen", "bad_name:1", NULL},
         {"--listen", "127.0.0.1:65536", NULL},
         {"--framing", "fixed:0", NULL},
         {"--framing", "variable:hdr=3", NULL},
@@ -246,6 +328,7 @@ main(int argc, char **argv)
          rejections_and_protocol_errors_are_events},
         {"framings_echo_their_frames", framings_echo_their_frames},
         {"bad_flags_exit_2_with_a_message", bad_flags_exit_2_with_a_message},
+        {"listens_on_ipv6_names_and_unix", listens_on_ipv6_names_and_unix},
         {NULL, NULL},
     };
 

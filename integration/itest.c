@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pty.h>
@@ -227,9 +229,9 @@ on_rejected(tsl_server_t *srv, const char *ip, uint16_t port,
     struct it_server *s = ud;
 
     (void)srv;
-    (void)ip;
     (void)port;
     pthread_mutex_lock(&s->mu);
+    snprintf(s->rejected_ip, sizeof(s->rejected_ip), "%s", ip);
     s->rejected++;
     s->by_reject[why]++;
     pthread_cond_broadcast(&s->cv);
@@ -239,6 +241,13 @@ on_rejected(tsl_server_t *srv, const char *ip, uint16_t port,
 void
 it_server_create(struct it_server *s, const char *name, const char *framing,
                  enum it_action action)
+{
+    it_server_create_at(s, name, "127.0.0.1", framing, action);
+}
+
+void
+it_server_create_at(struct it_server *s, const char *name, const char *addr,
+                    const char *framing, enum it_action action)
 {
     tsl_callbacks_t cbs = {on_connected, on_disconnected, on_message,
                            on_rejected};
@@ -253,7 +262,7 @@ it_server_create(struct it_server *s, const char *name, const char *framing,
     pthread_cond_init(&s->cv, &ca);
     pthread_condattr_destroy(&ca);
     s->action = action;
-    IT_EQ(tsl_server_create(&s->srv, name, "127.0.0.1", 0), 0);
+    IT_EQ(tsl_server_create(&s->srv, name, addr, 0), 0);
     IT_EQ(tsl_server_set_callbacks(s->srv, &cbs, s), 0);
     tsl_framing_default(&s->framing, TSL_FRAMING_NONE);
     if (framing != NULL) {
@@ -349,6 +358,61 @@ it_connect_from(uint16_t port, const char *src_ip)
     sa.sin_port = htons(port);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
         IT_FAIL("connect to port %u: %s", port, strerror(errno));
+    return fd;
+}
+
+int
+it_connect_to(const char *addr, uint16_t port)
+{
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+        struct sockaddr_un un;
+    } u;
+    char host[64];
+    socklen_t len;
+    size_t n = strlen(addr);
+    int fd, one = 1;
+
+    memset(&u, 0, sizeof(u));
+    if (strncmp(addr, "unix:", 5) == 0) {
+        n -= 5;
+        IT_CHECK(n > 0 && n < sizeof(u.un.sun_path));
+        u.un.sun_family = AF_UNIX;
+        memcpy(u.un.sun_path, addr + 5, n);
+        if (addr[5] == '@')
+            u.un.sun_path[0] = '\0';
+        len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
+                          (addr[5] == '@' ? 0 : 1));
+    } else {
+        if (addr[0] == '[' && n >= 2 && n - 2 < sizeof(host)) {
+            memcpy(host, addr + 1, n - 2);
+            host[n - 2] = '\0';
+        } else {
+            IT_CHECK(n < sizeof(host));
+            memcpy(host, addr, n + 1);
+        }
+        if (inet_pton(AF_INET, host, &u.in.sin_addr) == 1) {
+            u.in.sin_family = AF_INET;
+            u.in.sin_port = htons(port);
+            len = sizeof(u.in);
+        } else if (inet_pton(AF_INET6, host, &u.in6.sin6_addr) == 1) {
+            u.in6.sin6_family = AF_INET6;
+            u.in6.sin6_port = htons(port);
+            len = sizeof(u.in6);
+        } else {
+            IT_FAIL("it_connect_to: not an address: %s", addr);
+        }
+    }
+    fd = socket(u.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        IT_FAIL("socket: %s", strerror(errno));
+    set_timeouts(fd);
+    if (u.sa.sa_family != AF_UNIX)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, &u.sa, len) < 0)
+        IT_FAIL("connect to %s port %u: %s", addr, port, strerror(errno));
     return fd;
 }
 

@@ -48,6 +48,7 @@ struct it_server {
     int violations;
     char violation[200];
     int last_stop_rc;
+    char rejected_ip[48];            /* the address of the last rejected */
 };
 
 extern const char *it_case;
@@ -100,6 +101,10 @@ void it_server_finish(struct it_server *s);
 /* Server is configured but not started (to set options first). */
 void it_server_create(struct it_server *s, const char *name,
                       const char *framing, enum it_action action);
+/* The same on addr (any address tsl_server_create takes), port 0. */
+void it_server_create_at(struct it_server *s, const char *name,
+                         const char *addr, const char *framing,
+                         enum it_action action);
 
 /* A listening socket on 127.0.0.1:*port (0: any; *port is set). */
 int it_listen(uint16_t *port);
@@ -108,6 +113,9 @@ uint16_t it_free_port(void);
 /* Blocking loopback client with send/receive timeouts. */
 int it_connect(uint16_t port);
 int it_connect_from(uint16_t port, const char *src_ip);
+/* A blocking client of addr: IPv4, IPv6 ("::1" or "[::1]"), "unix:PATH"
+ * or "unix:@NAME"; port is ignored for Unix sockets. */
+int it_connect_to(const char *addr, uint16_t port);
 void it_send_all(int fd, const void *buf, size_t n);
 /* Reads exactly n bytes; fails the case on timeout or EOF. */
 void it_recv_exact(int fd, void *buf, size_t n);

@@ -49,36 +49,55 @@ event(const char *fmt, ...)
     pthread_mutex_unlock(&out_lock);
 }
 
+/* A peer as "10.0.0.1:5000", "[::1]:5000", or "unix". */
+static const char *
+endpoint(const char *ip, uint16_t port, char *buf, size_t n)
+{
+    if (strcmp(ip, "unix") == 0)
+        snprintf(buf, n, "unix");
+    else
+        snprintf(buf, n, strchr(ip, ':') != NULL ? "[%s]:%u" : "%s:%u", ip,
+                 port);
+    return buf;
+}
+
 static void
 on_connected(tsl_server_t *srv, tsl_client_t *c, void *ud)
 {
+    char ep[64];
+
     (void)srv;
     (void)ud;
-    event("{\"event\":\"connected\",\"id\":%llu,\"client\":\"%s:%u\"}",
-          (unsigned long long)tsl_client_id(c), tsl_client_ip(c),
-          tsl_client_port(c));
+    event("{\"event\":\"connected\",\"id\":%llu,\"client\":\"%s\"}",
+          (unsigned long long)tsl_client_id(c),
+          endpoint(tsl_client_ip(c), tsl_client_port(c), ep, sizeof(ep)));
 }
 
 static void
 on_disconnected(tsl_server_t *srv, tsl_client_t *c, tsl_reason_t why,
                 void *ud)
 {
+    char ep[64];
+
     (void)srv;
     (void)ud;
-    event("{\"event\":\"disconnected\",\"id\":%llu,\"client\":\"%s:%u\","
+    event("{\"event\":\"disconnected\",\"id\":%llu,\"client\":\"%s\","
           "\"reason\":\"%s\"}",
-          (unsigned long long)tsl_client_id(c), tsl_client_ip(c),
-          tsl_client_port(c), tsl_reason_name(why));
+          (unsigned long long)tsl_client_id(c),
+          endpoint(tsl_client_ip(c), tsl_client_port(c), ep, sizeof(ep)),
+          tsl_reason_name(why));
 }
 
 static void
 on_rejected(tsl_server_t *srv, const char *ip, uint16_t port,
             tsl_reject_t why, void *ud)
 {
+    char ep[64];
+
     (void)srv;
     (void)ud;
-    event("{\"event\":\"rejected\",\"client\":\"%s:%u\",\"reason\":\"%s\"}",
-          ip, port, tsl_reject_name(why));
+    event("{\"event\":\"rejected\",\"client\":\"%s\",\"reason\":\"%s\"}",
+          endpoint(ip, port, ep, sizeof(ep)), tsl_reject_name(why));
 }
 
 /* An echo that cannot be sent ends the client (a refused send leaves it
@@ -132,13 +151,15 @@ static void
 usage(FILE *f)
 {
     fprintf(f,
-            "usage: tsl-echo [--listen ADDR:PORT] [--framing SPEC] "
+            "usage: tsl-echo [--listen ADDR] [--framing SPEC] "
             "[--max-clients N]\n"
             "                [--threaded] [--ka-hold-ms N] "
             "[--frame-timeout-ms N]\n"
             "                [--backend select|epoll] [--events]\n"
-            "  --listen ADDR:PORT  IPv4 address and port (default "
-            "127.0.0.1:40000; port 0 picks one)\n"
+            "  --listen ADDR       IPv4:PORT, [IPv6]:PORT, NAME:PORT or "
+            "unix:PATH\n"
+            "                      (default 127.0.0.1:40000; port 0 picks "
+            "one)\n"
             "  --framing SPEC      none | fixed:N | variable[:opts] | "
             "delimiter:HEX[,max=N] (default variable)\n"
             "  --max-clients N     refuse connections beyond N (0: no "
@@ -162,26 +183,48 @@ bad(const char *fmt, const char *arg)
     return 2;
 }
 
+/* Splits ADDR:PORT ("127.0.0.1:80", "[::1]:80", "localhost:80") or takes
+ * unix:PATH whole; the library judges the address itself. */
 static int
 parse_listen(const char *s, char *ip, size_t iplen, uint16_t *port)
 {
     const char *colon = strrchr(s, ':');
-    struct in_addr a;
     char *end;
     long p;
 
+    if (strncmp(s, "unix:", 5) == 0) {
+        if (strlen(s) >= iplen)
+            return -1;
+        strcpy(ip, s);
+        *port = 0;
+        return 0;
+    }
     if (colon == NULL || (size_t)(colon - s) >= iplen || colon == s)
         return -1;
     memcpy(ip, s, (size_t)(colon - s));
     ip[colon - s] = '\0';
-    if (inet_pton(AF_INET, ip, &a) != 1)
-        return -1;
+    if (ip[0] != '[' && strchr(ip, ':') != NULL)
+        return -1; /* an IPv6 address with a port needs its brackets */
     errno = 0;
     p = strtol(colon + 1, &end, 10);
     if (errno || *end != '\0' || end == colon + 1 || p < 0 || p > 65535)
         return -1;
     *port = (uint16_t)p;
     return 0;
+}
+
+/* The address as --listen takes it: "[::1]:80", "unix:/x", "10.0.0.1:80". */
+static const char *
+show_addr(tsl_server_t *srv, char *buf, size_t n)
+{
+    const char *ip = tsl_server_ip(srv);
+
+    if (strncmp(ip, "unix:", 5) == 0)
+        snprintf(buf, n, "%s", ip);
+    else
+        snprintf(buf, n, strchr(ip, ':') != NULL ? "[%s]:%u" : "%s:%u", ip,
+                 tsl_server_port(srv));
+    return buf;
 }
 
 int
@@ -201,7 +244,7 @@ main(int argc, char **argv)
     };
     tsl_callbacks_t cbs = {on_connected, on_disconnected, on_message,
                            on_rejected};
-    char ip[INET_ADDRSTRLEN] = "127.0.0.1", err[160], json[2048];
+    char ip[160] = "127.0.0.1", err[160], json[2048], where[180];
     uint16_t port = 40000;
     unsigned long max_clients = 0, ka_hold = 0, frame_ms = 0;
     tsl_server_t *srv;
@@ -216,7 +259,9 @@ main(int argc, char **argv)
         switch (o) {
         case 'l':
             if (parse_listen(optarg, ip, sizeof(ip), &port) < 0)
-                return bad("--listen: expected IPv4:PORT, got '%s'", optarg);
+                return bad("--listen: expected IPv4:PORT, [IPv6]:PORT, "
+                           "NAME:PORT or unix:PATH, got '%s'",
+                           optarg);
             break;
         case 'f':
             if (tsl_framing_parse(optarg, &framing, err, sizeof(err)) < 0)
@@ -282,6 +327,13 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     r = tsl_server_create(&srv, "echo", ip, port);
+    if (r == TSL_EINVAL) {
+        fprintf(stderr,
+                "tsl-echo: --listen: '%s' is not an address, a host name "
+                "that resolves, or unix:PATH\n",
+                ip);
+        return 2;
+    }
     if (r == 0)
         r = tsl_server_set_framing(srv, &framing);
     if (r == 0)
@@ -302,16 +354,16 @@ main(int argc, char **argv)
     }
     r = tsl_server_start(srv);
     if (r < 0) {
-        fprintf(stderr, "tsl-echo: cannot listen on %s:%u: %s\n", ip, port,
-                tsl_strerror(r));
+        fprintf(stderr, "tsl-echo: cannot listen on %s: %s\n",
+                show_addr(srv, where, sizeof(where)), tsl_strerror(r));
         tsl_server_destroy(srv);
         return 1;
     }
     event("{\"event\":\"listening\",\"addr\":\"%s\",\"port\":%u}",
           tsl_server_ip(srv), tsl_server_port(srv));
     if (!events)
-        fprintf(stderr, "tsl-echo: listening on %s:%u\n", tsl_server_ip(srv),
-                tsl_server_port(srv));
+        fprintf(stderr, "tsl-echo: listening on %s\n",
+                show_addr(srv, where, sizeof(where)));
     do
         r = sigwait(&set, &sig);
     while (r == EINTR);

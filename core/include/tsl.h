@@ -215,11 +215,22 @@ typedef struct tsl_client_stats {
 /* ---- Controller ------------------------------------------------------- */
 
 /*
- * Creates a server named `name` that will listen on ip:port (IPv4 dotted
- * quad; port 0 picks a free port at start).  The server is INITIALIZED, not
- * running.  *out is owned by the caller until tsl_server_destroy().
- * Returns 0, TSL_EINVAL (bad name or address) or TSL_ENOMEM; on failure
- * *out is NULL.
+ * Creates a server named `name` that will listen on ip:port; port 0 picks
+ * a free port at start.  ip is one of:
+ *   - an IPv4 address, "127.0.0.1";
+ *   - an IPv6 address, bare or in brackets: "::1", "[::1]" (an IPv6 socket
+ *     on "::" or an IPv4-mapped address also takes IPv4 clients, which are
+ *     shown and black-listed as IPv4);
+ *   - a host name, resolved here, once, in the calling thread: "localhost"
+ *     becomes the first address the resolver gives (tsl_server_ip shows
+ *     it);
+ *   - "unix:PATH", a Unix domain socket (port ignored): the name is made at
+ *     start and removed at stop; an existing file is refused with
+ *     TSL_EADDRINUSE at start, never taken over.  "unix:@NAME" is Linux's
+ *     abstract namespace (no file).
+ * The server is INITIALIZED, not running.  *out is owned by the caller
+ * until tsl_server_destroy().  Returns 0, TSL_EINVAL (bad name, address,
+ * or a name that does not resolve) or TSL_ENOMEM; on failure *out is NULL.
  */
 int tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
                       uint16_t port);
@@ -305,8 +316,13 @@ int tsl_server_set_timer_tick(tsl_server_t *srv, uint32_t tick_ms);
 int tsl_server_set_max_clients(tsl_server_t *srv, uint32_t max);
 uint32_t tsl_server_max_clients(tsl_server_t *srv);
 
-/* IPv4 black-list.  Any time, any thread; applies to new connections.
- * add: 0, TSL_EINVAL or TSL_EEXIST; remove: 0 or TSL_ENOENT. */
+/* Black-list of addresses and networks: "10.1.2.3", "10.0.0.0/8",
+ * "2001:db8::/32", "::1" (an IPv4-mapped entry is the IPv4 one; host bits
+ * of a network are ignored, so "10.1.2.3/8" is "10.0.0.0/8").  Unix-socket
+ * clients have no address and are never black-listed.  Any time, any
+ * thread; applies to new connections.  add: 0, TSL_EINVAL, TSL_ENOMEM or
+ * TSL_EEXIST (the same network is listed); remove: 0, TSL_EINVAL or
+ * TSL_ENOENT. */
 int tsl_server_blacklist_add(tsl_server_t *srv, const char *ip);
 int tsl_server_blacklist_remove(tsl_server_t *srv, const char *ip);
 
@@ -335,7 +351,9 @@ int tsl_server_clear_flags(tsl_server_t *srv, unsigned flags);
 unsigned tsl_server_flags(tsl_server_t *srv);
 
 const char *tsl_server_name(tsl_server_t *srv);
-/* The address text and the port actually bound (after start). */
+/* The address text ("127.0.0.1", "::1", "unix:/run/x.sock": a host name
+ * shows as the address it resolved to) and the port actually bound after
+ * start (the configured one before; 0 for Unix sockets). */
 const char *tsl_server_ip(tsl_server_t *srv);
 uint16_t tsl_server_port(tsl_server_t *srv);
 
@@ -344,6 +362,7 @@ size_t tsl_server_client_count(tsl_server_t *srv);
 /* Looks up a connected client; returns a new reference (release it with
  * tsl_client_unref()) or NULL. */
 tsl_client_t *tsl_server_find_client(tsl_server_t *srv, uint64_t id);
+/* By address, in any spelling of it ("[::1]" finds "::1"), and port. */
 tsl_client_t *tsl_server_find_client_addr(tsl_server_t *srv, const char *ip,
                                           uint16_t port);
 
@@ -382,8 +401,11 @@ void tsl_client_ref(tsl_client_t *c);
 void tsl_client_unref(tsl_client_t *c);
 
 uint64_t tsl_client_id(const tsl_client_t *c);
-const char *tsl_client_ip(const tsl_client_t *c);   /* peer address text */
-uint16_t tsl_client_port(const tsl_client_t *c);    /* peer port */
+/* The peer's address in numeric form ("10.0.0.7", "2001:db8::7"; an
+ * IPv4-mapped peer as IPv4; "unix" for a Unix-socket peer) and port (0
+ * for Unix).  Valid as long as the client object. */
+const char *tsl_client_ip(const tsl_client_t *c);
+uint16_t tsl_client_port(const tsl_client_t *c);
 tsl_server_t *tsl_client_server(const tsl_client_t *c);
 
 /*
@@ -430,7 +452,9 @@ int tsl_server_migrate_client(tsl_server_t *srv, tsl_client_t *c,
                               tsl_client_mode_t mode);
 
 /*
- * Client mode: the server connects out to ip:port, retrying with bounded
+ * Client mode: the server connects out to ip:port (ip as for
+ * tsl_server_create, a name resolved here; port must be non-zero except
+ * for "unix:PATH"), retrying with bounded
  * backoff (100 ms doubling to 5 s) until it succeeds, and then treats the
  * connection as one of its clients (same callbacks, framing, keepalive,
  * statistics; `connected` runs on the connector's thread).  When the

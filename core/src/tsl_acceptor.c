@@ -49,7 +49,7 @@
 enum { ACC_OK, ACC_PAUSE };
 
 static int
-acc_accept(struct tsl_acceptor *a, struct sockaddr_in *peer)
+acc_accept(struct tsl_acceptor *a, union tsl__sa *peer)
 {
     socklen_t len = sizeof(*peer);
 
@@ -62,7 +62,7 @@ acc_accept(struct tsl_acceptor *a, struct sockaddr_in *peer)
 static int
 acc_shed(struct tsl_acceptor *a)
 {
-    struct sockaddr_in peer;
+    union tsl__sa peer;
     int fd;
 
     if (a->spare_fd < 0)
@@ -83,7 +83,7 @@ acc_shed(struct tsl_acceptor *a)
 static int
 acc_batch(struct tsl_acceptor *a)
 {
-    struct sockaddr_in peer;
+    union tsl__sa peer;
     int i, fd;
 
     for (i = 0; i < ACCEPT_BATCH && !atomic_load(&a->stop); i++) {

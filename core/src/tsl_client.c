@@ -24,7 +24,7 @@
 
 struct tsl_client *
 tsl__client_create(struct tsl_server *srv, int fd,
-                   const struct sockaddr_in *peer)
+                   const union tsl__sa *peer)
 {
     struct tsl_client *c = tsl__sys->calloc(1, sizeof(*c));
     size_t ring;
@@ -37,9 +37,8 @@ tsl__client_create(struct tsl_server *srv, int fd,
     atomic_init(&c->read_paused, false);
     c->id = atomic_fetch_add(&srv->next_id, 1) + 1;
     c->srv = srv;
-    if (inet_ntop(AF_INET, &peer->sin_addr, c->ip, sizeof(c->ip)) == NULL)
-        strcpy(c->ip, "?");
-    c->port = ntohs(peer->sin_port);
+    tsl__addr_text(peer, c->ip, sizeof(c->ip));
+    c->port = tsl__addr_port(peer);
     pthread_mutex_init(&c->lock, NULL);
     c->fd = fd;
     c->close_reason = TSL_REASON_COUNT;

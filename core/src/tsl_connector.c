@@ -53,12 +53,11 @@ attempt(struct tsl_connector *k)
     socklen_t len = sizeof(int);
     int fd, err = 0, one = 1;
 
-    fd = tsl__sys->socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                          0);
+    fd = tsl__sys->socket(k->peer.u.sa.sa_family,
+                          SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    if (tsl__sys->connect(fd, (struct sockaddr *)&k->peer,
-                          sizeof(k->peer)) == 0)
+    if (tsl__sys->connect(fd, &k->peer.u.sa, k->peer.len) == 0)
         goto ok;
     if (errno != EINPROGRESS && errno != EINTR)
         goto fail;
@@ -73,7 +72,9 @@ attempt(struct tsl_connector *k)
         err != 0)
         goto fail;
 ok:
-    tsl__sys->setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (k->peer.u.sa.sa_family != AF_UNIX)
+        tsl__sys->setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+                             sizeof(one));
     return fd;
 fail:
     tsl__sys->close(fd);
@@ -97,7 +98,7 @@ conn_main(void *arg)
         fd = attempt(k);
         if (fd >= 0)
             atomic_store(&k->lost, 0);
-        if (fd < 0 || (c = k->srv->attach(k->srv, fd, &k->peer, k)) ==
+        if (fd < 0 || (c = k->srv->attach(k->srv, fd, &k->peer.u, k)) ==
                           NULL) {
             if (!atomic_load(&k->cancel))
                 nap(k, backoff);
@@ -136,9 +137,13 @@ tsl_server_connect(tsl_server_t *srv, const char *ip, uint16_t port,
                    unsigned flags)
 {
     struct tsl_connector *k;
+    struct tsl__addr peer;
     int r, id;
 
-    if (ip == NULL || port == 0 || (flags & ~(unsigned)TSL_CONNECT_ONCE))
+    if (flags & ~(unsigned)TSL_CONNECT_ONCE)
+        return TSL_EINVAL;
+    if (tsl__addr_parse(&peer, ip, port) < 0 ||
+        (peer.u.sa.sa_family != AF_UNIX && port == 0))
         return TSL_EINVAL;
     tsl__connector_reap(srv, false);
     k = tsl__sys->calloc(1, sizeof(*k));
@@ -146,12 +151,7 @@ tsl_server_connect(tsl_server_t *srv, const char *ip, uint16_t port,
         return TSL_ENOMEM;
     k->srv = srv;
     k->flags = flags;
-    k->peer.sin_family = AF_INET;
-    k->peer.sin_port = htons(port);
-    if (inet_pton(AF_INET, ip, &k->peer.sin_addr) != 1) {
-        tsl__sys->free(k);
-        return TSL_EINVAL;
-    }
+    k->peer = peer;
     atomic_init(&k->cancel, false);
     atomic_init(&k->lost, 0);
     atomic_init(&k->done, false);

@@ -28,6 +28,7 @@
 #include "tsl.h"
 #include "tsl_cbuf.h"
 #include "tsl_framer.h"
+#include "tsl_net.h"
 #include "tsl_poller.h"
 #include "tsl_wheel.h"
 
@@ -97,7 +98,7 @@ struct tsl_client {
     struct tsl_server *srv;
     atomic_uint refs;
     uint16_t port;
-    char ip[INET_ADDRSTRLEN];
+    char ip[TSL__IP_TEXT];
 
     pthread_mutex_t lock;
     int fd;                  /* -1 once closed */
@@ -148,7 +149,7 @@ struct tsl_client {
 };
 
 struct tsl_client *tsl__client_create(struct tsl_server *srv, int fd,
-                                      const struct sockaddr_in *peer);
+                                      const union tsl__sa *peer);
 /* Sets the close reason if none is set yet and tells the owner.
  * Caller holds c->lock.  Returns false if a reason was already set. */
 bool tsl__client_request_close_locked(struct tsl_client *c, tsl_reason_t r);
@@ -249,12 +250,12 @@ struct tsl_hook {
  * installs: a connection (the callee owns fd from then on), or one it had
  * to shed (fd-exhausted). */
 typedef void tsl__accept_fn(struct tsl_server *srv, int fd,
-                            const struct sockaddr_in *peer);
+                            const union tsl__sa *peer);
 typedef void tsl__reject_fn(struct tsl_server *srv, tsl_reject_t why,
-                            const struct sockaddr_in *peer);
+                            const union tsl__sa *peer);
 /* A connector's report of a connection it made (see struct tsl_server). */
 typedef struct tsl_client *tsl__attach_fn(struct tsl_server *srv, int fd,
-                                          const struct sockaddr_in *peer,
+                                          const union tsl__sa *peer,
                                           struct tsl_connector *k);
 
 struct tsl_acceptor {
@@ -372,7 +373,7 @@ void tsl__receiver_kick(struct tsl_receiver *rx);
 struct tsl_connector {
     struct tsl_server *srv;
     int id;
-    struct sockaddr_in peer;
+    struct tsl__addr peer;
     unsigned flags;
     pthread_t thread;
     struct tsl_wakeup wk;
@@ -405,10 +406,16 @@ struct tsl_counters {
     atomic_uint_fast64_t keepalives_in, protocol_errors;
 };
 
+/* A black-list entry: a host, or a network of `bits` leading bits. */
+struct tsl_black {
+    struct tsl__host net;
+    unsigned bits;
+};
+
 struct tsl_server {
     char name[64];
-    char ip[INET_ADDRSTRLEN];
-    struct in_addr addr;
+    char ip[TSL__ADDR_TEXT];  /* the address's text (tsl_server_ip) */
+    struct tsl__addr addr;
     uint16_t cfg_port;
     atomic_uint bound_port;
 
@@ -435,7 +442,7 @@ struct tsl_server {
 
     pthread_mutex_t cfg_lock;  /* max_clients and the black-list */
     uint32_t max_clients;
-    struct in_addr *black;
+    struct tsl_black *black;
     size_t nblack, capblack;
 
     struct tsl_clientdb db;

@@ -40,7 +40,7 @@ tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
                   uint16_t port)
 {
     struct tsl_server *srv;
-    struct in_addr addr;
+    struct tsl__addr addr;
     size_t i, n;
 
     if (out == NULL)
@@ -54,15 +54,15 @@ tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
     for (i = 0; i < n; i++)
         if (name[i] <= ' ' || name[i] > '~')
             return TSL_EINVAL;
-    if (inet_pton(AF_INET, ip, &addr) != 1)
+    if (tsl__addr_parse(&addr, ip, port) < 0)
         return TSL_EINVAL;
     srv = tsl__sys->calloc(1, sizeof(*srv));
     if (srv == NULL)
         return TSL_ENOMEM;
     memcpy(srv->name, name, n + 1);
-    inet_ntop(AF_INET, &addr, srv->ip, sizeof(srv->ip));
+    tsl__addr_text(&addr.u, srv->ip, sizeof(srv->ip));
     srv->addr = addr;
-    srv->cfg_port = port;
+    srv->cfg_port = addr.u.sa.sa_family == AF_UNIX ? 0 : port;
     atomic_init(&srv->bound_port, 0);
     tsl_framing_default(&srv->framing, TSL_FRAMING_NONE);
     srv->out_low = 64 * 1024;
@@ -155,11 +155,20 @@ stop_threads(struct tsl_server *srv)
     TSL_ASSERT(tsl__db_count(&srv->db) == 0);
 }
 
+/* Stops the acceptor, which closes the listening socket, and removes
+ * the name a Unix socket left. */
+static void
+unlisten(struct tsl_server *srv)
+{
+    tsl__acceptor_stop(&srv->acc);
+    tsl__net_unlisten(&srv->addr);
+}
+
 /* Joins the threads.  The caller moved the state to STOPPING. */
 static void
 do_stop(struct tsl_server *srv)
 {
-    tsl__acceptor_stop(&srv->acc);
+    unlisten(srv);
     stop_threads(srv);
     atomic_fetch_and(&srv->flags, ~(unsigned)TSL_SERVER_RUNNING);
     pthread_mutex_lock(&srv->stop_lock);
@@ -234,7 +243,7 @@ tsl_server_start(tsl_server_t *srv)
         if (frame > 0 && srv->out_hard < need)
             srv->out_hard = need;
     }
-    lfd = tsl__net_listen(srv->addr, srv->cfg_port, &bound);
+    lfd = tsl__net_listen(&srv->addr, &bound);
     if (lfd < 0) {
         r = lfd;
         goto out;
@@ -246,7 +255,7 @@ tsl_server_start(tsl_server_t *srv)
     r = tsl__receiver_start(&srv->rx, srv, false,
                             hosted ? &srv->acc.hook : NULL);
     if (r < 0) {
-        tsl__acceptor_stop(&srv->acc);
+        unlisten(srv);
         goto out;
     }
     /* The receiver is up: connectors, dedicated receivers and kicks may
@@ -254,7 +263,7 @@ tsl_server_start(tsl_server_t *srv)
     set_gates(srv, true);
     r = tsl__acceptor_start(&srv->acc);
     if (r < 0) {
-        tsl__acceptor_stop(&srv->acc);
+        unlisten(srv);
         stop_threads(srv);
         goto out;
     }
@@ -449,32 +458,50 @@ tsl_server_max_clients(tsl_server_t *srv)
     return m;
 }
 
+/* The entry equal to e; -1 if none.  Caller holds cfg_lock. */
 static ssize_t
-black_find(struct tsl_server *srv, struct in_addr a)
+black_find(struct tsl_server *srv, const struct tsl_black *e)
 {
     size_t i;
 
     for (i = 0; i < srv->nblack; i++)
-        if (srv->black[i].s_addr == a.s_addr)
+        if (srv->black[i].bits == e->bits &&
+            tsl__host_in(&srv->black[i].net, &e->net, e->bits))
             return (ssize_t)i;
     return -1;
+}
+
+/* Whether a peer is in any entry.  Caller holds cfg_lock. */
+static bool
+black_match(struct tsl_server *srv, const union tsl__sa *peer)
+{
+    struct tsl__host h;
+    size_t i;
+
+    if (!tsl__addr_host(peer, &h))
+        return false; /* a Unix peer has no address */
+    for (i = 0; i < srv->nblack; i++)
+        if (tsl__host_in(&h, &srv->black[i].net, srv->black[i].bits))
+            return true;
+    return false;
 }
 
 int
 tsl_server_blacklist_add(tsl_server_t *srv, const char *ip)
 {
-    struct in_addr a;
+    struct tsl_black a;
     int r = 0;
 
-    if (ip == NULL || inet_pton(AF_INET, ip, &a) != 1)
+    if (tsl__host_parse(ip, &a.net, &a.bits) < 0)
         return TSL_EINVAL;
     pthread_mutex_lock(&srv->cfg_lock);
-    if (black_find(srv, a) >= 0) {
+    if (black_find(srv, &a) >= 0) {
         r = TSL_EEXIST;
     } else {
         if (srv->nblack == srv->capblack) {
             size_t cap = srv->capblack ? srv->capblack * 2 : 8;
-            struct in_addr *nb = tsl__sys->realloc(srv->black, cap * sizeof(*nb));
+            struct tsl_black *nb =
+                tsl__sys->realloc(srv->black, cap * sizeof(*nb));
             if (nb == NULL) {
                 r = TSL_ENOMEM;
                 goto out;
@@ -492,14 +519,14 @@ out:
 int
 tsl_server_blacklist_remove(tsl_server_t *srv, const char *ip)
 {
-    struct in_addr a;
+    struct tsl_black a;
     ssize_t i;
     int r = 0;
 
-    if (ip == NULL || inet_pton(AF_INET, ip, &a) != 1)
+    if (tsl__host_parse(ip, &a.net, &a.bits) < 0)
         return TSL_EINVAL;
     pthread_mutex_lock(&srv->cfg_lock);
-    i = black_find(srv, a);
+    i = black_find(srv, &a);
     if (i < 0)
         r = TSL_ENOENT;
     else
@@ -569,8 +596,17 @@ tsl_server_find_client(tsl_server_t *srv, uint64_t id)
 tsl_client_t *
 tsl_server_find_client_addr(tsl_server_t *srv, const char *ip, uint16_t port)
 {
+    char text[TSL__IP_TEXT];
+    struct tsl__host h;
+    unsigned bits;
+
     if (ip == NULL)
         return NULL;
+    /* Any spelling of an address finds the client: "[::1]", "::ffff:1.2.3.4"
+     * (shown as 1.2.3.4), "0:0::1". */
+    if (strchr(ip, '/') == NULL && tsl__host_parse(ip, &h, &bits) == 0 &&
+        inet_ntop(h.fam, h.a, text, sizeof(text)) != NULL)
+        ip = text;
     return tsl__db_find_addr(&srv->db, ip, port);
 }
 
@@ -625,7 +661,7 @@ tsl__server_can_watch(struct tsl_server *srv, int fd, bool threaded)
 
 /* The admission checks of a new connection; -1 if admitted. */
 static int
-server_admit(struct tsl_server *srv, const struct sockaddr_in *peer, int fd,
+server_admit(struct tsl_server *srv, const union tsl__sa *peer, int fd,
              bool threaded)
 {
     uint32_t max;
@@ -634,7 +670,7 @@ server_admit(struct tsl_server *srv, const struct sockaddr_in *peer, int fd,
     if (atomic_load(&srv->flags) & TSL_SERVER_NOT_ACCEPTING)
         return TSL_REJECT_NOT_ACCEPTING;
     pthread_mutex_lock(&srv->cfg_lock);
-    if (black_find(srv, peer->sin_addr) >= 0)
+    if (black_match(srv, peer))
         why = TSL_REJECT_BLACKLISTED;
     max = srv->max_clients;
     pthread_mutex_unlock(&srv->cfg_lock);
@@ -648,16 +684,15 @@ server_admit(struct tsl_server *srv, const struct sockaddr_in *peer, int fd,
 
 static void
 count_reject(struct tsl_server *srv, tsl_reject_t why,
-             const struct sockaddr_in *peer)
+             const union tsl__sa *peer)
 {
-    char ip[INET_ADDRSTRLEN];
+    char ip[TSL__IP_TEXT];
 
     TSL__CTR_ADD(srv->ctr.rejected[why], 1);
     if (srv->cb.rejected == NULL)
         return;
-    if (inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof(ip)) == NULL)
-        strcpy(ip, "?");
-    srv->cb.rejected(srv, ip, ntohs(peer->sin_port), why, srv->ud);
+    tsl__addr_text(peer, ip, sizeof(ip));
+    srv->cb.rejected(srv, ip, tsl__addr_port(peer), why, srv->ud);
 }
 
 /* Puts the new client in the database, runs connected, hands it to
@@ -690,7 +725,7 @@ new_client(struct tsl_server *srv, struct tsl_client *c,
  * choice, the client, the database, connected, the hand-off - the one
  * place clients are made (installed as srv->attach for the connectors). */
 static struct tsl_client *
-attach(struct tsl_server *srv, int fd, const struct sockaddr_in *peer,
+attach(struct tsl_server *srv, int fd, const union tsl__sa *peer,
        struct tsl_connector *k)
 {
     struct tsl_receiver *owner = &srv->rx;
@@ -726,7 +761,7 @@ attach(struct tsl_server *srv, int fd, const struct sockaddr_in *peer,
     }
     /* Messages go out as soon as they are sent; echo latency matters more
      * than the few extra segments.  (A connector set it already.) */
-    if (k == NULL)
+    if (k == NULL && peer->sa.sa_family != AF_UNIX)
         tsl__sys->setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c = tsl__client_create(srv, fd, peer);
     if (c == NULL) {
@@ -800,7 +835,7 @@ finish(struct tsl_client *c, tsl_reason_t reason)
 
 /* The acceptor's report of a connection. */
 static void
-accepted(struct tsl_server *srv, int fd, const struct sockaddr_in *peer)
+accepted(struct tsl_server *srv, int fd, const union tsl__sa *peer)
 {
     attach(srv, fd, peer, NULL);
 }

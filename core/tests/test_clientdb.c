@@ -13,14 +13,11 @@
 static struct tsl_client *
 mk(struct tsl_server *srv, const char *ip, uint16_t port)
 {
-    struct sockaddr_in sa;
+    struct tsl__addr sa;
     struct tsl_client *c;
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    inet_pton(AF_INET, ip, &sa.sin_addr);
-    sa.sin_port = htons(port);
-    c = tsl__client_create(srv, -1, &sa); /* no socket: never finished */
+    assert_int_equal(tsl__addr_parse(&sa, ip, port), 0);
+    c = tsl__client_create(srv, -1, &sa.u); /* no socket: never finished */
     assert_non_null(c);
     return c;
 }

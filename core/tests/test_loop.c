@@ -464,7 +464,7 @@ turn(int k, int ms)
 static struct tsl_client *
 add_client(int i, int k)
 {
-    struct sockaddr_in peer = {.sin_family = AF_INET};
+    union tsl__sa peer = {.in = {.sin_family = AF_INET}};
     struct tsl_client *c;
 
     socks[i].room = UNLIMITED;

@@ -33,7 +33,9 @@ create_validates_arguments(void **state)
                      TSL_EINVAL);
     assert_int_equal(tsl_server_create(&srv, "a", "127.0.0.256", 0),
                      TSL_EINVAL);
-    assert_int_equal(tsl_server_create(&srv, "a", "localhost", 0), TSL_EINVAL);
+    assert_int_equal(tsl_server_create(&srv, "a", "no such host", 0),
+                     TSL_EINVAL);
+    assert_int_equal(tsl_server_create(&srv, "a", "unix:", 0), TSL_EINVAL);
     assert_int_equal(tsl_server_create(&srv, "a", NULL, 0), TSL_EINVAL);
     assert_null(srv);
     assert_int_equal(tsl_server_create(&srv, "a", "127.0.0.1", 4000), 0);
@@ -41,6 +43,20 @@ create_validates_arguments(void **state)
     assert_string_equal(tsl_server_ip(srv), "127.0.0.1");
     assert_int_equal(tsl_server_port(srv), 4000);
     assert_int_equal(tsl_server_flags(srv), TSL_SERVER_INITIALIZED);
+    assert_int_equal(tsl_server_destroy(srv), 0);
+    /* IPv6 in either spelling, names resolved now, Unix paths. */
+    assert_int_equal(tsl_server_create(&srv, "a", "[::1]", 4001), 0);
+    assert_string_equal(tsl_server_ip(srv), "::1");
+    assert_int_equal(tsl_server_port(srv), 4001);
+    assert_int_equal(tsl_server_destroy(srv), 0);
+    assert_int_equal(tsl_server_create(&srv, "a", "localhost", 4002), 0);
+    assert_true(strcmp(tsl_server_ip(srv), "127.0.0.1") == 0 ||
+                strcmp(tsl_server_ip(srv), "::1") == 0);
+    assert_int_equal(tsl_server_destroy(srv), 0);
+    assert_int_equal(tsl_server_create(&srv, "a", "unix:/tmp/a.sock", 4003),
+                     0);
+    assert_string_equal(tsl_server_ip(srv), "unix:/tmp/a.sock");
+    assert_int_equal(tsl_server_port(srv), 0);
     assert_int_equal(tsl_server_destroy(srv), 0);
     assert_int_equal(tsl_server_destroy(NULL), 0);
 }
@@ -97,6 +113,21 @@ blacklist_and_max_clients(void **state)
     assert_int_equal(tsl_server_blacklist_remove(srv, "10.1.2.3"),
                      TSL_ENOENT);
     assert_int_equal(tsl_server_blacklist_remove(srv, "nope"), TSL_EINVAL);
+    /* Networks of both families; an entry is the network it names. */
+    assert_int_equal(tsl_server_blacklist_add(srv, "192.168.0.0/16"), 0);
+    assert_int_equal(tsl_server_blacklist_add(srv, "192.168.7.7/16"),
+                     TSL_EEXIST);
+    assert_int_equal(tsl_server_blacklist_add(srv, "192.168.7.7"), 0);
+    assert_int_equal(tsl_server_blacklist_add(srv, "2001:db8::/32"), 0);
+    assert_int_equal(tsl_server_blacklist_add(srv, "[2001:db8::]/32"),
+                     TSL_EEXIST);
+    assert_int_equal(tsl_server_blacklist_add(srv, "::1"), 0);
+    assert_int_equal(tsl_server_blacklist_add(srv, "10.0.0.0/33"), TSL_EINVAL);
+    assert_int_equal(tsl_server_blacklist_remove(srv, "192.168.0.0/16"), 0);
+    assert_int_equal(tsl_server_blacklist_remove(srv, "192.168.0.0/16"),
+                     TSL_ENOENT);
+    assert_int_equal(tsl_server_blacklist_remove(srv, "192.168.7.7"), 0);
+    assert_int_equal(tsl_server_blacklist_remove(srv, "2001:db8::/32"), 0);
     assert_int_equal(tsl_server_max_clients(srv), 0);
     assert_int_equal(tsl_server_set_max_clients(srv, 7), 0);
     assert_int_equal(tsl_server_max_clients(srv), 7);

@@ -6,7 +6,8 @@
 # linked with -Bstatic).  Each program runs with LD_LIBRARY_PATH unset: a
 # shared one must need libtsl.so.0, carry a RUNPATH naming the prefix's
 # library directory and load the library from there; a static one must not
-# need libtsl.so at all.
+# need libtsl.so at all.  The examples must build against the installed
+# tree alone.
 set -euo pipefail
 build=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -79,6 +80,15 @@ cc "${cflags[@]}" "$here/consumer.c" -o "$tmp/pc-static" \
   $(pkg-config --cflags tcpserverlib) \
   -Wl,-Bstatic $(pkg-config --static --libs tcpserverlib) -Wl,-Bdynamic
 static pkg-config-static "$tmp/pc-static"
+
+# The examples need nothing but the installed header and library.
+for ex in chat kv agent; do
+  # shellcheck disable=SC2046
+  cc "${cflags[@]}" "$here/../../examples/$ex.c" -o "$tmp/example-$ex" \
+    $(pkg-config --cflags --libs tcpserverlib) ||
+    fail "examples/$ex.c does not build against the installed tree"
+done
+echo "install check: examples/{chat,kv,agent}.c build against it"
 
 cmake -S "$here" -B "$tmp/cm" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/cm" >/dev/null

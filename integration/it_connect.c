@@ -236,7 +236,7 @@ static void
 stop_from_connected_callback(void)
 {
     struct cbstop st = {0, 1, 0};
-    tsl_callbacks_t cbs = {cbstop_connected, NULL, NULL, NULL};
+    tsl_callbacks_t cbs = {cbstop_connected, NULL, NULL, NULL, NULL};
     tsl_server_t *srv;
     uint16_t port = 0;
     int lfd = it_listen(&port), fd;

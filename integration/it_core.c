@@ -771,7 +771,7 @@ disconnect_from_disconnected_callback(void)
 {
     struct chain ch = {NULL, NULL, 0};
     tsl_callbacks_t cbs = {chain_connected, chain_disconnected, chain_message,
-                           NULL};
+                           NULL, NULL};
     tsl_server_t *srv;
     int a, b;
 

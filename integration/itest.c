@@ -250,7 +250,7 @@ it_server_create_at(struct it_server *s, const char *name, const char *addr,
                     const char *framing, enum it_action action)
 {
     tsl_callbacks_t cbs = {on_connected, on_disconnected, on_message,
-                           on_rejected};
+                           on_rejected, NULL};
     tsl_framing_t f;
     char err[200];
 

@@ -243,7 +243,7 @@ main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     tsl_callbacks_t cbs = {on_connected, on_disconnected, on_message,
-                           on_rejected};
+                           on_rejected, NULL};
     char ip[160] = "127.0.0.1", err[160], json[2048], where[180];
     uint16_t port = 40000;
     unsigned long max_clients = 0, ka_hold = 0, frame_ms = 0;

@@ -460,7 +460,7 @@ create(struct tsl_cli *cli, const struct tsl_cli_cmd *cmd, FILE *out,
        char *err, size_t errlen)
 {
     tsl_callbacks_t cbs = {on_connected, on_disconnected, on_message,
-                           on_rejected};
+                           on_rejected, NULL};
     const char *ip = cmd->has_addr ? cmd->ip : "127.0.0.1";
     uint16_t port = cmd->has_addr ? cmd->port : 40000;
     struct entry *e;

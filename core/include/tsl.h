@@ -175,12 +175,20 @@ typedef void tsl_message_cb(tsl_server_t *srv, tsl_client_t *c,
                             const uint8_t *msg, size_t len, void *ud);
 typedef void tsl_rejected_cb(tsl_server_t *srv, const char *ip,
                              uint16_t port, tsl_reject_t why, void *ud);
+typedef void tsl_drained_cb(tsl_server_t *srv, tsl_client_t *c, void *ud);
 
 typedef struct tsl_callbacks {
     tsl_connected_cb *connected;       /* on the acceptor (see backend) */
     tsl_disconnected_cb *disconnected; /* on the thread serving the client */
     tsl_message_cb *message;           /* on the thread serving the client */
     tsl_rejected_cb *rejected;         /* on the acceptor (see backend) */
+    /* On the thread serving the client, once each time its queued output
+     * (bytes tsl_client_send accepted that the kernel has not taken:
+     * `out_queued` in its statistics) went above the high watermark of
+     * tsl_server_set_output_limits() and is back at or under the low one.
+     * A proxy or a file server stops producing for the client at the
+     * first and resumes here.  Not after disconnected; NULL: none. */
+    tsl_drained_cb *drained;
 } tsl_callbacks_t;
 
 /* ---- Statistics ------------------------------------------------------- */

@@ -35,6 +35,7 @@ tsl__client_create(struct tsl_server *srv, int fd,
     atomic_init(&c->msgs_in, 0);
     atomic_init(&c->data, NULL);
     atomic_init(&c->read_paused, false);
+    atomic_init(&c->drain_due, false);
     c->id = atomic_fetch_add(&srv->next_id, 1) + 1;
     c->srv = srv;
     tsl__addr_text(peer, c->ip, sizeof(c->ip));

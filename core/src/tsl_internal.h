@@ -109,6 +109,8 @@ struct tsl_client {
     atomic_bool migrating;   /* migrate_to is set (read lock-free) */
     bool adopted;            /* has had an owner (counts migrations) */
     atomic_bool read_paused; /* tsl_client_pause_reading (read lock-free) */
+    atomic_bool drain_due;   /* output passed the high watermark: drained
+                              * is owed (set under lock, read lock-free) */
     struct tsl_owner *owner; /* NULL before adoption and after finish */
     struct tsl_outq out;
     int64_t out_since_ms;    /* output waiting without progress since */
@@ -183,6 +185,9 @@ void tsl__output_begin(struct tsl_client *c, int64_t now);
 size_t tsl__output_end(struct tsl_client *c, int64_t now);
 /* Owner, between begin and end: its sends passed the high watermark. */
 bool tsl__output_over(const struct tsl_client *c);
+/* Whether a `drained` callback is owed now (the queue passed the high
+ * watermark and is at or under the low one); clears it.  The owner. */
+bool tsl__output_take_drained(struct tsl_client *c);
 /* Owner: c was finished while being served; nothing more is written. */
 void tsl__output_abandon(struct tsl_client *c);
 

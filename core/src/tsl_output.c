@@ -30,6 +30,11 @@
  * low one.  A client that reads its replies is therefore never dropped
  * for the replies to what it sent in one burst.
  *
+ * A send that leaves more than the high watermark queued owes the
+ * application a `drained` callback: the owner makes it, once, after the
+ * flush that brings the queue to the low watermark or under (a proxy
+ * stops reading its source at the first and resumes at the second).
+ *
  * The buffer's storage is freed as soon as it drains, so an idle client
  * costs no output memory.
  */
@@ -123,6 +128,8 @@ queue_locked(struct tsl_client *c, const uint8_t *p, size_t n, bool serving)
     }
     if (c->out.len > c->st.out_queued_peak)
         c->st.out_queued_peak = c->out.len;
+    if (c->out.len > c->srv->out_high)
+        atomic_store_explicit(&c->drain_due, true, memory_order_relaxed);
     return 0;
 }
 
@@ -276,6 +283,22 @@ tsl__output_end(struct tsl_client *c, int64_t now)
     pthread_mutex_unlock(&c->lock);
     c->want_write = left > 0;
     return left;
+}
+
+bool
+tsl__output_take_drained(struct tsl_client *c)
+{
+    bool due = false;
+
+    if (!atomic_load_explicit(&c->drain_due, memory_order_relaxed))
+        return false; /* the common case: no lock */
+    pthread_mutex_lock(&c->lock);
+    if (c->out.len <= c->srv->out_low && !c->closing) {
+        atomic_store_explicit(&c->drain_due, false, memory_order_relaxed);
+        due = true;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return due;
 }
 
 /* The serving owner's own sends passed the high watermark. */

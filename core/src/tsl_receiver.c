@@ -806,6 +806,9 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
     }
     over = tsl__output_over(c);
     left = tsl__output_end(c, now);
+    if (left <= srv->out_low && tsl__output_take_drained(c) &&
+        srv->cb.drained != NULL)
+        srv->cb.drained(srv, c, srv->ud);
     if (c->err_seen && c->ready_w && !c->eof && !interest_read(rx, c) &&
         sock_error(c) != 0) {
         /* Reset while the server does not read it (NOT_LISTENING, a

@@ -327,6 +327,8 @@ struct seen {
     uint8_t last[512];
     size_t last_len;
     int disconnects;
+    int drained;
+    size_t drained_queued; /* out_queued when drained last ran */
     tsl_reason_t reason;
     struct tsl_receiver *served_by; /* the receiver whose turn delivered */
 };
@@ -370,6 +372,19 @@ on_message(tsl_server_t *s, tsl_client_t *c, const uint8_t *m, size_t len,
 }
 
 static void
+on_drained(tsl_server_t *s, tsl_client_t *c, void *ud)
+{
+    tsl_client_stats_t st;
+
+    (void)s;
+    (void)ud;
+    tsl_client_stats(c, &st);
+    assert_int_equal(seen[idx(c)].disconnects, 0);
+    seen[idx(c)].drained++;
+    seen[idx(c)].drained_queued = st.out_queued;
+}
+
+static void
 on_disconnected(tsl_server_t *s, tsl_client_t *c, tsl_reason_t why, void *ud)
 {
     (void)s;
@@ -409,6 +424,7 @@ setup(void **state)
     assert_int_equal(tsl_server_create(&srv, "loop", "127.0.0.1", 0), 0);
     cb.message = on_message;
     cb.disconnected = on_disconnected;
+    cb.drained = on_drained;
     assert_int_equal(tsl_server_set_callbacks(srv, &cb, NULL), 0);
     assert_int_equal(tsl_framing_parse("variable:strip", &f, err, sizeof(err)), 0);
     assert_int_equal(tsl_server_set_framing(srv, &f), 0);
@@ -614,6 +630,94 @@ output_waits_for_writability_then_drains_in_order(void **state)
     assert_int_equal(tsl__output_len(cl[0]), 0);
     assert_false(fp_find(fp, SOCK_FD)->events & TSL_POLL_OUT);
     assert_int_equal(seen[0].disconnects, 0);
+}
+
+/* Sends `reply_len` bytes for every message (the test's reply size). */
+static size_t reply_len;
+
+static void
+big_reply(tsl_client_t *c, const uint8_t *m, size_t len)
+{
+    static uint8_t junk[4096];
+
+    (void)m;
+    (void)len;
+    assert_true(reply_len <= sizeof(junk));
+    assert_int_equal(tsl_client_send(c, junk, reply_len), 0);
+}
+
+static void
+drained_once_the_queue_is_back_under_the_low_watermark(void **state)
+{
+    uint8_t f[32];
+    size_t n = frame(f, "go");
+
+    (void)state;
+    assert_int_equal(tsl_server_set_output_limits(srv, 100, 200, 65536,
+                                                  30000),
+                     0);
+    echo = false;
+    on_msg_extra = big_reply;
+    open_rx(0);
+    add_client(0, 0);
+    add_client(1, 0);
+    /* Under the high watermark: never owed, however it drains. */
+    socks[0].room = 0;
+    reply_len = 150;
+    peer_sends(0, f, n);
+    assert_true(turn(0, 0));
+    assert_int_equal(tsl__output_len(cl[0]), 150);
+    socks[0].room = UNLIMITED;
+    assert_true(turn(0, 0));
+    assert_int_equal(tsl__output_len(cl[0]), 0);
+    assert_int_equal(seen[0].drained, 0);
+    /* Past it: owed, and made only when the queue is at the low mark. */
+    socks[0].room = 0;
+    reply_len = 1000;
+    peer_sends(0, f, n);
+    assert_true(turn(0, 0));
+    assert_int_equal(tsl__output_len(cl[0]), 1000);
+    socks[0].room = 850; /* 150 left: above low */
+    assert_true(turn(0, 0));
+    assert_int_equal(tsl__output_len(cl[0]), 150);
+    assert_int_equal(seen[0].drained, 0);
+    socks[0].room = 50; /* 100 left: at low */
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].drained, 1);
+    assert_int_equal(seen[0].drained_queued, 100);
+    socks[0].room = UNLIMITED;
+    assert_true(turn(0, 0));
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].drained, 1); /* once per crossing */
+    /* A burst that a turn's own flush takes whole still crossed. */
+    reply_len = 300;
+    peer_sends(0, f, n);
+    assert_true(turn(0, 0));
+    assert_int_equal(tsl__output_len(cl[0]), 0);
+    assert_int_equal(seen[0].drained, 2);
+    /* Sent from outside any turn, past high: made by the owner's turn. */
+    socks[1].room = 0;
+    assert_int_equal(tsl_client_send(cl[1], f, n), 0);
+    {
+        static uint8_t more[400];
+        assert_int_equal(tsl_client_send(cl[1], more, sizeof(more)), 0);
+    }
+    assert_int_equal(seen[1].drained, 0);
+    socks[1].room = UNLIMITED;
+    assert_true(turn(0, 0));
+    assert_int_equal(tsl__output_len(cl[1]), 0);
+    assert_int_equal(seen[1].drained, 1);
+    assert_int_equal(seen[0].drained, 2);
+    /* Owed but ended: no callback after disconnected. */
+    socks[0].room = 0;
+    reply_len = 1000;
+    peer_sends(0, f, n);
+    assert_true(turn(0, 0));
+    assert_int_equal(tsl_client_disconnect(cl[0]), 0);
+    socks[0].room = UNLIMITED;
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].disconnects, 1);
+    assert_int_equal(seen[0].drained, 2);
 }
 
 static void
@@ -1060,6 +1164,9 @@ main(void)
             broadcast_reaches_everyone_but_the_sender, setup, teardown),
         cmocka_unit_test_setup_teardown(
             foreach_may_call_back_into_the_server, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            drained_once_the_queue_is_back_under_the_low_watermark, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(stop_finishes_every_client_once,
                                         setup, teardown),
     };

@@ -297,7 +297,10 @@ int tsl_server_set_output_limits(tsl_server_t *srv, size_t low, size_t high,
  * disconnected with reason ka-expired, at most one timer tick late.  Any
  * received byte refreshes it; a header-only variable frame is a pure
  * keepalive.  0 disables.  Any time, any thread; applies to every client
- * without an override of its own.
+ * without an override of its own.  Switched on (from 0), it gives the
+ * clients already connected the full hold from that moment: a client that
+ * was silent while keepalive was off is not dropped for it.  A new hold
+ * while one is on counts from each client's last byte.
  */
 int tsl_server_set_keepalive(tsl_server_t *srv, uint32_t hold_ms);
 uint32_t tsl_server_keepalive(tsl_server_t *srv);
@@ -488,7 +491,8 @@ void tsl_client_stats(tsl_client_t *c, tsl_client_stats_t *out);
 int tsl_client_stats_json(tsl_client_t *c, char *buf, size_t len);
 
 /* Per-client keepalive hold time overriding the server's; 0 disables it
- * for this client, a negative value returns to the server's.  Any thread.
+ * for this client, a negative value returns to the server's; switched on
+ * from off it holds from now, as for the server's.  Any thread.
  * 0 or TSL_ENOTCONN. */
 int tsl_client_set_keepalive(tsl_client_t *c, int64_t hold_ms);
 

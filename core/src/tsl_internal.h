@@ -326,6 +326,7 @@ struct tsl_receiver {
     struct tsl_hook *hook;   /* what it runs besides clients, or NULL */
     bool hook_ready;         /* the hook's descriptor was reported */
     unsigned ka_gen;         /* server keepalive generation applied */
+    uint32_t ka_srv_hold;    /* the server's hold time as applied then */
 };
 
 /* Starts a receiver; the shared one may run a hook (NULL: none). */

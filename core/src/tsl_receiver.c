@@ -88,11 +88,15 @@ static bool listening(struct tsl_receiver *rx);
  *   while output waits; out_since_ms, written under the client lock by
  *   whoever sent, says when it last moved).
  */
+/* The client's hold: its own, or the server's as its owner applied it
+ * (a change takes effect where the owner applies it, so that switching
+ * keepalive on can give every client its full hold from then). */
 static int64_t
 ka_hold(struct tsl_client *c)
 {
-    return c->ka_hold >= 0 ? c->ka_hold
-                           : (int64_t)atomic_load(&c->srv->ka_hold_ms);
+    return c->ka_hold >= 0
+               ? c->ka_hold
+               : (int64_t)((struct tsl_receiver *)c->owner_rx)->ka_srv_hold;
 }
 
 static int64_t
@@ -475,8 +479,11 @@ rx_process_queue(struct tsl_receiver *rx)
         if (f & TSL__P_WRITE)
             c->want_write = true;
         if (f & TSL__P_KA) {
+            int64_t was = ka_hold(c), t = tsl__now_ms();
             c->ka_hold = tsl__client_ka_override(c);
-            ka_arm(rx, c, tsl__now_ms());
+            if (was == 0 && ka_hold(c) != 0)
+                c->ka_last = t; /* switched on: a full hold from now */
+            ka_arm(rx, c, t);
         }
         if ((f & TSL__P_READ) && !atomic_load(&c->read_paused) &&
             (c->in.len > 0 || c->eof) && !c->paused) {
@@ -948,11 +955,18 @@ tsl__loop_turn(struct tsl_receiver *rx, int ms)
     if (rx->dedicated && rx->had_client && rx->n == 0)
         goto out; /* its client is gone or moved: this thread is done */
     if (atomic_load(&rx->srv->ka_gen) != rx->ka_gen) {
-        /* The server's hold time changed: re-arm every client. */
+        /* The server's hold time changed: re-arm every client.  Switched
+         * on, it holds from now, not from a client's last byte: a client
+         * silent under no keepalive did nothing wrong. */
+        uint32_t was = rx->ka_srv_hold;
         rx->ka_gen = atomic_load(&rx->srv->ka_gen);
+        rx->ka_srv_hold = atomic_load(&rx->srv->ka_hold_ms);
         now = tsl__now_ms();
         for (i = 0; i < rx->n; i++) {
-            ka_send_arm(rx, rx->clients[i], now); /* and ka_arm */
+            c = rx->clients[i];
+            if (was == 0 && rx->ka_srv_hold != 0 && c->ka_hold < 0)
+                c->ka_last = now;
+            ka_send_arm(rx, c, now); /* and ka_arm */
         }
     }
     now = tsl__now_ms();
@@ -1091,6 +1105,7 @@ tsl__receiver_open(struct tsl_receiver *rx, struct tsl_server *srv,
     if (rx->scratch == NULL)
         return TSL_ENOMEM;
     rx->ka_gen = atomic_load(&srv->ka_gen);
+    rx->ka_srv_hold = atomic_load(&srv->ka_hold_ms);
     /* One client needs few slots; the shared wheel spreads thousands. */
     r = tsl__wheel_init(&rx->wheel, srv->tick_ms, dedicated ? 8 : 1024,
                         tsl__now_ms());

@@ -787,6 +787,43 @@ silent_client_expires_and_a_talking_one_stays(void **state)
     assert_false(socks[1].closed);
 }
 
+/* Runs turns until client i is gone or `ms` pass; the time it went. */
+static int64_t
+turns_until_gone(int i, int ms)
+{
+    int64_t t0 = clock_ms;
+    int turns = 0;
+
+    while (seen[i].disconnects == 0 && clock_ms - t0 < ms && turns++ < 1000)
+        assert_true(turn(0, 100));
+    return seen[i].disconnects ? clock_ms : -1;
+}
+
+/* Keepalive switched on for clients that were silent while it was off
+ * gives each the full hold from that moment, not from its last byte. */
+static void
+keepalive_switched_on_holds_from_then(void **state)
+{
+    int64_t on;
+
+    (void)state;
+    open_rx(0);
+    add_client(0, 0);
+    add_client(1, 0);
+    assert_int_equal(tsl_client_set_keepalive(cl[1], 0), 0); /* off */
+    assert_int_equal(turns_until_gone(0, 5000), -1); /* silent 5 s */
+    on = clock_ms;
+    assert_int_equal(tsl_server_set_keepalive(srv, 500), 0);
+    assert_int_equal(turns_until_gone(0, 2000) - on, 500);
+    assert_int_equal(seen[0].reason, TSL_REASON_KA_EXPIRED);
+    assert_int_equal(seen[1].disconnects, 0); /* its own hold is off */
+    /* The same for a client's own hold. */
+    on = clock_ms;
+    assert_int_equal(tsl_client_set_keepalive(cl[1], 300), 0);
+    assert_int_equal(turns_until_gone(1, 2000) - on, 300);
+    assert_int_equal(seen[1].reason, TSL_REASON_KA_EXPIRED);
+}
+
 /* While the server does not listen, a client whose bytes wait unread is
  * not silent: keepalive spares it, and expires the one that is. */
 static void
@@ -1167,6 +1204,8 @@ main(void)
         cmocka_unit_test_setup_teardown(
             drained_once_the_queue_is_back_under_the_low_watermark, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(keepalive_switched_on_holds_from_then,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(stop_finishes_every_client_once,
                                         setup, teardown),
     };

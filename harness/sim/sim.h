@@ -109,6 +109,8 @@ struct sim_conn {
     int64_t last_read;       /* virtual time of the server's last read */
     int64_t ka_override;     /* -1: the server's */
     uint32_t min_hold;       /* smallest nonzero hold that applied */
+    int64_t cur_hold;        /* the hold that applies now (0: off) */
+    int64_t ka_from;         /* when its hold was last switched on */
     bool nl_seen;            /* NOT_LISTENING was on while it was served */
 };
 

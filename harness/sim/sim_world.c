@@ -284,6 +284,10 @@ note_hold(struct sim_conn *k)
 
     if (h > 0 && (k->min_hold == 0 || h < k->min_hold))
         k->min_hold = (uint32_t)h;
+    /* Switched on, a hold counts from then, not from the last byte. */
+    if (k->cur_hold == 0 && h > 0)
+        k->ka_from = W.now;
+    k->cur_hold = h;
 }
 
 static void
@@ -960,7 +964,7 @@ check_step(void)
         h = k->ka_override >= 0 ? k->ka_override : (int64_t)W.hold;
         if (h <= 0)
             continue;
-        due = k->last_read + h;
+        due = (k->last_read > k->ka_from ? k->last_read : k->ka_from) + h;
         if (due < W.ka_changed_at)
             due = W.ka_changed_at;
         if (W.now > due + 3 * (int64_t)W.tick + 60)

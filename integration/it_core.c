@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -1042,11 +1043,145 @@ signals_wait_returns_the_signal(void)
     IT_EQ(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
 }
 
+/* The threads callbacks ran on: connected, message, disconnected,
+ * rejected. */
+struct cb_threads {
+    pthread_mutex_t mu;
+    pthread_t seen[4][8];
+    int n[4];
+};
+
+static void
+cb_note(void *ud, int kind)
+{
+    struct cb_threads *t = ud;
+
+    pthread_mutex_lock(&t->mu);
+    if (t->n[kind] < 8)
+        t->seen[kind][t->n[kind]++] = pthread_self();
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void
+th_connected(tsl_server_t *s, tsl_client_t *c, void *ud)
+{
+    (void)s;
+    (void)c;
+    cb_note(ud, 0);
+}
+
+static void
+th_message(tsl_server_t *s, tsl_client_t *c, const uint8_t *m, size_t n,
+           void *ud)
+{
+    uint8_t f[64];
+    tsl_framing_t fr;
+
+    cb_note(ud, 1);
+    tsl_framing_default(&fr, TSL_FRAMING_VARIABLE);
+    (void)s;
+    tsl_client_send(c, f, (size_t)tsl_framing_encode(&fr, m, n, f, sizeof(f)));
+}
+
+static void
+th_disconnected(tsl_server_t *s, tsl_client_t *c, tsl_reason_t why, void *ud)
+{
+    (void)s;
+    (void)c;
+    (void)why;
+    cb_note(ud, 2);
+}
+
+static void
+th_rejected(tsl_server_t *s, const char *ip, uint16_t port, tsl_reject_t why,
+            void *ud)
+{
+    (void)s;
+    (void)ip;
+    (void)port;
+    (void)why;
+    cb_note(ud, 3);
+}
+
+/* Three clients and one black-listed connection; returns whether every
+ * callback ran on one thread, and whether connected shared the thread of
+ * message. */
+static void
+callback_threads(tsl_backend_t be, bool *one, bool *conn_with_msg)
+{
+    tsl_callbacks_t cbs = {th_connected, th_disconnected, th_message,
+                           th_rejected, NULL};
+    struct cb_threads t;
+    tsl_server_t *srv;
+    tsl_framing_t fr;
+    int fd[3], i, k, total, rejected;
+    int64_t dl;
+
+    memset(&t, 0, sizeof(t));
+    pthread_mutex_init(&t.mu, NULL);
+    IT_EQ(tsl_server_create(&srv, "threads", "127.0.0.1", 0), 0);
+    tsl_framing_default(&fr, TSL_FRAMING_VARIABLE);
+    IT_EQ(tsl_server_set_framing(srv, &fr), 0);
+    IT_EQ(tsl_server_set_backend(srv, be), 0);
+    IT_EQ(tsl_server_set_callbacks(srv, &cbs, &t), 0);
+    IT_EQ(tsl_server_blacklist_add(srv, "127.0.0.9"), 0);
+    IT_EQ(tsl_server_start(srv), 0);
+    for (i = 0; i < 3; i++) {
+        fd[i] = it_connect(tsl_server_port(srv));
+        it_echo_once(fd[i], "which thread");
+    }
+    i = it_connect_from(tsl_server_port(srv), "127.0.0.9");
+    IT_EQ(it_wait_closed(i, 2000), 1);
+    it_close(i);
+    for (i = 0; i < 3; i++)
+        it_close(fd[i]);
+    dl = it_now_ms() + 5000 * it_scale();
+    for (;;) {
+        pthread_mutex_lock(&t.mu);
+        total = t.n[2];
+        rejected = t.n[3];
+        pthread_mutex_unlock(&t.mu);
+        if ((total == 3 && rejected == 1) || it_now_ms() > dl)
+            break;
+        poll(NULL, 0, 5);
+    }
+    IT_EQ(tsl_server_destroy(srv), 0);
+    IT_EQ(t.n[0], 3);
+    IT_EQ(t.n[1], 3);
+    IT_EQ(t.n[2], 3);
+    IT_EQ(t.n[3], 1);
+    *one = true;
+    for (k = 0; k < 4; k++)
+        for (i = 0; i < t.n[k]; i++) {
+            IT_CHECK(!pthread_equal(t.seen[k][i], pthread_self()));
+            if (!pthread_equal(t.seen[k][i], t.seen[1][0]))
+                *one = false;
+        }
+    *conn_with_msg = pthread_equal(t.seen[0][0], t.seen[1][0]);
+    pthread_mutex_destroy(&t.mu);
+}
+
+static void
+epoll_runs_every_callback_on_one_thread(void)
+{
+    bool one, together;
+
+    callback_threads(TSL_BACKEND_EPOLL, &one, &together);
+    IT_CHECK(one);
+    /* And the documented difference: select accepts on a thread of its
+     * own, so connected does not run where messages do. */
+    callback_threads(TSL_BACKEND_SELECT, &one, &together);
+    IT_CHECK(!one);
+    IT_CHECK(!together);
+}
+
 int
 main(int argc, char **argv)
 {
     static const struct it_case_def cases[] = {
         {"many_clients", many_clients},
+        {"epoll_runs_every_callback_on_one_thread",
+         epoll_runs_every_callback_on_one_thread},
         {"client_close_and_reset", client_close_and_reset},
         {"forced_close", forced_close},
         {"forced_close_in_callback", forced_close_in_callback},

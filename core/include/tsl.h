@@ -167,6 +167,22 @@ long tsl_framing_encode(const tsl_framing_t *f, const void *msg, size_t len,
 
 /* ---- Callbacks -------------------------------------------------------- */
 
+/*
+ * Which thread runs a callback.  The callbacks of one client never run
+ * concurrently and come in order: connected, messages (and drained), then
+ * disconnected, once.  `message`, `drained` and `disconnected` run on the
+ * thread serving the client: the receive thread, or the client's own with
+ * TSL_SERVER_MULTI_THREADED or after a migration.  `connected` and
+ * `rejected` run where the connection was accepted: on the select backend
+ * the acceptor thread, so a client's `connected` may run while another
+ * client's `message` runs on the receive thread; on the epoll backend the
+ * receive thread, which accepts too.  A client-mode connection announces
+ * itself on its connector's thread.  Every callback of a server on one
+ * thread, with no locking needed between them: the epoll backend, no
+ * dedicated threads, no client mode (integration.core.
+ * epoll_runs_every_callback_on_one_thread).
+ */
+
 typedef void tsl_connected_cb(tsl_server_t *srv, tsl_client_t *c, void *ud);
 typedef void tsl_disconnected_cb(tsl_server_t *srv, tsl_client_t *c,
                                  tsl_reason_t reason, void *ud);

@@ -408,6 +408,50 @@ side_connect_tracks_the_client_end(void **state)
     tsl_fault_fini();
 }
 
+/* split=1: every receive takes one byte, also a receive with flags (the
+ * engine then calls recv itself), and none of them looks like an EOF. */
+static void
+split_receives_with_flags_take_every_byte(void **state)
+{
+    struct pollfd p;
+    char buf[8], got[4];
+    int s, c, i;
+
+    (void)state;
+    arm("split=1,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    assert_int_equal(send(c, "wxyz", 4, 0), 4);
+    p.fd = s;
+    p.events = POLLIN;
+    for (i = 0; i < 4; i++) {
+        p.revents = 0;
+        assert_int_equal(F->poll(&p, 1, 5000), 1);
+        assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), 1);
+        got[i] = buf[0];
+    }
+    assert_memory_equal(got, "wxyz", 4);
+    errno = 0;
+    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_int_equal(errno, EAGAIN); /* nothing left, and no EOF */
+    done(s, c);
+}
+
+/* In process a short write comes on a blocking send too (tsl_fault.h),
+ * where under LD_PRELOAD it would not (the test above). */
+static void
+in_process_short_writes_come_on_a_blocking_send(void **state)
+{
+    char buf[100];
+    int s, c;
+
+    (void)state;
+    memset(buf, 'z', sizeof(buf));
+    arm("short=1,seed=1", TSL_FAULT_INPROC);
+    pair(&s, &c, 1);
+    assert_int_equal(F->send(s, buf, sizeof(buf), 0), 1);
+    done(s, c);
+}
+
 static void
 in_process_eintr_comes_on_any_call(void **state)
 {
@@ -443,6 +487,8 @@ main(void)
         cmocka_unit_test(untracked_descriptors_pass_through),
         cmocka_unit_test(recvmsg_reports_no_address),
         cmocka_unit_test(side_connect_tracks_the_client_end),
+        cmocka_unit_test(split_receives_with_flags_take_every_byte),
+        cmocka_unit_test(in_process_short_writes_come_on_a_blocking_send),
         cmocka_unit_test(in_process_eintr_comes_on_any_call),
     };
 

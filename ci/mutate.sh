@@ -455,13 +455,13 @@ say("per file (killed/counted):")
 trees = {}
 for f in sorted(per_file):
     k, sv = per_file[f]
-    t = trees.setdefault(f.split("/")[0], [0, 0])
+    t = trees.setdefault("core/src" if f.startswith("core/src/") else f.split("/")[0], [0, 0])
     t[0] += k
     t[1] += sv
-    say("  %-34s %d/%d" % (f, k, k + sv))
+    say("  %-38s %d/%d" % (f, k, k + sv))
 for t in sorted(trees):
     k, sv = trees[t]
-    say("  %-34s %d/%d (%.0f %%)" % (t + "/ in all", k, k + sv, 100.0 * k / (k + sv) if k + sv else 100))
+    say("  %-38s %d/%d (%.0f %%)" % (t + "/ in all", k, k + sv, 100.0 * k / (k + sv) if k + sv else 100))
 say("mutate: seed %d: %d killed, %d survived, %d equivalent, %d stillborn: %.1f %% killed (%.0f s)"
     % (seed, killed, survived, equivalent, stillborn, score, time.time() - t0))
 if report:

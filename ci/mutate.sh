@@ -5,11 +5,21 @@
 #   git does not ignore, as they are in the work tree; with --head, the
 #   last commit instead) to build/mutate/tree, builds it
 #   once, then for each mutant of a seeded sample: changes one place in one
-#   source file, rebuilds, runs the fast suite (unit tests and the core,
-#   output, keepalive, migration, client-mode and tsl-echo integration
-#   cases, on the select and then the epoll backend, stopping at the first
-#   failure), and puts the file back.  The checkout itself is never
-#   touched.
+#   source file, rebuilds, runs the tests that file answers to (below),
+#   stopping at the first failure, and puts the file back.  The checkout
+#   itself is never touched.
+#
+# The tests a file answers to (SUITES below; --suite REGEX overrides them
+# all).  core/src: the fast suite - unit tests and the core, output,
+# keepalive, migration, client-mode and tsl-echo integration cases, on the
+# select and then the epoll backend.  harness/: the CI entries that run
+# that file's code, once - the fault plan parser and engine: their unit
+# tests, the fault plan corpus, the features x faults matrix, the EINTR
+# waits and the torture; the LD_PRELOAD shim: the shim and preload
+# entries; the test client and tsl-load: the matrix, the preload checks and
+# tsl-conform on tsl-echo; tsl-conform: the conform entries; tsl-sim: the
+# sim entries; tsl-proxy: the proxy entries.  A harness mutant rebuilds
+# every target (only what depends on the file is remade).
 #
 # Mutation operators, applied only inside function bodies (a body is what
 # lies between a line `{` and a line `}` at column 0, the project's
@@ -36,8 +46,12 @@
 # the exit status is 1 when the score is below PCT; 2 for usage errors.
 # --list prints the sites the sample would take, and builds nothing.
 #
+# The summary gives killed/counted per file and per tree (core/src,
+# harness).
+#
 # Defaults: --seed from the clock (printed), --count 20, --files
-# 'core/src/*.c', the fast suite above, --timeout 30 (per test: a mutant
+# 'core/src/*.c' and the harness's sources (not its tests, fixtures or
+# broken servers), the suites above, --timeout 30 (per test: a mutant
 # that hangs is killed by the timeout and counted as killed).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,8 +59,8 @@ cd "$top"
 seed=$(( $(date +%s) % 100000 ))
 count=20
 gate=
-files='core/src/*.c'
-suite='^(unit\.|integration\.(core|output|keepalive|migrate|connect|echo)\.)'
+files='core/src/*.c harness/*.c harness/preload/*.c harness/tools/*.c harness/conform/*.c harness/sim/*.c'
+suite=
 timeout=30
 report=
 list=0
@@ -77,7 +91,7 @@ command -v python3 >/dev/null || { echo "mutate: python3 not found" >&2; exit 2;
 
 exec python3 - "$top" "$seed" "$count" "${gate:--1}" "$files" "$suite" \
   "$timeout" "$report" "$list" "$head" <<'PY'
-import glob, os, random, re, shutil, subprocess, sys, time
+import fnmatch, glob, os, random, re, shutil, subprocess, sys, time
 
 (top, seed, count, gate, files, suite, timeout, report, list_only, from_head) = sys.argv[1:]
 seed, count, gate, timeout = int(seed), int(count), int(gate), int(timeout)
@@ -263,6 +277,35 @@ def equiv_key(s):
     return (s[0], s[2], s[3], text)
 rng = random.Random(seed)
 sample = rng.sample(every, min(count, len(every)))
+# The core's mutants first: they rebuild the fast suite's targets only, and
+# the first harness mutant then rebuilds everything once.  The order within
+# each tree is the sample's.
+sample.sort(key=lambda s: s[0].startswith("harness/"))
+
+# (glob, ctest regex, name, also on epoll); the first match wins.
+FAST = r"^(unit\.|integration\.(core|output|keepalive|migrate|connect|echo)\.)"
+SUITES = [
+    ("core/src/*", FAST, "fast", True),
+    ("harness/tsl_fault_plan.c",
+     r"^(unit\.fault_plan|unit\.fault_engine|fuzz\.fault_plan\.)", "fault plan", False),
+    ("harness/tsl_fault*.c",
+     r"^(unit\.fault_|integration\.(matrix|torture|shim\.eintr_wait)\.)", "fault engine", False),
+    ("harness/preload/*", r"^integration\.(shim|preload)\.", "shim", False),
+    ("harness/tsl_peer.c", r"^(integration\.(matrix|preload)\.|conform\.tsl_echo\.)", "peer", False),
+    ("harness/tools/tsl_load.c", r"^(integration\.preload\.|conform\.tsl_echo\.)", "tsl-load", False),
+    ("harness/tools/tsl_proxy.c", r"^(integration\.proxy\.|conform\.proxy\.)", "proxy", False),
+    ("harness/conform/*", r"^conform\.(broken|tsl_echo|class|fixture|vectors)", "conform", False),
+    ("harness/sim/*", r"^sim\.", "sim", False),
+]
+
+
+def suite_of(path):
+    if suite:
+        return suite, "--suite", not path.startswith("harness/")
+    for g, regex, label, both in SUITES:
+        if fnmatch.fnmatch(path, g):
+            return regex, label, both
+    return FAST, "fast", True
 say("mutate: seed %d, %d of %d sites in %d files (replay: ci/mutate.sh --seed %d --count %d --files '%s')"
     % (seed, len(sample), len(every), len(paths), seed, count, files))
 if list_only:
@@ -292,13 +335,17 @@ else:
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         if not os.path.exists(dst) or open(src, "rb").read() != open(dst, "rb").read():
             shutil.copy2(src, dst)
-targets = ["test_cbuf", "test_framer", "test_clientdb", "test_server", "test_wheel",
-           "test_loop", "test_cli_parse", "test_fault_plan", "test_fault_engine", "it_core", "it_output", "it_keepalive",
-           "it_migrate", "it_connect", "it_echo", "tsl-echo"]
+CORE_TARGETS = ["test_cbuf", "test_framer", "test_clientdb", "test_server", "test_wheel",
+                "test_loop", "test_cli_parse", "test_fault_plan", "test_fault_engine", "it_core",
+                "it_output", "it_keepalive", "it_migrate", "it_connect", "it_echo", "tsl-echo"]
 
 
-def build():
-    r = subprocess.run(["cmake", "--build", bdir, "-j2", "--target"] + targets,
+def build(path=None):
+    """Builds what the tests of `path` need (None: everything the sample needs)."""
+    tg = ["--target"] + CORE_TARGETS if path is not None and suite_of(path)[2] else []
+    if path is None and not any(s[0].startswith("harness/") for s in sample):
+        tg = ["--target"] + CORE_TARGETS
+    r = subprocess.run(["cmake", "--build", bdir, "-j2"] + tg,
                        capture_output=True, text=True)
     return r.returncode == 0, r.stdout + r.stderr
 
@@ -313,11 +360,12 @@ if not ok:
     sys.exit(2)
 
 
-def run_suite():
-    """None if the fast suite passes, else the first failing test."""
-    for env in ({}, {"TSL_BACKEND": "epoll"}):
+def run_suite(path):
+    """None if the tests of `path` pass, else the first failing test."""
+    regex, label, both = suite_of(path)
+    for env in ({}, {"TSL_BACKEND": "epoll"}) if both else ({},):
         e = dict(os.environ, **env)
-        r = subprocess.run(["ctest", "--test-dir", bdir, "-R", suite, "-E", "memcheck",
+        r = subprocess.run(["ctest", "--test-dir", bdir, "-R", regex, "-E", "memcheck",
                             "-j2", "--stop-on-failure", "--timeout", str(timeout)],
                            capture_output=True, text=True, env=e)
         if r.returncode != 0:
@@ -327,13 +375,14 @@ def run_suite():
     return None
 
 
-first = run_suite()
-if first is not None and run_suite() is not None:
-    print("mutate: the fast suite fails without any mutant (%s, twice): fix that first"
-          % first, file=sys.stderr)
-    sys.exit(2)
-if first is not None:
-    say("mutate: %s failed once without any mutant, then passed (a flaky test)" % first)
+for label, path in sorted({suite_of(s[0])[1]: s[0] for s in sample}.items()):
+    first = run_suite(path)
+    if first is not None and run_suite(path) is not None:
+        print("mutate: the %s tests fail without any mutant (%s, twice): fix that first"
+              % (label, first), file=sys.stderr)
+        sys.exit(2)
+    if first is not None:
+        say("mutate: %s failed once without any mutant, then passed (a flaky test)" % first)
 
 # ---- the mutants ----------------------------------------------------------------
 
@@ -358,12 +407,12 @@ for i, s in enumerate(sample, 1):
         continue
     open(path, "w").write(text)
     try:
-        ok, log = build()
+        ok, log = build(s[0])
         if not ok:
             stillborn += 1
             say("%s  stillborn (does not compile)" % tag)
             continue
-        by = run_suite()
+        by = run_suite(s[0])
     finally:
         open(path, "w").write(orig)
     f = per_file.setdefault(s[0], [0, 0])
@@ -403,9 +452,16 @@ counted = killed + survived
 score = 100.0 * killed / counted if counted else 100.0
 say()
 say("per file (killed/counted):")
+trees = {}
 for f in sorted(per_file):
     k, sv = per_file[f]
-    say("  %-34s %d/%d" % (f, k, k + sv))
+    t = trees.setdefault("core/src" if f.startswith("core/src/") else f.split("/")[0], [0, 0])
+    t[0] += k
+    t[1] += sv
+    say("  %-38s %d/%d" % (f, k, k + sv))
+for t in sorted(trees):
+    k, sv = trees[t]
+    say("  %-38s %d/%d (%.0f %%)" % (t + "/ in all", k, k + sv, 100.0 * k / (k + sv) if k + sv else 100))
 say("mutate: seed %d: %d killed, %d survived, %d equivalent, %d stillborn: %.1f %% killed (%.0f s)"
     % (seed, killed, survived, equivalent, stillborn, score, time.time() - t0))
 if report:

@@ -48,6 +48,18 @@ int
 ff_run(const tsl_framing_t *f, const uint8_t *data, size_t len,
        const size_t *chunks, size_t nchunks, struct ff_result *out)
 {
+    memset(out, 0, sizeof(*out));
+    return ff_rerun(f, data, len, chunks, nchunks, out);
+}
+
+/* The counts start again from zero; data and lens keep their storage, so
+ * a fuzzer feeding millions of inputs allocates them a few times in all
+ * rather than twice a feed (under ASan an allocation costs a fill of the
+ * block, its stack trace and a turn through the quarantine). */
+int
+ff_rerun(const tsl_framing_t *f, const uint8_t *data, size_t len,
+         const size_t *chunks, size_t nchunks, struct ff_result *out)
+{
     struct tsl_framer fr;
     struct tsl_cbuf cb;
     struct tsl_span sp[2];
@@ -55,14 +67,17 @@ ff_run(const tsl_framing_t *f, const uint8_t *data, size_t len,
     size_t pos = 0, ci = 0, cap;
     int k, rc = 0;
 
-    memset(out, 0, sizeof(*out));
+    out->error = out->stuck = 0;
+    out->nmsg = out->nka = out->datalen = out->maxlen = 0;
     cap = tsl__framer_bufsize(f);
     if (cap == 0)
         cap = 4096; /* none: any buffer */
     tsl__cbuf_init(&cb, cap);
     tsl__framer_init(&fr, f);
     while (pos < len && out->error == 0 && !out->stuck) {
-        size_t want = nchunks ? chunks[ci++ % nchunks] : len - pos;
+        size_t want = nchunks ? chunks[ci] : len - pos;
+        if (nchunks && ++ci == nchunks)
+            ci = 0; /* cycled without a division a chunk */
         if (want == 0)
             want = 1;
         if (want > len - pos)

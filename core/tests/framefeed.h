@@ -27,6 +27,10 @@ struct ff_result {
  * treated as 1; nchunks 0 means all at once).  Returns 0 or -ENOMEM. */
 int ff_run(const tsl_framing_t *f, const uint8_t *data, size_t len,
            const size_t *chunks, size_t nchunks, struct ff_result *out);
+/* ff_run into a result that an earlier ff_run or ff_rerun filled (or one
+ * zeroed): its storage is reused.  Free it with ff_free in the end. */
+int ff_rerun(const tsl_framing_t *f, const uint8_t *data, size_t len,
+             const size_t *chunks, size_t nchunks, struct ff_result *out);
 void ff_free(struct ff_result *r);
 /* 1 if both saw the same messages, keepalives and error. */
 int ff_same(const struct ff_result *a, const struct ff_result *b);

@@ -1,8 +1,9 @@
 #!/bin/sh
 # expect.sh REGEX [REGEX...] -- COMMAND...: runs COMMAND (a tsl-conform
 # run), shows its output, and succeeds only if it exits 0 and every
-# extended REGEX matches a line of its output.  For the ctest entries that
-# check what a report says, not only which cases failed.
+# extended REGEX matches a line of its output, and no line matches a
+# REGEX written !REGEX.  For the ctest entries that check what a report
+# says, not only which cases failed.
 set -u
 pats=""
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
@@ -23,9 +24,17 @@ if [ "$rc" -ne 0 ]; then
     fail=1
 fi
 printf '%s' "$pats" | while IFS= read -r p; do
-    if ! grep -Eq -- "$p" "$out"; then
-        echo "expect.sh: no line of the output matches: $p"
-        exit 1
-    fi
+    case $p in
+    !*)
+        if grep -Eq -- "${p#!}" "$out"; then
+            echo "expect.sh: a line of the output matches: ${p#!}"
+            exit 1
+        fi ;;
+    *)
+        if ! grep -Eq -- "$p" "$out"; then
+            echo "expect.sh: no line of the output matches: $p"
+            exit 1
+        fi ;;
+    esac
 done || fail=1
 exit $fail

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -285,6 +286,71 @@ eintr_only_where_a_signal_could_interrupt(void **state)
     done(s, c);
 }
 
+/* Sends SIGUSR1 to `kick_target` every 10 ms until `kick_stop` or 5 s:
+ * one of them finds it inside the receive, however late it gets there. */
+static pthread_t kick_target;
+static atomic_int kick_stop;
+
+static void *
+kick(void *arg)
+{
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    int64_t end = now_ms() + 5000;
+
+    (void)arg;
+    while (!atomic_load(&kick_stop) && now_ms() < end) {
+        pthread_kill(kick_target, SIGUSR1);
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+/* A blocking receive the engine holds (bytes delayed 3 s, or a lost FIN:
+ * nothing ever) waits inside the engine; a signal with a handler (no
+ * SA_RESTART) ends that wait with EINTR, as it would end the kernel's. */
+static void
+a_signal_ends_the_engines_own_waits_with_eintr(void **state)
+{
+    static const char *plans[] = {"delay=3000,seed=1", "fin_loss,seed=1"};
+    struct sigaction sa, old;
+    pthread_t t;
+    char buf[16];
+    ssize_t r;
+    int s, c, e, i;
+
+    (void)state;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_usr1;
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+    for (i = 0; i < 2; i++) {
+        arm(plans[i], TSL_FAULT_KERNEL);
+        pair(&s, &c, 1); /* SO_RCVTIMEO 5 s: a wait not ended comes back */
+        if (i == 0)
+            assert_int_equal(send(c, "x", 1, 0), 1);
+        else
+            close(c);
+        kick_target = pthread_self();
+        atomic_store(&kick_stop, 0);
+        assert_int_equal(pthread_create(&t, NULL, kick, NULL), 0);
+        errno = 0;
+        r = F->recv(s, buf, sizeof(buf), 0);
+        e = errno;
+        atomic_store(&kick_stop, 1);
+        pthread_join(t, NULL);
+        if (r != -1 || e != EINTR)
+            print_error("plan %s: recv gave %zd, errno %d\n", plans[i], r, e);
+        assert_int_equal(r, -1);
+        assert_int_equal(e, EINTR);
+        if (i == 0)
+            done(s, c);
+        else {
+            F->close(s);
+            tsl_fault_fini();
+        }
+    }
+    assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+}
+
 static void
 short_writes_on_blocking_sockets_only_when_interruptible(void **state)
 {
@@ -408,6 +474,50 @@ side_connect_tracks_the_client_end(void **state)
     tsl_fault_fini();
 }
 
+/* split=1: every receive takes one byte, also a receive with flags (the
+ * engine then calls recv itself), and none of them looks like an EOF. */
+static void
+split_receives_with_flags_take_every_byte(void **state)
+{
+    struct pollfd p;
+    char buf[8], got[4];
+    int s, c, i;
+
+    (void)state;
+    arm("split=1,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    assert_int_equal(send(c, "wxyz", 4, 0), 4);
+    p.fd = s;
+    p.events = POLLIN;
+    for (i = 0; i < 4; i++) {
+        p.revents = 0;
+        assert_int_equal(F->poll(&p, 1, 5000), 1);
+        assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), 1);
+        got[i] = buf[0];
+    }
+    assert_memory_equal(got, "wxyz", 4);
+    errno = 0;
+    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_int_equal(errno, EAGAIN); /* nothing left, and no EOF */
+    done(s, c);
+}
+
+/* In process a short write comes on a blocking send too (tsl_fault.h),
+ * where under LD_PRELOAD it would not (the test above). */
+static void
+in_process_short_writes_come_on_a_blocking_send(void **state)
+{
+    char buf[100];
+    int s, c;
+
+    (void)state;
+    memset(buf, 'z', sizeof(buf));
+    arm("short=1,seed=1", TSL_FAULT_INPROC);
+    pair(&s, &c, 1);
+    assert_int_equal(F->send(s, buf, sizeof(buf), 0), 1);
+    done(s, c);
+}
+
 static void
 in_process_eintr_comes_on_any_call(void **state)
 {
@@ -443,6 +553,9 @@ main(void)
         cmocka_unit_test(untracked_descriptors_pass_through),
         cmocka_unit_test(recvmsg_reports_no_address),
         cmocka_unit_test(side_connect_tracks_the_client_end),
+        cmocka_unit_test(a_signal_ends_the_engines_own_waits_with_eintr),
+        cmocka_unit_test(split_receives_with_flags_take_every_byte),
+        cmocka_unit_test(in_process_short_writes_come_on_a_blocking_send),
         cmocka_unit_test(in_process_eintr_comes_on_any_call),
     };
 

@@ -1046,6 +1046,42 @@ paused_reading_holds_frames_until_resumed(void **state)
     assert_int_equal(tsl_client_resume_reading(cl[0]), TSL_ENOTCONN);
 }
 
+/* A malformed frame held in the ring while reading was paused ends that
+ * client when its frames are delivered on resume - and only it: the turn
+ * goes on with the others. */
+static void
+held_malformed_frame_ends_the_client_on_resume(void **state)
+{
+    uint8_t all[64], f[32];
+    size_t n = 0, k = frame(f, "other");
+
+    (void)state;
+    on_msg_extra = pause_on_first;
+    echo = true;
+    open_rx(0);
+    add_client(0, 0);
+    add_client(1, 0);
+    n += frame(all + n, "one");
+    all[n++] = 1; /* a length shorter than its own header */
+    all[n++] = 0;
+    peer_sends(0, all, n);
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].msgs, 1);
+    assert_int_equal(seen[0].disconnects, 0);
+    assert_int_equal(tsl_client_resume_reading(cl[0]), 0);
+    peer_sends(1, f, k);
+    socks[0].eof = true; /* and the peer is done: nothing more to read */
+    assert_true(turn(0, 0));
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].disconnects, 1);
+    assert_int_equal(seen[0].reason, TSL_REASON_PROTOCOL_ERROR);
+    assert_int_equal(seen[0].msgs, 1);
+    assert_true(socks[0].closed);
+    assert_int_equal(seen[1].msgs, 1);
+    assert_int_equal(seen[1].disconnects, 0);
+    assert_int_equal(socks[1].out_len, k);
+}
+
 static int broadcast_rc;
 
 static void
@@ -1204,6 +1240,8 @@ main(void)
         cmocka_unit_test_setup_teardown(
             drained_once_the_queue_is_back_under_the_low_watermark, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            held_malformed_frame_ends_the_client_on_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(keepalive_switched_on_holds_from_then,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(stop_finishes_every_client_once,

@@ -52,6 +52,13 @@ connects_once_the_remote_listens(void)
     fd = accept_within(lfd, 5000);
     IT_CHECK(fd >= 0);
     IT_WAIT(&s, s.connected == 1, 2000);
+    {
+        /* A connection made out is a client, not an accepted one. */
+        tsl_server_stats_t st;
+        tsl_server_stats(s.srv, &st);
+        IT_EQ(st.current_clients, 1);
+        IT_EQ(st.accepted, 0);
+    }
     it_echo_once(fd, "hello from the remote");
     it_close(fd);
     close(lfd);

@@ -210,7 +210,7 @@ typedef struct tsl_callbacks {
 /* ---- Statistics ------------------------------------------------------- */
 
 typedef struct tsl_server_stats {
-    uint64_t accepted;
+    uint64_t accepted;           /* incoming: not tsl_server_connect()'s */
     uint64_t rejected[TSL_REJECT_COUNT];
     uint64_t disconnected[TSL_REASON_COUNT];
     uint64_t accept_errors;      /* ECONNABORTED and the like */

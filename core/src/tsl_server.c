@@ -706,7 +706,8 @@ new_client(struct tsl_server *srv, struct tsl_client *c,
     /* The database first, so that the application can look the client up
      * from its connected callback and max-clients counts it at once. */
     tsl__db_add(&srv->db, c);
-    TSL__CTR_ADD(srv->ctr.accepted, 1);
+    if (c->connector == NULL) /* made by a connector: not accepted */
+        TSL__CTR_ADD(srv->ctr.accepted, 1);
     cur = atomic_fetch_add(&srv->ctr.current, 1) + 1;
     peak = atomic_load(&srv->ctr.peak);
     while (cur > peak && !atomic_compare_exchange_weak(&srv->ctr.peak, &peak,

@@ -23,11 +23,37 @@ check_word(const char *word, const char *help, bool kw, void *arg)
         abort();
 }
 
+/* A parsed address is one word of the kind the parser says it is. */
+static int
+addr_ok(const struct tsl_cli_cmd *cmd)
+{
+    char a[TSL_CLI_ADDR_MAX + 1];
+    struct in6_addr six;
+    size_t n = strcspn(cmd->ip, "%/");
+
+    if (cmd->ip[0] == '\0' || strlen(cmd->ip) > TSL_CLI_ADDR_MAX ||
+        strpbrk(cmd->ip, " \t\r\n") != NULL)
+        return 0;
+    memcpy(a, cmd->ip, n);
+    a[n] = '\0';
+    switch (cmd->addr) {
+    case TSL_CLI_ADDR_IPV4:
+        return inet_pton(AF_INET, a, &six) == 1;
+    case TSL_CLI_ADDR_IPV6:
+        return inet_pton(AF_INET6, a, &six) == 1;
+    case TSL_CLI_ADDR_NAME:
+        return strchr(cmd->ip, ':') == NULL;
+    case TSL_CLI_ADDR_UNIX:
+        return strncmp(cmd->ip, "unix:", 5) == 0 && cmd->ip[5] != '\0';
+    default:
+        return 0;
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct tsl_cli_cmd *cmd;
-    struct in_addr a;
     char err[200], *line;
 
     line = malloc(size + 1);
@@ -42,7 +68,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (strlen(cmd->name) > TSL_CLI_NAME_MAX)
             abort();
-        if (cmd->has_addr && inet_pton(AF_INET, cmd->ip, &a) != 1)
+        if (cmd->has_addr && !addr_ok(cmd))
             abort();
     } else if (err[0] == '\0') {
         abort();

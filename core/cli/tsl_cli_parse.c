@@ -23,7 +23,10 @@ enum ptype {
     P_END,
     P_KW,     /* keyword */
     P_NAME,   /* server name */
-    P_IP,
+    P_IP,     /* a client's address: IPv4 or IPv6 literal */
+    P_HOST,   /* where to listen or connect: a literal or a host name */
+    P_NET,    /* a black-list entry: a literal, maybe with /PREFIX */
+    P_UNIX,   /* unix:PATH */
     P_PORT,   /* 1..65535 */
     P_LPORT,  /* 0..65535: a port to listen on, 0 picks one */
     P_NUM,    /* 0..4294967295 */
@@ -39,7 +42,10 @@ struct pspec {
 
 #define KW(w, h) {P_KW, w, h}
 #define NAME {P_NAME, "<name>", "server name"}
-#define IP {P_IP, "<ip>", "IPv4 address"}
+#define IP {P_IP, "<ip>", "a client's address: IPv4 or IPv6 (::1, [::1])"}
+#define HOST {P_HOST, "<addr>", "IPv4, IPv6 (::1, [::1]) or a host name"}
+#define NET {P_NET, "<ip>[/len]", "IPv4 or IPv6 address, or a prefix"}
+#define UNIX {P_UNIX, "unix:<path>", "a Unix domain socket"}
 #define PORT {P_PORT, "<port>", "port 1..65535"}
 #define NUM(h) {P_NUM, "<n>", h}
 #define END {P_END, NULL, NULL}
@@ -58,8 +64,10 @@ struct pattern {
 
 static const struct pattern patterns[] = {
     {TSL_CLI_CREATE, 0, 0, {CFG, END}},
+    /* unix: first: its own complaint about a unix: word wins ties. */
+    {TSL_CLI_CREATE, 0, 0, {CFG, UNIX, END}},
     {TSL_CLI_CREATE, 0, 0,
-     {CFG, IP, {P_LPORT, "<port>", "port 0..65535, 0 picks a free one"},
+     {CFG, HOST, {P_LPORT, "<port>", "port 0..65535, 0 picks a free one"},
       END}},
     {TSL_CLI_START, 0, 0, {CFG, KW("start", "start the server"), END}},
     {TSL_CLI_ABORT, 0, 0,
@@ -87,10 +95,10 @@ static const struct pattern patterns[] = {
       NUM("maximum clients, 0: none"), END}},
     {TSL_CLI_BLACKLIST, 0, 0,
      {CFG, KW("client", "a client by address"),
-      KW("black-list", "refuse an address"), IP, END}},
+      KW("black-list", "refuse an address"), NET, END}},
     {TSL_CLI_BLACKLIST, 1, 0,
      {CFG, NO, KW("client", "a client by address"),
-      KW("black-list", "refuse an address"), IP, END}},
+      KW("black-list", "refuse an address"), NET, END}},
     {TSL_CLI_KA_INTERVAL, 0, 0,
      {CFG, KW("ka-interval", "keepalive interval"), NUM("milliseconds"),
       END}},
@@ -119,7 +127,14 @@ static const struct pattern patterns[] = {
      {CFG, NO, KW("client", "a client by address"), IP, PORT,
       KW("multi-threaded", "move it back to the select loop"), END}},
     {TSL_CLI_CONNECT, 0, 0,
-     {CFG, KW("connect", "client mode: connect out"), IP, PORT, END}},
+     {CFG, KW("connect", "client mode: connect out"), UNIX, END}},
+    {TSL_CLI_CONNECT, 0, 0,
+     {CFG, KW("connect", "client mode: connect out"), HOST, PORT, END}},
+    {TSL_CLI_CONNECT, 1, 0,
+     {CFG, NO, KW("connect", "cancel a client-mode connection"), UNIX, END}},
+    {TSL_CLI_CONNECT, 1, 0,
+     {CFG, NO, KW("connect", "cancel a client-mode connection"), HOST, PORT,
+      END}},
     {TSL_CLI_DISCONNECT, 0, 0,
      {RUN, KW("client", "a client by address"),
       KW("disconnect", "close it"), IP, PORT, END}},
@@ -142,31 +157,48 @@ static const struct pattern patterns[] = {
 #define NPATTERNS (sizeof(patterns) / sizeof(patterns[0]))
 
 static const char help_text[] =
-    "config tcp-server NAME [IP PORT]            create (default 127.0.0.1 "
-    "40000)\n"
+    "config tcp-server NAME [ADDR PORT | unix:PATH]   create (default "
+    "127.0.0.1 40000)\n"
     "config tcp-server NAME start | abort        start; stop and delete\n"
     "config tcp-server NAME [no] disable-conn-accept\n"
     "config tcp-server NAME [no] disable-client-listen\n"
     "config tcp-server NAME [no] multi-threaded-mode\n"
     "config tcp-server NAME [no] max-client-limit N\n"
-    "config tcp-server NAME [no] client black-list IP\n"
+    "config tcp-server NAME [no] client black-list IP[/LEN]\n"
     "config tcp-server NAME ka-interval N [client IP PORT]   ms; hold 3N\n"
     "config tcp-server NAME frame-timeout N      ms; 0: off\n"
     "config tcp-server NAME framing none|fixed N|variable[:opts]|"
     "delimiter:HEX[,max=N]\n"
     "config tcp-server NAME backend select|epoll\n"
     "config tcp-server NAME [no] client IP PORT multi-threaded   migrate\n"
-    "config tcp-server NAME connect IP PORT      client mode\n"
+    "config tcp-server NAME [no] connect ADDR PORT | unix:PATH   client "
+    "mode\n"
     "run tcp-server NAME client disconnect IP PORT\n"
     "run tcp-server NAME client send IP PORT TEXT\n"
     "show tcp-server [NAME] [--json]\n"
     "show tcp-server NAME client IP PORT stats [--json]\n"
-    "help, exit; '?' after any words lists what may follow\n";
+    "help, exit; '?' after any words lists what may follow\n"
+    "ADDR: 127.0.0.1, ::1 or [::1], or a host name such as localhost\n";
 
 const char *
 tsl_cli_help(void)
 {
     return help_text;
+}
+
+/* Whether w is a keyword anywhere in the grammar. */
+static bool
+is_keyword(const char *w, size_t n)
+{
+    size_t i, k;
+
+    for (i = 0; i < NPATTERNS; i++)
+        for (k = 0; patterns[i].p[k].t != P_END; k++)
+            if (patterns[i].p[k].t == P_KW &&
+                strlen(patterns[i].p[k].word) == n &&
+                memcmp(patterns[i].p[k].word, w, n) == 0)
+                return true;
+    return false;
 }
 
 #define MAXTOK 64
@@ -224,12 +256,151 @@ fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+/* A host name: dot-separated labels of letters, digits and '-', none
+ * empty, longer than 63 or starting or ending with '-', at most 253 bytes
+ * in all (a final dot allowed).  All digits and dots is an IPv4 attempt,
+ * never a name. */
+static bool
+host_name_ok(const char *w, size_t n)
+{
+    size_t i, label = 0;
+    bool alpha = false;
+
+    if (n > 0 && w[n - 1] == '.')
+        n--;
+    if (n == 0 || n > 253)
+        return false;
+    for (i = 0; i <= n; i++) {
+        if (i == n || w[i] == '.') {
+            if (label == 0 || label > 63 || w[i - 1] == '-')
+                return false;
+            label = 0;
+            continue;
+        }
+        if (!isalnum((unsigned char)w[i]) && w[i] != '-')
+            return false;
+        if (label == 0 && w[i] == '-')
+            return false;
+        alpha |= !isdigit((unsigned char)w[i]);
+        label++;
+    }
+    return alpha;
+}
+
+static bool is_keyword(const char *w, size_t n);
+
+/* An IPv6 literal, with an optional %zone (an interface name). */
+static bool
+ipv6_ok(const char *w)
+{
+    char a[INET6_ADDRSTRLEN + 1];
+    struct in6_addr six;
+    const char *zone = strchr(w, '%');
+    size_t n = zone != NULL ? (size_t)(zone - w) : strlen(w);
+
+    if (n >= sizeof(a))
+        return false;
+    memcpy(a, w, n);
+    a[n] = '\0';
+    if (inet_pton(AF_INET6, a, &six) != 1)
+        return false;
+    if (zone != NULL) {
+        if (zone[1] == '\0' || strlen(zone + 1) > 15)
+            return false;
+        for (zone++; *zone != '\0'; zone++)
+            if (!isalnum((unsigned char)*zone) && strchr("._-", *zone) == NULL)
+                return false;
+    }
+    return true;
+}
+
+/* An address word for P_IP, P_HOST or P_NET into out->ip: the text as
+ * typed, brackets around IPv6 removed; the library resolves names and
+ * judges what it can serve.  0, or -1 with err. */
+static int
+take_addr(enum ptype t, const char *w, struct tsl_cli_cmd *out, char *err,
+          size_t errlen)
+{
+    char a[TSL_CLI_ADDR_MAX + 1];
+    struct in_addr four;
+    const char *slash = NULL;
+    size_t n = strlen(w);
+    unsigned long bits = 0;
+    bool v6;
+
+    if (strncmp(w, "unix:", 5) == 0)
+        return fail(err, errlen,
+                    "'%s' is a Unix socket: give it alone, with no port "
+                    "(config tcp-server NAME unix:PATH, connect unix:PATH)",
+                    w);
+    if (t == P_NET && (slash = strchr(w, '/')) != NULL) {
+        const char *d = slash + 1;
+        if (*d == '\0' || strlen(d) > 3 || strspn(d, "0123456789") != strlen(d))
+            return fail(err, errlen,
+                        "bad prefix length in '%s' (expected IP/LEN, LEN "
+                        "0..32 for IPv4, 0..128 for IPv6)",
+                        w);
+        bits = strtoul(d, NULL, 10);
+        n = (size_t)(slash - w);
+    }
+    if (n > 0 && w[0] == '[') {
+        if (n < 3 || w[n - 1] != ']')
+            return fail(err, errlen,
+                        "bad address '%s' (expected [IPv6], the port as the "
+                        "next word)",
+                        w);
+        memcpy(a, w + 1, n - 2);
+        a[n - 2] = '\0';
+        if (!ipv6_ok(a))
+            return fail(err, errlen, "bad IPv6 address '%s'", w);
+        v6 = true;
+    } else {
+        memcpy(a, w, n);
+        a[n] = '\0';
+        v6 = strchr(a, ':') != NULL;
+        if (v6 && !ipv6_ok(a))
+            return fail(err, errlen,
+                        "bad IPv6 address '%s' (expected one like ::1 or "
+                        "fe80::1%%eth0)",
+                        a);
+    }
+    if (v6) {
+        out->addr = TSL_CLI_ADDR_IPV6;
+        if (slash != NULL && bits > 128)
+            return fail(err, errlen, "prefix /%lu is longer than 128 bits",
+                        bits);
+    } else if (inet_pton(AF_INET, a, &four) == 1) {
+        out->addr = TSL_CLI_ADDR_IPV4;
+        if (slash != NULL && bits > 32)
+            return fail(err, errlen, "prefix /%lu is longer than 32 bits",
+                        bits);
+    } else if (t == P_HOST && host_name_ok(a, strlen(a))) {
+        /* "max-client-limit 12" is a setting, never a host and a port: a
+         * host called like a command word goes by its full name. */
+        if (is_keyword(a, strlen(a)))
+            return fail(err, errlen, "'%s' is a command word, not a host "
+                        "name here", a);
+        out->addr = TSL_CLI_ADDR_NAME;
+    } else {
+        return fail(err, errlen,
+                    "bad IP '%s' (expected an IPv4 address like 127.0.0.1 "
+                    "or an IPv6 one like ::1%s)",
+                    a, t == P_HOST ? ", or a host name" : "");
+    }
+    if (slash != NULL)
+        snprintf(out->ip, sizeof(out->ip), "%s%s", a, slash);
+    else
+        snprintf(out->ip, sizeof(out->ip), "%s", a);
+    out->has_addr = true;
+    return 0;
+}
+
 /* Checks one parameter token; fills out; returns 0 or -1 with err. */
 static int
 take_param(const struct pspec *ps, const char *w, size_t n,
            struct tsl_cli_cmd *out, char *err, size_t errlen)
 {
-    char buf[64];
+    char buf[TSL_CLI_ADDR_MAX + 1];
     size_t i;
 
     if (n >= sizeof(buf))
@@ -250,16 +421,22 @@ take_param(const struct pspec *ps, const char *w, size_t n,
                             buf);
         memcpy(out->name, buf, n + 1);
         return 0;
-    case P_IP: {
-        struct in_addr a;
-        if (inet_pton(AF_INET, buf, &a) != 1)
+    case P_IP:
+    case P_HOST:
+    case P_NET:
+        return take_addr(ps->t, buf, out, err, errlen);
+    case P_UNIX:
+        if (strncmp(buf, "unix:", 5) != 0 || n == 5)
             return fail(err, errlen,
-                        "bad IP '%s' (expected an IPv4 address like 127.0.0.1)",
-                        buf);
-        inet_ntop(AF_INET, &a, out->ip, sizeof(out->ip));
+                        "bad Unix socket '%s' (expected unix:PATH)", buf);
+        if (n - 5 > TSL_CLI_UNIX_PATH_MAX)
+            return fail(err, errlen,
+                        "Unix socket path longer than %d bytes",
+                        TSL_CLI_UNIX_PATH_MAX);
+        memcpy(out->ip, buf, n + 1);
+        out->addr = TSL_CLI_ADDR_UNIX;
         out->has_addr = true;
         return 0;
-    }
     case P_PORT:
     case P_LPORT:
     case P_NUM: {
@@ -315,8 +492,19 @@ take_spec(const char *line, const struct toks *t, size_t k,
 }
 
 /* How a pattern failed, to rank error messages at the same depth: a bad
- * parameter says most, a wrong keyword less, extra words least. */
-enum { F_TRAILING = 0, F_KEYWORD = 1, F_PARAM = 2, F_SPEC = 3, F_KINDS = 4 };
+ * parameter says most, a wrong keyword less, extra words least.  F_HOST:
+ * the pattern failed after taking a word as a host name - any word of
+ * letters can be one, so that match is no better than a keyword that did
+ * not fit there ("config tcp-server a frobnicate" is a wrong keyword,
+ * not a host whose port is missing). */
+enum {
+    F_TRAILING = 0,
+    F_KEYWORD = 1,
+    F_HOST = 2,
+    F_PARAM = 3,
+    F_SPEC = 4,
+    F_KINDS = 5
+};
 
 /* Matches line against pattern; returns how many words matched before
  * failing (ntok + 1 when it matched completely) and how in *how. */
@@ -325,7 +513,7 @@ match(const struct pattern *pt, const char *line, const struct toks *t,
       size_t ntok, struct tsl_cli_cmd *out, char *err, size_t errlen,
       int *how)
 {
-    size_t k = 0, i;
+    size_t k = 0, i, host_at = (size_t)-1;
 
     *how = F_KEYWORD;
 
@@ -335,12 +523,12 @@ match(const struct pattern *pt, const char *line, const struct toks *t,
             if (k >= ntok) {
                 fail(err, errlen, "expected %s (%s) at the end", ps->word,
                      ps->help);
-                return k;
+                goto failed;
             }
             if (ps->t == P_SPEC) {
                 *how = F_SPEC; /* the framing parser's message is best */
                 if (take_spec(line, t, k, out, err, errlen) < 0)
-                    return k;
+                    goto failed;
             } else {
                 size_t from = t->off[k], end = strlen(line);
                 while (end > from && (line[end - 1] == '\n' ||
@@ -349,7 +537,7 @@ match(const struct pattern *pt, const char *line, const struct toks *t,
                 if (end - from >= sizeof(out->text)) {
                     fail(err, errlen, "text longer than %zu bytes",
                          sizeof(out->text) - 1);
-                    return k;
+                    goto failed;
                 }
                 memcpy(out->text, line + from, end - from);
                 out->text[end - from] = '\0';
@@ -360,18 +548,27 @@ match(const struct pattern *pt, const char *line, const struct toks *t,
             fail(err, errlen, "incomplete command: expected %s (%s) after '%.*s'",
                  ps->word, ps->help, (int)(t->off[ntok - 1] + t->len[ntok - 1]),
                  line);
-            return k;
+            goto failed;
         }
         if (ps->t == P_KW) {
             if (!tok_eq(line, t, k, ps->word)) {
                 fail(err, errlen, "unknown word '%.*s': expected %s",
                      (int)t->len[k], line + t->off[k], ps->word);
-                return k;
+                goto failed;
             }
         } else if (take_param(ps, line + t->off[k], t->len[k], out, err,
                               errlen) < 0) {
-            *how = F_PARAM;
-            return k;
+            /* A word that is not unix:..., or a keyword where a host may
+             * stand, is a keyword mismatch here. */
+            bool kwlike =
+                (ps->t == P_UNIX &&
+                 (t->len[k] < 5 || memcmp(line + t->off[k], "unix:", 5))) ||
+                (ps->t == P_HOST && is_keyword(line + t->off[k], t->len[k]));
+            *how = kwlike ? F_KEYWORD : F_PARAM;
+            goto failed;
+        } else if (ps->t == P_HOST && out->addr == TSL_CLI_ADDR_NAME &&
+                   host_at == (size_t)-1) {
+            host_at = k;
         }
         k++;
     }
@@ -379,9 +576,23 @@ match(const struct pattern *pt, const char *line, const struct toks *t,
         *how = F_TRAILING;
         fail(err, errlen, "unexpected '%.*s' after a complete command",
              (int)t->len[k], line + t->off[k]);
-        return k;
+        goto failed;
     }
     return ntok + 1;
+failed:
+    if (host_at != (size_t)-1) {
+        *how = F_HOST;
+        return host_at;
+    }
+    return k;
+}
+
+/* A host name that cannot be a mistyped keyword. */
+static bool
+looks_like_host(const char *w, size_t n)
+{
+    return memchr(w, '.', n) != NULL ||
+           (n == 9 && memcmp(w, "localhost", 9) == 0);
 }
 
 struct expect_list {
@@ -483,13 +694,20 @@ tsl_cli_parse(const char *line, struct tsl_cli_cmd *out, char *err,
                     "help or exit)",
                     (int)t.len[0], line + t.off[0]);
     /* A bad parameter explains itself when the word looks like an attempt
-     * at one (a number or an address); otherwise list what would fit. */
-    if ((best % F_KINDS == F_KEYWORD || best % F_KINDS == F_PARAM) &&
+     * at one (a number, or an address: digits, dots, colons, brackets);
+     * otherwise list what would fit. */
+    if ((best % F_KINDS == F_KEYWORD || best % F_KINDS == F_PARAM ||
+         best % F_KINDS == F_HOST) &&
         best / F_KINDS < ntok) {
         size_t at = best / F_KINDS;
         char c0 = line[t.off[at]];
-        if (best % F_KINDS == F_KEYWORD ||
-            !(isdigit((unsigned char)c0) || c0 == '-'))
+        if (best % F_KINDS == F_HOST) {
+            if (!looks_like_host(line + t.off[at], t.len[at]))
+                return expected_words(line, &t, at, best_err, err, errlen);
+        } else if (best % F_KINDS == F_KEYWORD ||
+                   !(isdigit((unsigned char)c0) || c0 == '-' || c0 == '[' ||
+                     memchr(line + t.off[at], ':', t.len[at]) != NULL ||
+                     memchr(line + t.off[at], '.', t.len[at]) != NULL))
             return expected_words(line, &t, at, best_err, err, errlen);
     }
     return fail(err, errlen, "%s", best_err);

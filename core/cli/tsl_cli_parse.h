@@ -16,6 +16,20 @@
 
 #define TSL_CLI_NAME_MAX 63
 #define TSL_CLI_LINE_MAX 4096
+/* An address word: a host name is at most 253 bytes, a Unix socket path
+ * (after "unix:") at most 107, an IPv6 address with a zone and a prefix
+ * well under either. */
+#define TSL_CLI_ADDR_MAX 255
+#define TSL_CLI_UNIX_PATH_MAX 107
+
+/* What kind of address a command names (has_addr). */
+typedef enum tsl_cli_addr {
+    TSL_CLI_ADDR_NONE,
+    TSL_CLI_ADDR_IPV4,      /* dotted quad */
+    TSL_CLI_ADDR_IPV6,      /* bare or in brackets (removed), maybe %zone */
+    TSL_CLI_ADDR_NAME,      /* a host name, resolved by the library */
+    TSL_CLI_ADDR_UNIX       /* unix:PATH, kept whole */
+} tsl_cli_addr_t;
 
 typedef enum tsl_cli_op {
     TSL_CLI_NOP,            /* empty line or comment */
@@ -32,7 +46,7 @@ typedef enum tsl_cli_op {
     TSL_CLI_FRAMING,        /* framing SPEC */
     TSL_CLI_BACKEND,        /* backend select|epoll (num: tsl_backend_t) */
     TSL_CLI_MIGRATE,        /* [no] client IP PORT multi-threaded */
-    TSL_CLI_CONNECT,        /* connect IP PORT */
+    TSL_CLI_CONNECT,        /* [no] connect ADDR PORT | unix:PATH */
     TSL_CLI_DISCONNECT,     /* run ... client disconnect IP PORT */
     TSL_CLI_SEND,           /* run ... client send IP PORT TEXT */
     TSL_CLI_SHOW,           /* show tcp-server [NAME] */
@@ -45,9 +59,13 @@ struct tsl_cli_cmd {
     tsl_cli_op_t op;
     bool no;                /* the `no` form */
     bool json;              /* show ... --json */
-    bool has_addr;          /* ip/port given */
+    bool has_addr;          /* ip (and port, unless unix:) given */
     char name[TSL_CLI_NAME_MAX + 1];
-    char ip[16];
+    /* The address as typed, for the library to judge: an IPv4 or IPv6
+     * literal (brackets removed; a black-list entry may end in /PREFIX), a
+     * host name, or unix:PATH. */
+    char ip[TSL_CLI_ADDR_MAX + 1];
+    tsl_cli_addr_t addr;
     uint16_t port;
     uint32_t num;
     char spec[128];         /* framing spec, normalised (fixed 8 -> fixed:8) */

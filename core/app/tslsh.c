@@ -7,22 +7,29 @@
  *   tslsh -c CMD [-c CMD ...]   run commands, then exit
  *   tslsh -f FILE               run the commands in FILE ('-': stdin)
  *   tslsh < script              commands from stdin when it is not a tty
- *   -i                          after -c/-f, go on reading commands
+ *   -i                          after -c/-f, go on reading commands (also
+ *                               after a failing one)
  *   -k                          keep going after a failing command
+ *   -h, --help                  usage, exit 0
  *
  * Exit status: 0, or 1 at the first failing command (without -k: with it,
  * 1 if any failed); 2 for bad options.  Events (connections, messages,
  * disconnections, rejections) are printed as they happen: when editing,
  * the shell clears the line being typed, prints them, and redraws the
- * prompt and the line, so typing is never corrupted.
+ * prompt and the line, so typing is never corrupted.  However the shell
+ * ends (exit, end of input, SIGTERM), every running server is stopped
+ * gracefully first, its clients' `shutdown` events printed before
+ * "stopped".  Interactively, Ctrl-C clears the line being typed.
  *
  * Threads: main runs commands and owns libedit; server threads only queue
  * event lines (ev_lock) and poke a pipe that the line reader polls.  In
- * batch mode events are printed at once under ev_lock.
+ * batch mode events are printed at once under ev_lock.  Signal handlers
+ * only set a flag and poke the same pipe.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <histedit.h>
 #include <poll.h>
 #include <pthread.h>
@@ -43,6 +50,7 @@ static int ev_pipe[2] = {-1, -1};
 static char *ev_buf;         /* queued event lines (interactive) */
 static size_t ev_len, ev_cap;
 static struct tsl_cli *cli;
+static volatile sig_atomic_t got_sigint, got_sigterm;
 
 static void
 on_event(const char *line, void *arg)
@@ -98,6 +106,45 @@ run(const char *line, const char *where)
 
 /* ---- interactive ---- */
 
+/* Ctrl-C (SIGINT) and SIGTERM/SIGHUP while interactive: noted, and the
+ * line reader woken.  write() is async-signal-safe; errno is kept. */
+static void
+on_signal(int sig)
+{
+    int saved = errno;
+
+    if (sig == SIGINT)
+        got_sigint = 1;
+    else
+        got_sigterm = 1;
+    if (ev_pipe[1] >= 0 && write(ev_pipe[1], "", 1) < 0) {
+        /* full: the reader will wake anyway */
+    }
+    errno = saved;
+}
+
+/* Prints the queued events, if any; ev_lock held. */
+static void
+flush_events_locked(void)
+{
+    if (ev_len > 0) {
+        fwrite(ev_buf, 1, ev_len, stdout);
+        fflush(stdout);
+        ev_len = 0;
+    }
+}
+
+/* Prints the queued events, if any, above the line being typed. */
+static void
+flush_events(bool clear_line)
+{
+    pthread_mutex_lock(&ev_lock);
+    if (ev_len > 0 && clear_line)
+        fputs("\r\033[K", stdout);
+    flush_events_locked();
+    pthread_mutex_unlock(&ev_lock);
+}
+
 static const char *
 prompt(EditLine *el)
 {
@@ -112,32 +159,35 @@ getc_fn(EditLine *el, wchar_t *wc)
     struct pollfd pf[2];
     unsigned char ch;
     ssize_t r;
+    int n;
 
     for (;;) {
         pf[0].fd = STDIN_FILENO;
         pf[0].events = POLLIN;
         pf[1].fd = ev_pipe[0];
         pf[1].events = POLLIN;
-        if (poll(pf, 2, -1) < 0) {
+        /* A signal noted and keys still waiting: the keys first (they
+         * were typed before), then the signal, without blocking. */
+        n = poll(pf, 2, got_sigint || got_sigterm ? 0 : -1);
+        if (n < 0) {
             if (errno == EINTR)
                 continue;
             return -1;
         }
-        if (pf[1].revents) {
+        if (n > 0 && pf[1].revents) {
             char drain[64];
+            bool had;
             while (read(ev_pipe[0], drain, sizeof(drain)) > 0)
                 ;
             pthread_mutex_lock(&ev_lock);
-            if (ev_len > 0) {
-                fputs("\r\033[K", stdout);
-                fwrite(ev_buf, 1, ev_len, stdout);
-                fflush(stdout);
-                ev_len = 0;
-            }
+            had = ev_len > 0;
             pthread_mutex_unlock(&ev_lock);
-            el_set(el, EL_REFRESH);
+            if (had) {
+                flush_events(true);
+                el_set(el, EL_REFRESH);
+            }
         }
-        if (pf[0].revents) {
+        if (n > 0 && pf[0].revents) {
             r = read(STDIN_FILENO, &ch, 1);
             if (r == 1) {
                 *wc = (wchar_t)ch;
@@ -148,14 +198,41 @@ getc_fn(EditLine *el, wchar_t *wc)
             if (errno != EINTR && errno != EAGAIN)
                 return -1;
         }
+        if (got_sigterm)
+            return 0; /* as end of input: the shell ends gracefully */
+        if (got_sigint) {
+            /* Handled as the Ctrl-C key, bound to cancel_fn. */
+            got_sigint = 0;
+            *wc = 3;
+            return 1;
+        }
     }
 }
 
+/* Ctrl-C: the line being typed is dropped, the shell stays. */
+static unsigned char
+cancel_fn(EditLine *el, int ch)
+{
+    const LineInfo *li = el_line(el);
+
+    (void)ch;
+    el_cursor(el, (int)(li->lastchar - li->cursor));
+    li = el_line(el);
+    el_deletestr(el, (int)(li->cursor - li->buffer));
+    fputs("^C\n", stdout);
+    return CC_REDISPLAY;
+}
+
+/* What may follow: keywords (and server names) that TAB can insert, and
+ * the parameters, each with its short help. */
 struct comp {
     char words[64][64];
+    char helps[64][96];
     int n;
-    bool params;      /* a parameter may follow */
-    char param_help[256];
+    char params[8][32];
+    char param_helps[8][96];
+    int np;
+    bool names;       /* a server name may follow */
 };
 
 static void
@@ -164,14 +241,19 @@ collect_word(const char *word, const char *help, bool kw, void *arg)
     struct comp *c = arg;
 
     if (!kw) {
-        size_t used = strlen(c->param_help);
-        c->params = true;
-        snprintf(c->param_help + used, sizeof(c->param_help) - used,
-                 "%s%s (%s)", used ? ", " : "", word, help);
+        if (strcmp(word, "<name>") == 0)
+            c->names = true;
+        if (c->np < 8) {
+            snprintf(c->params[c->np], sizeof(c->params[0]), "%s", word);
+            snprintf(c->param_helps[c->np++], sizeof(c->param_helps[0]), "%s",
+                     help);
+        }
         return;
     }
-    if (c->n < 64)
-        snprintf(c->words[c->n++], sizeof(c->words[0]), "%s", word);
+    if (c->n < 64) {
+        snprintf(c->words[c->n], sizeof(c->words[0]), "%s", word);
+        snprintf(c->helps[c->n++], sizeof(c->helps[0]), "%s", help);
+    }
 }
 
 static void
@@ -179,8 +261,28 @@ collect_name(const char *name, void *arg)
 {
     struct comp *c = arg;
 
-    if (c->n < 64)
-        snprintf(c->words[c->n++], sizeof(c->words[0]), "%s", name);
+    if (c->n < 64) {
+        snprintf(c->words[c->n], sizeof(c->words[0]), "%s", name);
+        snprintf(c->helps[c->n++], sizeof(c->helps[0]), "a server");
+    }
+}
+
+/* One line per word: the word, padded, then its help. */
+static void
+print_choices(const struct comp *c)
+{
+    int i, w = 0;
+
+    for (i = 0; i < c->n; i++)
+        if ((int)strlen(c->words[i]) > w)
+            w = (int)strlen(c->words[i]);
+    for (i = 0; i < c->np; i++)
+        if ((int)strlen(c->params[i]) > w)
+            w = (int)strlen(c->params[i]);
+    for (i = 0; i < c->n; i++)
+        printf("  %-*s  %s\n", w, c->words[i], c->helps[i]);
+    for (i = 0; i < c->np; i++)
+        printf("  %-*s  %s\n", w, c->params[i], c->param_helps[i]);
 }
 
 /* The line up to the cursor, as a C string. */
@@ -196,13 +298,17 @@ line_upto_cursor(EditLine *el, char *buf, size_t n)
     buf[len] = '\0';
 }
 
+/* TAB: one candidate word is inserted whole (with a space); several have
+ * their common prefix inserted, or, when the word already is that
+ * prefix, are listed with their help (and the parameters that may
+ * stand there). */
 static unsigned char
 complete_fn(EditLine *el, int ch)
 {
     char line[TSL_CLI_LINE_MAX];
     const char *last;
     struct comp c;
-    size_t plen;
+    size_t plen, common;
     int i;
 
     (void)ch;
@@ -212,21 +318,35 @@ complete_fn(EditLine *el, int ch)
     last = strrchr(line, ' ');
     last = last ? last + 1 : line;
     plen = strlen(last);
-    if (c.params && strstr(c.param_help, "<name>") != NULL)
+    if (c.names)
         tsl_cli_names(cli, last, collect_name, &c);
-    if (c.n == 1) {
+    /* A word begun, or nothing but words possible: complete the words
+     * (a parameter, such as a host name, is the user's to type). */
+    if (c.n == 1 && (plen > 0 || c.np == (c.names ? 1 : 0))) {
         el_insertstr(el, c.words[0] + plen);
         el_insertstr(el, " ");
         return CC_REFRESH;
     }
-    if (c.n == 0 && !c.params)
+    if (c.n == 0 && c.np == 0)
         return CC_REFRESH_BEEP;
+    if (c.n > 0 && (plen > 0 || c.np == 0 || (c.names && c.np == 1))) {
+        common = strlen(c.words[0]);
+        for (i = 1; i < c.n; i++) {
+            size_t k = 0;
+            while (k < common && c.words[i][k] == c.words[0][k])
+                k++;
+            common = k;
+        }
+        if (common > plen) {
+            char ins[64];
+            memcpy(ins, c.words[0] + plen, common - plen);
+            ins[common - plen] = '\0';
+            el_insertstr(el, ins);
+            return CC_REFRESH;
+        }
+    }
     fputc('\n', stdout);
-    for (i = 0; i < c.n; i++)
-        printf("%s  ", c.words[i]);
-    if (c.params)
-        printf("%s%s", c.n ? "  " : "", c.param_help);
-    fputc('\n', stdout);
+    print_choices(&c);
     return CC_REDISPLAY;
 }
 
@@ -235,37 +355,54 @@ help_fn(EditLine *el, int ch)
 {
     char line[TSL_CLI_LINE_MAX];
     struct comp c;
-    int i;
 
     (void)ch;
     memset(&c, 0, sizeof(c));
     line_upto_cursor(el, line, sizeof(line));
+    {
+        /* In the text of `send`, '?' is just a character. */
+        static struct tsl_cli_cmd cmd;
+        if (tsl_cli_parse(line, &cmd, NULL, 0) == 0 &&
+            cmd.op == TSL_CLI_SEND) {
+            el_insertstr(el, "?");
+            return CC_REFRESH;
+        }
+    }
     /* '?' asks about what follows the words typed so far. */
     if (line[0] != '\0' && line[strlen(line) - 1] != ' ')
         strncat(line, " ", sizeof(line) - strlen(line) - 1);
     tsl_cli_complete(line, collect_word, &c);
+    if (c.names)
+        tsl_cli_names(cli, "", collect_name, &c);
     fputc('\n', stdout);
-    if (c.n == 0 && !c.params)
+    if (c.n == 0 && c.np == 0)
         printf("(nothing may follow: press Enter)\n");
-    for (i = 0; i < c.n; i++)
-        printf("  %s\n", c.words[i]);
-    if (c.params)
-        printf("  %s\n", c.param_help);
+    print_choices(&c);
     return CC_REDISPLAY;
 }
 
 static int
 interactive_loop(bool keep_going)
 {
+    struct sigaction sa;
     HistEvent hev;
     History *h;
     EditLine *el;
     const char *line;
     int n, r, failed = 0;
 
-    interactive = true;
     if (pipe2(ev_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
         return 1;
+    pthread_mutex_lock(&ev_lock);
+    interactive = true;
+    pthread_mutex_unlock(&ev_lock);
+    /* No SA_RESTART: a signal wakes the line reader's poll(). */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     h = history_init();
     history(h, &hev, H_SETSIZE, 500);
     el = el_init("tslsh", stdin, stdout, stderr);
@@ -277,6 +414,8 @@ interactive_loop(bool keep_going)
     el_set(el, EL_BIND, "^I", "tsl-complete", NULL);
     el_set(el, EL_ADDFN, "tsl-help", "list what may follow", help_fn);
     el_set(el, EL_BIND, "?", "tsl-help", NULL);
+    el_set(el, EL_ADDFN, "tsl-cancel", "drop the line being typed", cancel_fn);
+    el_set(el, EL_BIND, "^C", "tsl-cancel", NULL);
     printf("tslsh: type 'help', TAB to complete, '?' for what may follow\n");
     while ((line = el_gets(el, &n)) != NULL) {
         if (n > 1)
@@ -293,6 +432,12 @@ interactive_loop(bool keep_going)
     (void)failed;
     el_end(el);
     history_end(h);
+    /* From here events print at once again: those of the stops to come
+     * must appear before "stopped". */
+    pthread_mutex_lock(&ev_lock);
+    flush_events_locked();
+    interactive = false;
+    pthread_mutex_unlock(&ev_lock);
     return 0;
 }
 
@@ -331,10 +476,14 @@ usage(FILE *f)
                "  -c COMMAND  run a command (repeatable), then exit\n"
                "  -f FILE     run the commands in FILE ('-': stdin)\n"
                "  -i          after -c and -f, go on with commands from "
-               "stdin\n"
+               "stdin,\n"
+               "              also when one of them failed\n"
                "  -k          keep going after a failing command\n"
+               "  -h, --help  this text\n"
                "With neither, reads commands from stdin (interactive on a "
-               "terminal).\n");
+               "terminal).\n"
+               "Exit status: 0; 1 if a command failed; 2 for bad options.\n"
+               "Commands: tslsh -c help (docs/cli.md).\n");
 }
 
 int
@@ -345,7 +494,10 @@ main(int argc, char **argv)
     bool keep_going = false, then_interactive = false;
     char where[32];
 
-    while ((o = getopt(argc, argv, "c:f:ikh")) != -1) {
+    static const struct option longs[] = {{"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+
+    while ((o = getopt_long(argc, argv, "c:f:ikh", longs, NULL)) != -1) {
         switch (o) {
         case 'c':
             if (ncmds == 256) {
@@ -404,13 +556,17 @@ main(int argc, char **argv)
                 fclose(f);
         }
     }
-    if (rc == 0 && (then_interactive || (ncmds == 0 && file == NULL))) {
+    /* -i: the shell is wanted even when the commands before it failed
+     * (their error is on stderr): a port in use must not cost the user
+     * the session. */
+    if (then_interactive || (rc == 0 && ncmds == 0 && file == NULL)) {
         if (isatty(STDIN_FILENO))
             interactive_loop(keep_going);
         else if (run_stream(stdin, "stdin", keep_going, &failed) < 0)
             rc = 1;
     }
 out:
+    tsl_cli_stop_all(cli, stdout);
     tsl_cli_destroy(cli);
     free(ev_buf);
     return rc != 0 || failed ? 1 : 0;

@@ -14,6 +14,10 @@ struct tsl_cli;
 typedef void tsl_cli_event_fn(const char *line, void *arg);
 
 struct tsl_cli *tsl_cli_create(tsl_cli_event_fn *ev, void *arg);
+/* Stops every running server gracefully (its clients are disconnected
+ * with reason shutdown, their events emitted), writing "server NAME
+ * stopped" to out after each; the servers stay until tsl_cli_destroy(). */
+void tsl_cli_stop_all(struct tsl_cli *cli, FILE *out);
 /* Aborts every server, frees everything. */
 void tsl_cli_destroy(struct tsl_cli *cli);
 

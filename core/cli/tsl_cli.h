@@ -21,8 +21,10 @@ void tsl_cli_stop_all(struct tsl_cli *cli, FILE *out);
 /* Aborts every server, frees everything. */
 void tsl_cli_destroy(struct tsl_cli *cli);
 
-/* Runs one line, writing results to out.  Returns 0, 1 for `exit`, or -1
- * with a one-line message in err.  One thread at a time. */
+/* Runs one line, writing results to out: every command that changes
+ * something says what it changed.  A migration waits (at most 10 s) for
+ * the client to arrive, to say so.  Returns 0, 1 for `exit`, or -1 with a
+ * one-line message in err.  One thread at a time. */
 int tsl_cli_exec(struct tsl_cli *cli, const char *line, FILE *out, char *err,
                  size_t errlen);
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,8 @@
 #include "itest.h"
 
 static const char *tslsh;
+
+static void expect_both(struct it_proc *p, const char *x, const char *y);
 
 static uint16_t
 local_port(int fd)
@@ -550,11 +553,13 @@ show_json_field_by_field(void)
     it_expect(&p, line, 10000);
     lfd = it_listen(&lport);
     cmd(&p, "config tcp-server j connect 127.0.0.1 %u", lport);
-    snprintf(line, sizeof(line),
-             "server j: connector 1 connecting to 127.0.0.1:%u", lport);
-    it_expect(&p, line, 3000);
-    snprintf(line, sizeof(line), "[j] connected 127.0.0.1:%u (id 4)", lport);
-    it_expect(&p, line, 3000);
+    {
+        char ev[100];
+        snprintf(line, sizeof(line),
+                 "server j: connector 1 connecting to 127.0.0.1:%u", lport);
+        snprintf(ev, sizeof(ev), "[j] connected 127.0.0.1:%u (id 4)", lport);
+        expect_both(&p, line, ev);
+    }
     out = accept(lfd, NULL, NULL);
     IT_CHECK(out >= 0);
 
@@ -630,13 +635,15 @@ show_json_field_by_field(void)
     /* Cancelled: the remote sees the close, the client goes as forced,
      * and the connector leaves the JSON. */
     cmd(&p, "config tcp-server j no connect 127.0.0.1 %u", lport);
-    snprintf(line, sizeof(line),
-             "server j: connector 1 to 127.0.0.1:%u cancelled", lport);
-    it_expect(&p, line, 3000);
+    {
+        char ev[100];
+        snprintf(line, sizeof(line),
+                 "server j: connector 1 to 127.0.0.1:%u cancelled", lport);
+        snprintf(ev, sizeof(ev), "[j] disconnected 127.0.0.1:%u (id 4): forced",
+                 lport);
+        expect_both(&p, line, ev);
+    }
     IT_CHECK(it_wait_closed(out, 3000));
-    snprintf(line, sizeof(line), "[j] disconnected 127.0.0.1:%u (id 4): forced",
-             lport);
-    it_expect(&p, line, 3000);
     j = json_of(&p, "{\"name\":", "show tcp-server j --json");
     st = it_json_need(j, "stats", IT_JSON_OBJECT);
     it_json_num_eq(st, "accepted", 3);
@@ -685,6 +692,18 @@ show_json_field_by_field(void)
     it_close(c);
     close(out);
     close(lfd);
+}
+
+/* Waits for both texts in either order: a command's own output and an
+ * event it causes on a server thread race each other to stdout. */
+static void
+expect_both(struct it_proc *p, const char *x, const char *y)
+{
+    static char seen[1 << 15];
+
+    it_capture(p, "", x, seen, sizeof(seen), 3000);
+    if (strstr(seen, y) == NULL)
+        it_expect(p, y, 3000);
 }
 
 /* Reads fd to its end (the server closes it) and checks every byte. */
@@ -790,6 +809,77 @@ send_puts_exactly_the_framed_text_on_the_wire(void)
     it_read_err(&p, err, sizeof(err));
     IT_CHECK(strstr(err, "the text must be exactly 4 bytes, not 3") != NULL);
     IT_EQ(it_proc_wait(&p), 1);
+}
+
+/* The address words reach the library as typed: a server on [::1] whose
+ * IPv6 client is named back in brackets and reached by `send`, one on
+ * a Unix socket, one on `localhost` (resolved by the library). */
+static void
+address_words_reach_the_library(void)
+{
+    const char *argv[] = {tslsh, NULL};
+    char path[64], port_s[16], line[200];
+    struct sockaddr_in6 six;
+    struct sockaddr_un un;
+    struct it_proc p;
+    socklen_t len = sizeof(six);
+    uint16_t port, cport;
+    int fd, ufd;
+    struct timeval tv = {3 * it_scale(), 0};
+
+    snprintf(path, sizeof(path), "/tmp/it_cli-%d.sock", (int)getpid());
+    unlink(path);
+    it_spawn(&p, argv);
+    cmd(&p, "config tcp-server s6 [::1] 0");
+    it_expect(&p, "server s6 created on [::1]:0", 3000);
+    cmd(&p, "config tcp-server s6 start");
+    it_capture(&p, "server s6 listening on [::1]:", "\n", port_s,
+               sizeof(port_s), 3000);
+    port = (uint16_t)atoi(port_s);
+    fd = socket(AF_INET6, SOCK_STREAM, 0);
+    IT_CHECK(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    memset(&six, 0, sizeof(six));
+    six.sin6_family = AF_INET6;
+    six.sin6_port = htons(port);
+    six.sin6_addr = in6addr_loopback;
+    IT_EQ(connect(fd, (struct sockaddr *)&six, sizeof(six)), 0);
+    IT_EQ(getsockname(fd, (struct sockaddr *)&six, &len), 0);
+    cport = ntohs(six.sin6_port);
+    snprintf(line, sizeof(line), "[s6] connected [::1]:%u (id 1)", cport);
+    it_expect(&p, line, 3000);
+    cmd(&p, "run tcp-server s6 client send ::1 %u over six", cport);
+    snprintf(line, sizeof(line), "[s6] sent 9 bytes to [::1]:%u (id 1)", cport);
+    it_expect(&p, line, 3000);
+    cmd(&p, "run tcp-server s6 client disconnect [::1] %u", cport);
+    stream_is(fd, "over six\n", 9);
+    close(fd);
+
+    cmd(&p, "config tcp-server u unix:%s", path);
+    snprintf(line, sizeof(line), "server u created on unix:%s", path);
+    it_expect(&p, line, 3000);
+    cmd(&p, "config tcp-server u start");
+    snprintf(line, sizeof(line), "server u listening on unix:%s", path);
+    it_expect(&p, line, 3000);
+    ufd = socket(AF_UNIX, SOCK_STREAM, 0);
+    IT_CHECK(ufd >= 0);
+    memset(&un, 0, sizeof(un));
+    un.sun_family = AF_UNIX;
+    snprintf(un.sun_path, sizeof(un.sun_path), "%s", path);
+    IT_EQ(connect(ufd, (struct sockaddr *)&un, sizeof(un)), 0);
+    it_expect(&p, "[u] connected ", 3000);
+
+    cmd(&p, "config tcp-server h localhost 0");
+    it_expect(&p, "server h created on localhost:0", 3000);
+    cmd(&p, "config tcp-server h start");
+    it_expect(&p, "server h listening on ", 3000);
+
+    cmd(&p, "exit");
+    it_expect(&p, "[u] disconnected ", 3000);
+    IT_CHECK(it_wait_closed(ufd, 3000));
+    IT_EQ(it_proc_wait(&p), 0);
+    close(ufd);
+    unlink(path);
 }
 
 /* --help and -h print usage and succeed; a bad option is status 2; a
@@ -994,6 +1084,7 @@ main(int argc, char **argv)
          send_puts_exactly_the_framed_text_on_the_wire},
         {"help_and_a_failure_before_interactive",
          help_and_a_failure_before_interactive},
+        {"address_words_reach_the_library", address_words_reach_the_library},
         {"interactive_completion_history_and_events",
          interactive_completion_history_and_events},
         {"interactive_sigint_keeps_the_shell_and_ctrl_d_stops",

@@ -673,6 +673,31 @@ set_flag(struct entry *e, unsigned flag, bool set, const char *what,
     return 0;
 }
 
+/* Asks for the migration; a client still being set up (just connected)
+ * or still landing from a previous move answers TSL_EAGAIN for a moment,
+ * so that is asked again, for at most 2 s. */
+static int
+migrate_now(struct entry *e, tsl_client_t *c, bool threaded)
+{
+    const struct timespec step = {0, 2000000};
+    struct timespec t0, t;
+    int r;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        r = tsl_server_migrate_client(e->srv, c,
+                                      threaded ? TSL_CLIENT_THREADED
+                                               : TSL_CLIENT_MULTIPLEXED);
+        if (r != TSL_EAGAIN)
+            return r;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
+            2000)
+            return r;
+        nanosleep(&step, NULL);
+    }
+}
+
 /* Waits (bounded) for a migration of c to land, and says so: the library
  * tells of it only in the client's statistics. */
 static void
@@ -987,9 +1012,7 @@ tsl_cli_exec(struct tsl_cli *cli, const char *line, FILE *out, char *err,
         char a[ADDR_TEXT_MAX];
         if ((c = client_of(e, &cmd, err, errlen)) == NULL)
             return -1;
-        r = tsl_server_migrate_client(e->srv, c,
-                                      to_thread ? TSL_CLIENT_THREADED
-                                                : TSL_CLIENT_MULTIPLEXED);
+        r = migrate_now(e, c, to_thread);
         if (r < 0) {
             tsl_client_unref(c);
             return lib_err(err, errlen, "migrate", r);

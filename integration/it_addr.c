@@ -336,23 +336,6 @@ remote_listen(const char *addr, uint16_t *port)
     return fd;
 }
 
-static int
-accept_within(int lfd, int ms)
-{
-    struct pollfd pf = {lfd, POLLIN, 0};
-    struct timeval tv = {5 * it_scale(), 0};
-    int fd;
-
-    if (poll(&pf, 1, ms * it_scale()) <= 0)
-        return -1;
-    fd = accept(lfd, NULL, NULL);
-    if (fd >= 0) {
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    }
-    return fd;
-}
-
 static void
 connects_out(const char *remote, const char *spelling)
 {
@@ -362,7 +345,7 @@ connects_out(const char *remote, const char *spelling)
 
     it_server_start(&s, "out", "variable", IT_ECHO);
     IT_CHECK(tsl_server_connect(s.srv, spelling, port, TSL_CONNECT_ONCE) > 0);
-    fd = accept_within(lfd, 5000);
+    fd = it_accept_within(lfd, 5000);
     IT_CHECK(fd >= 0);
     IT_WAIT(&s, s.connected == 1, 2000);
     it_echo_once(fd, "the remote speaks");

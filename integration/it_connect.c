@@ -17,24 +17,6 @@
 
 #include "itest.h"
 
-/* Accepts one connection within ms (scaled); -1 if none came. */
-static int
-accept_within(int lfd, int ms)
-{
-    struct pollfd pf = {lfd, POLLIN, 0};
-    struct timeval tv = {5 * it_scale(), 0};
-    int fd;
-
-    if (poll(&pf, 1, ms * it_scale()) <= 0)
-        return -1;
-    fd = accept(lfd, NULL, NULL);
-    if (fd >= 0) {
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    }
-    return fd;
-}
-
 static void
 connects_once_the_remote_listens(void)
 {
@@ -49,7 +31,7 @@ connects_once_the_remote_listens(void)
     poll(NULL, 0, 300);
     IT_EQ(s.connected, 0);
     lfd = it_listen(&port);
-    fd = accept_within(lfd, 5000);
+    fd = it_accept_within(lfd, 5000);
     IT_CHECK(fd >= 0);
     IT_WAIT(&s, s.connected == 1, 2000);
     {
@@ -74,12 +56,12 @@ reconnects_after_remote_restart(void)
 
     it_server_start(&s, "restart", "variable", IT_ECHO);
     IT_CHECK(tsl_server_connect(s.srv, "127.0.0.1", port, 0) > 0);
-    fd = accept_within(lfd, 5000);
+    fd = it_accept_within(lfd, 5000);
     IT_CHECK(fd >= 0);
     it_echo_once(fd, "first");
     /* The remote drops the connection: the server connects again. */
     it_close(fd);
-    fd = accept_within(lfd, 5000);
+    fd = it_accept_within(lfd, 5000);
     IT_CHECK(fd >= 0);
     IT_WAIT(&s, s.connected == 2, 2000);
     IT_EQ(s.by_reason[TSL_REASON_PEER_CLOSED], 1);
@@ -90,7 +72,7 @@ reconnects_after_remote_restart(void)
     it_close(fd);
     IT_WAIT(&s, s.disconnected == 2, 2000);
     lfd = it_listen(&port);
-    fd = accept_within(lfd, 8000);
+    fd = it_accept_within(lfd, 8000);
     IT_CHECK(fd >= 0);
     it_echo_once(fd, "third");
     IT_EQ(s.connected, 3);
@@ -124,14 +106,14 @@ cancel_while_connected_closes_without_retry(void)
 
     it_server_start(&s, "cancel2", "variable", IT_ECHO);
     id = tsl_server_connect(s.srv, "127.0.0.1", port, 0);
-    fd = accept_within(lfd, 5000);
+    fd = it_accept_within(lfd, 5000);
     IT_CHECK(fd >= 0);
     IT_WAIT(&s, s.connected == 1, 2000);
     IT_EQ(tsl_server_cancel_connect(s.srv, id), 0);
     IT_CHECK(it_wait_closed(fd, 2000));
     IT_WAIT(&s, s.by_reason[TSL_REASON_FORCED] == 1, 2000);
     /* No new attempt within a bounded window. */
-    IT_EQ(accept_within(lfd, 300), -1);
+    IT_EQ(it_accept_within(lfd, 300), -1);
     it_close(fd);
     close(lfd);
     it_server_finish(&s);
@@ -147,12 +129,12 @@ connect_once_does_not_retry(void)
     it_server_start(&s, "once", "variable", IT_ECHO);
     IT_CHECK(tsl_server_connect(s.srv, "127.0.0.1", port, TSL_CONNECT_ONCE) >
              0);
-    fd = accept_within(lfd, 5000);
+    fd = it_accept_within(lfd, 5000);
     IT_CHECK(fd >= 0);
     it_echo_once(fd, "only once");
     it_close(fd);
     IT_WAIT(&s, s.by_reason[TSL_REASON_PEER_CLOSED] == 1, 2000);
-    IT_EQ(accept_within(lfd, 400), -1);
+    IT_EQ(it_accept_within(lfd, 400), -1);
     close(lfd);
     it_server_finish(&s);
 }
@@ -187,7 +169,7 @@ sends_keepalive_frames(void)
     IT_EQ(tsl_server_set_keepalive_interval(s.srv, 50), 0);
     IT_EQ(tsl_server_start(s.srv), 0);
     IT_CHECK(tsl_server_connect(s.srv, "127.0.0.1", port, 0) > 0);
-    fd = accept_within(lfd, 5000);
+    fd = it_accept_within(lfd, 5000);
     IT_CHECK(fd >= 0);
     for (i = 0; i < 4; i++) {
         it_recv_exact(fd, ka, 2);
@@ -253,7 +235,7 @@ stop_from_connected_callback(void)
     IT_EQ(tsl_server_set_callbacks(srv, &cbs, &st), 0);
     IT_EQ(tsl_server_start(srv), 0);
     IT_CHECK(tsl_server_connect(srv, "127.0.0.1", port, 0) > 0);
-    fd = accept_within(lfd, 5000);
+    fd = it_accept_within(lfd, 5000);
     IT_CHECK(fd >= 0);
     /* The stop runs on its own: the remote sees the connection end. */
     IT_CHECK(it_wait_closed(fd, 5000));

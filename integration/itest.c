@@ -362,6 +362,20 @@ it_connect_from(uint16_t port, const char *src_ip)
 }
 
 int
+it_accept_within(int lfd, int ms)
+{
+    struct pollfd pf = {lfd, POLLIN, 0};
+    int fd;
+
+    if (poll(&pf, 1, ms * it_scale()) <= 0)
+        return -1;
+    fd = accept(lfd, NULL, NULL);
+    if (fd >= 0)
+        set_timeouts(fd);
+    return fd;
+}
+
+int
 it_connect_to(const char *addr, uint16_t port)
 {
     union {

@@ -113,6 +113,9 @@ uint16_t it_free_port(void);
 /* Blocking loopback client with send/receive timeouts. */
 int it_connect(uint16_t port);
 int it_connect_from(uint16_t port, const char *src_ip);
+/* Accepts one connection on lfd within ms (scaled), with the clients'
+ * send/receive timeouts; -1 if none came. */
+int it_accept_within(int lfd, int ms);
 /* A blocking client of addr: IPv4, IPv6 ("::1" or "[::1]"), "unix:PATH"
  * or "unix:@NAME"; port is ignored for Unix sockets. */
 int it_connect_to(const char *addr, uint16_t port);

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,11 +40,67 @@ int
 tsl_peer_open(struct tsl_peer *p, const char *ip, uint16_t port,
               const tsl_framing_t *f, uint64_t seed, int timeout_ms)
 {
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     struct sockaddr_in sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1) {
+        /* The buffers and a closed fd, so that tsl_peer_close is safe. */
+        tsl_peer_open_sa(p, NULL, 0, f, seed, timeout_ms);
+        return why(p, "bad address %s", ip);
+    }
+    return tsl_peer_open_sa(p, (const struct sockaddr *)&sa, sizeof(sa), f,
+                            seed, timeout_ms);
+}
+
+/* "127.0.0.1:4000", "[::1]:4000", "unix:PATH" for a failure's text. */
+static void
+sa_text(const struct sockaddr *sa, socklen_t len, char *out, size_t n)
+{
+    char host[INET6_ADDRSTRLEN];
+    const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
+    size_t plen;
+
+    switch (sa->sa_family) {
+    case AF_INET:
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host,
+                  sizeof(host));
+        snprintf(out, n, "%s:%u", host,
+                 ntohs(((const struct sockaddr_in *)sa)->sin_port));
+        break;
+    case AF_INET6:
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+                  host, sizeof(host));
+        snprintf(out, n, "[%s]:%u", host,
+                 ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+        break;
+    case AF_UNIX:
+        plen = len > offsetof(struct sockaddr_un, sun_path)
+                   ? len - offsetof(struct sockaddr_un, sun_path)
+                   : 0;
+        if (plen > 0 && un->sun_path[0] == '\0')
+            snprintf(out, n, "unix:@%.*s", (int)plen - 1, un->sun_path + 1);
+        else
+            snprintf(out, n, "unix:%.*s", (int)strnlen(un->sun_path, plen),
+                     un->sun_path);
+        break;
+    default:
+        snprintf(out, n, "?");
+    }
+}
+
+int
+tsl_peer_open_sa(struct tsl_peer *p, const struct sockaddr *sa,
+                 socklen_t len, const tsl_framing_t *f, uint64_t seed,
+                 int timeout_ms)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    char text[TSL_PEER_ADDR_TEXT];
     int one = 1;
 
     memset(p, 0, sizeof(*p));
+    p->fd = -1;
     p->f = *f;
     p->seed = seed;
     p->rng = tsl_mix(seed ^ 0x5eed);
@@ -60,21 +118,22 @@ tsl_peer_open(struct tsl_peer *p, const char *ip, uint16_t port,
     p->out = malloc(OUT_CAP);
     p->want = malloc(FRAME_CAP);
     p->got = malloc(FRAME_CAP);
-    p->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (p->out == NULL || p->want == NULL || p->got == NULL)
         return why(p, "out of memory");
+    if (sa == NULL)
+        return -1;
+    p->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (p->fd < 0)
         return why(p, "socket: %s", strerror(errno));
     setsockopt(p->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(p->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
-        return why(p, "bad address %s", ip);
-    if (connect(p->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        return why(p, "connect %s:%u: %s", ip, port, strerror(errno));
+    if (sa->sa_family != AF_UNIX)
+        setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(p->fd, sa, len) < 0) {
+        int e = errno;
+        sa_text(sa, len, text, sizeof(text));
+        return why(p, "connect %s: %s", text, strerror(e));
+    }
     return 0;
 }
 

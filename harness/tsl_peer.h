@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "tsl.h"
 
@@ -38,6 +39,14 @@ struct tsl_peer {
  * 0, or -1 with p->why. */
 int tsl_peer_open(struct tsl_peer *p, const char *ip, uint16_t port,
                   const tsl_framing_t *f, uint64_t seed, int timeout_ms);
+/* The same to any socket address: IPv4, IPv6 or a Unix socket (no
+ * TCP_NODELAY there).  sa NULL sets up the messages only, with no
+ * connection (p->fd -1).  0, or -1 with p->why, which names the
+ * address. */
+int tsl_peer_open_sa(struct tsl_peer *p, const struct sockaddr *sa,
+                     socklen_t len, const tsl_framing_t *f, uint64_t seed,
+                     int timeout_ms);
+#define TSL_PEER_ADDR_TEXT 128
 /* The wire bytes of message seq; returns their length (at most 65544;
  * cap must be at least that). */
 size_t tsl_peer_frame(const struct tsl_peer *p, uint32_t seq, uint8_t *out,

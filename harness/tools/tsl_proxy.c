@@ -6,9 +6,9 @@
  *   tsl-proxy --listen ADDR:PORT --upstream ADDR:PORT --faults PLAN
  *             [--control ADDR:PORT] [--log FILE]
  *
- * Clients connect to --listen; each connection gets its own connection to
- * --upstream, and the bytes between them go through the plan (the syntax
- * of TSL_FAULTS, docs/fault-injection.md), numbered per connection in
+ * Clients connect to --listen (IPv4); each connection gets its own
+ * connection to --upstream (IPv4, or IPv6 as [ADDR]:PORT), and the
+ * bytes between them go through the plan (the syntax of TSL_FAULTS, docs/fault-injection.md), numbered per connection in
  * accept order, each direction with its own generator seeded from (plan
  * seed, connection, direction) as the engine does.  "in" is what the
  * server receives (client to upstream), "out" what it sends:
@@ -121,7 +121,8 @@ struct ctl {
 static struct {
     struct tsl_fault_plan plan;
     char plan_text[1024];
-    struct sockaddr_in up;
+    struct sockaddr_storage up; /* IPv4 or IPv6 */
+    socklen_t uplen;
     int lfd, cfd_listen;
     struct ctl ctl[CTL_MAX];
     struct conn *conns;
@@ -216,6 +217,35 @@ parse_addr(const char *s, struct sockaddr_in *sa)
     sa->sin_family = AF_INET;
     sa->sin_port = htons((uint16_t)port);
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+/* The upstream: IPv4ADDR:PORT or [IPv6ADDR]:PORT. */
+static int
+parse_upstream(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    const char *close_br = strchr(s, ']');
+    char host[INET6_ADDRSTRLEN];
+    char *end;
+    long port;
+
+    memset(ss, 0, sizeof(*ss));
+    if (s[0] != '[') {
+        *len = sizeof(struct sockaddr_in);
+        return parse_addr(s, (struct sockaddr_in *)ss);
+    }
+    if (close_br == NULL || close_br[1] != ':' ||
+        (size_t)(close_br - s - 1) >= sizeof(host))
+        return -1;
+    memcpy(host, s + 1, (size_t)(close_br - s - 1));
+    host[close_br - s - 1] = '\0';
+    port = strtol(close_br + 2, &end, 10);
+    if (*end != '\0' || end == close_br + 2 || port < 0 || port > 65535)
+        return -1;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    *len = sizeof(*in6);
+    return inet_pton(AF_INET6, host, &in6->sin6_addr) == 1 ? 0 : -1;
 }
 
 static int
@@ -451,13 +481,14 @@ on_accept(void)
     /* Each piece its own segment, so that a split is a split on the wire
      * (the server's kernel may still merge what has arrived). */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->ufd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->ufd = socket(P.up.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
     if (c->ufd < 0) {
         conn_end(c, "upstream-socket", false);
         return;
     }
     setsockopt(c->ufd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    r = connect(c->ufd, (struct sockaddr *)&P.up, sizeof(P.up));
+    r = connect(c->ufd, (struct sockaddr *)&P.up, P.uplen);
     if (r < 0 && errno != EINPROGRESS) {
         conn_end(c, "upstream-refused", true);
         return;
@@ -1096,8 +1127,9 @@ main(int argc, char **argv)
         return usage("unexpected argument");
     if (listen_s == NULL || parse_addr(listen_s, &la) < 0)
         return usage("--listen: expected IPv4ADDR:PORT");
-    if (up_s == NULL || parse_addr(up_s, &P.up) < 0)
-        return usage("--upstream: expected IPv4ADDR:PORT");
+    if (up_s == NULL || parse_upstream(up_s, &P.up, &P.uplen) < 0)
+        return usage("--upstream: expected IPv4ADDR:PORT or "
+                     "[IPv6ADDR]:PORT");
     if (ctl_s != NULL && parse_addr(ctl_s, &ca) < 0)
         return usage("--control: expected IPv4ADDR:PORT");
     if (plan == NULL)

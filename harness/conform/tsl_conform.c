@@ -64,6 +64,8 @@ extern char **environ;
 static const char *server_cmd;
 static const char *shim_path;
 static const char *proxy_path;
+static const char *opt_host, *opt_unix; /* as given */
+static struct tsl_conform_addr target;  /* where every client connects */
 static double scale = 1.0;
 static uint64_t opt_seed = 1;
 static tsl_framing_t framing;
@@ -346,20 +348,48 @@ tsl_conform_server_report(struct tsl_conform_server *s, char *why, size_t n)
     return 0;
 }
 
+/* A port free on the server's address (for a Unix socket, on
+ * 127.0.0.1: {port} may still be in its command, unused). */
 static uint16_t
 free_port(void)
 {
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_storage ss;
+    struct sockaddr_in6 any6;
+    const struct tsl_conform_addr *a =
+        tsl_conform_addr_is_unix(&target) ? &tsl_conform_proxy_addr
+                                          : &target;
+    socklen_t len = tsl_conform_addr_at(a, 0, &ss);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    uint16_t port = 0;
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-    getsockname(fd, (struct sockaddr *)&sa, &len);
+    /* An address of a name that is not this machine's: any of its
+     * family. */
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+        memset(&any6, 0, sizeof(any6));
+        memcpy(&ss, &any6, sizeof(any6));
+        ss.ss_family = a->u.sa.sa_family;
+        bind(fd, (struct sockaddr *)&ss, len);
+    }
+    len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+        port = ntohs(ss.ss_family == AF_INET6
+                         ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                         : ((struct sockaddr_in *)&ss)->sin_port);
     close(fd);
-    return ntohs(sa.sin_port);
+    return port;
+}
+
+/* A socket a killed server left at the --unix path would refuse the next
+ * one (a name already in use); only a socket is removed, never a file of
+ * another kind. */
+static void
+unix_stale_remove(void)
+{
+    struct stat st;
+
+    if (opt_unix != NULL && opt_unix[0] != '@' &&
+        lstat(opt_unix, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(opt_unix);
 }
 
 /* "exec CMD" with {port} replaced: the shell becomes the server, so
@@ -422,6 +452,7 @@ server_start_once(struct tsl_conform_server *s, uint16_t port,
     int fd, st;
 
     subst(server_cmd, port, cmd, sizeof(cmd));
+    unix_stale_remove();
     if ((fd = mkostemp(tmpl, O_CLOEXEC)) < 0) {
         snprintf(why, wn, "cannot create an output file: %s",
                  strerror(errno));
@@ -462,6 +493,7 @@ server_start_once(struct tsl_conform_server *s, uint16_t port,
     setpgid(s->pid, s->pid);
     memset(&probe, 0, sizeof(probe));
     probe.port = port;
+    probe.to = &target;
     probe.scale = scale;
     while (tsl_conform_now_ms() < end) {
         int c;
@@ -655,6 +687,10 @@ plan_case(const struct tsl_conform_case *c, char *why, size_t n)
     if ((c->needs & TSL_CONFORM_NEED_SHIM) && shim_path == NULL)
         return snprintf(why, n, "no LD_PRELOAD shim (--shim) for this run"),
                TSL_CONFORM_NA;
+    if ((c->needs & TSL_CONFORM_NEED_TCP) && tsl_conform_addr_is_unix(&target))
+        return snprintf(why, n, "not for a Unix socket (--unix): %s",
+                        tsl_conform_tcp_why(c->id)),
+               TSL_CONFORM_NA;
     if ((c->needs & TSL_CONFORM_NEED_PROXY) && proxy_path == NULL)
         return snprintf(why, n, "no tsl-proxy (--proxy) for this run"),
                TSL_CONFORM_NA;
@@ -690,6 +726,7 @@ run_group(const struct tsl_conform_group *g)
     cx.ka_hold_ms = decl_ka;
     cx.max_clients = decl_max;
     cx.srv = &s;
+    cx.to = &target;
     if (g->plan != NULL && shim_path != NULL) {
         snprintf(plan, sizeof(plan), "%s,seed=%llu", g->plan,
                  (unsigned long long)cx.seed);
@@ -739,7 +776,8 @@ run_group(const struct tsl_conform_group *g)
         if ((c->needs & TSL_CONFORM_NEED_PROXY) &&
             (cx.px == NULL || px.pid == 0 || px.upstream != cx.port)) {
             cx.px = &px;
-            if (tsl_conform_proxy_start(&px, proxy_path, cx.port, cx.seed,
+            if (tsl_conform_proxy_start(&px, proxy_path, &target, cx.port,
+                                        cx.seed,
                                         tsl_conform_ms(&cx, 5000), why,
                                         sizeof(why)) < 0) {
                 record(c, g->num, TSL_CONFORM_FAIL, why, NULL,
@@ -845,6 +883,7 @@ run_group(const struct tsl_conform_group *g)
     if (state == 0 && s.pid > 0)
         server_stop_note(&cx, g->num);
     server_forget(&s);
+    unix_stale_remove();
 }
 
 static size_t next_group;
@@ -932,11 +971,22 @@ help(FILE *f)
 {
     fprintf(f,
         "usage: tsl-conform --server 'CMD ... {port} ...' [options]\n"
+        "       tsl-conform --server 'CMD ...' --unix PATH [options]\n"
         "\n"
         "Runs the conformance cases of docs/conformance.md against a server\n"
         "started from CMD ({port} is replaced by a free port).\n"
         "\n"
         "  --server CMD         the start command (required)\n"
+        "  --host HOST          connect to the server at HOST: an IPv4 or\n"
+        "                       IPv6 address ('::1' or '[::1]') or a host\n"
+        "                       name, resolved once at start (default\n"
+        "                       127.0.0.1); the server listens there\n"
+        "  --unix PATH          connect to a Unix domain socket server at\n"
+        "                       PATH ('@NAME': abstract); {port} is not\n"
+        "                       needed, groups run one at a time, and 1.6\n"
+        "                       (TCP's window) is n/a; a socket left at\n"
+        "                       PATH is removed before each start; not with\n"
+        "                       --proxy or --host\n"
         "  --declare FILE       what the server implements: ka_hold_ms=N,\n"
         "                       max_clients=N, skip=ID reason\n"
         "  --cases PATTERN      shell pattern over case ids ('2.*', '1.2.?')\n"
@@ -949,7 +999,9 @@ help(FILE *f)
         "                       server's own calls; dynamically linked\n"
         "                       servers only)\n"
         "  --proxy PATH         tsl-proxy: enables 9.2-9.5 (faults on the\n"
-        "                       wire, for a server in any language)\n"
+        "                       wire, for a server in any language); with\n"
+        "                       --host too, not with --unix (its faults\n"
+        "                       are TCP's)\n"
         "  --junit FILE, --json FILE, --html FILE   reports\n"
         "  --expect-fail LIST   exit 0 only if every listed case failed\n"
         "  --expect-fail-only LIST\n"
@@ -990,6 +1042,7 @@ list_cases(void)
                    (nd & TSL_CONFORM_NEED_PROXY) && (nd & TSL_CONFORM_NEED_KA)
                        ? "proxy,ka"
                    : nd & TSL_CONFORM_NEED_PROXY ? "proxy"
+                   : nd & TSL_CONFORM_NEED_TCP   ? "tcp"
                    : nd & TSL_CONFORM_NEED_SHIM  ? "shim"
                    : nd & TSL_CONFORM_NEED_KA  ? "ka"
                    : nd & TSL_CONFORM_NEED_MAX ? "max"
@@ -1079,6 +1132,8 @@ main(int argc, char **argv)
         {"declare", required_argument, NULL, 'd'},
         {"shim", required_argument, NULL, 'p'},
         {"proxy", required_argument, NULL, 'P'},
+        {"host", required_argument, NULL, 'A'},
+        {"unix", required_argument, NULL, 'U'},
         {"expect-fail", required_argument, NULL, 'x'},
         {"expect-fail-only", required_argument, NULL, 'X'},
         {"may-fail", required_argument, NULL, 'm'},
@@ -1092,7 +1147,7 @@ main(int argc, char **argv)
     const char *junit = NULL, *json = NULL, *html = NULL, *expect = NULL;
     const char *framing_spec = NULL, *class_file = NULL, *tsv = NULL;
     const char *class_out = "conform-class", *may_fail = "";
-    char *extra[16], extra_opt[16][24];
+    char *extra[20], extra_opt[20][24];
     int nextra = 0, li = 0;
     bool expect_only = false;
     int o, jobs = 1, i, alerts = 0;
@@ -1108,8 +1163,8 @@ main(int argc, char **argv)
     while ((o = getopt_long(argc, argv, "", opts, &li)) != -1) {
         /* What a class run hands on to the run of each submission. */
         if ((o == 'c' || o == 'S' || o == 't' || o == 'f' || o == 'p' ||
-             o == 'P') &&
-            nextra < 14) {
+             o == 'P' || o == 'A') &&
+            nextra < 18) {
             snprintf(extra_opt[nextra], sizeof(extra_opt[0]), "--%s",
                      opts[li].name);
             extra[nextra] = extra_opt[nextra];
@@ -1147,6 +1202,8 @@ main(int argc, char **argv)
         case 'd': load_declare(optarg); break;
         case 'p': shim_path = optarg; break;
         case 'P': proxy_path = optarg; break;
+        case 'A': opt_host = optarg; break;
+        case 'U': opt_unix = optarg; break;
         case 'x': expect = optarg; break;
         case 'X':
             expect = optarg;
@@ -1164,6 +1221,26 @@ main(int argc, char **argv)
     if (optind < argc)
         return usage("unexpected argument (the server command goes in "
                      "--server, quoted)");
+    /* Where the server is: resolved once, before anything starts. */
+    if (opt_host != NULL && opt_unix != NULL)
+        return usage("--host and --unix together: the server is at an "
+                     "address or at a Unix socket, not both");
+    if (opt_unix != NULL) {
+        if (tsl_conform_addr_unix(&target, opt_unix, err, sizeof(err)) < 0)
+            return usage(err);
+        if (proxy_path != NULL)
+            return usage("--proxy does not work with --unix: tsl-proxy's "
+                         "faults (resets, cut connections) are TCP's; run "
+                         "9.2-9.5 with the server on --host");
+        if (class_file != NULL)
+            return usage("--unix with --class: a class's start commands "
+                         "take a {port}; grade a class over --host");
+        jobs = 1; /* one path: one server at a time */
+    } else if (tsl_conform_addr_host(&target, opt_host ? opt_host
+                                                       : "127.0.0.1",
+                                     err, sizeof(err)) < 0) {
+        return usage(err);
+    }
     if (class_file != NULL) {
         if (server_cmd != NULL || declare_path != NULL || expect != NULL)
             return usage("--class takes the servers and declarations from "
@@ -1174,8 +1251,11 @@ main(int argc, char **argv)
             return usage("--proxy: no such program (the tsl-proxy binary)");
         return tsl_conform_class(class_file, class_out, jobs, extra, nextra);
     }
-    if (server_cmd == NULL || strstr(server_cmd, "{port}") == NULL)
-        return usage("--server with {port} in it is required");
+    if (server_cmd == NULL ||
+        (opt_unix == NULL && strstr(server_cmd, "{port}") == NULL))
+        return usage(opt_unix != NULL
+                         ? "--server is required"
+                         : "--server with {port} in it is required");
     if (shim_path != NULL && access(shim_path, R_OK) != 0)
         return usage("--shim: no such library");
     if (proxy_path != NULL && access(proxy_path, X_OK) != 0)
@@ -1195,6 +1275,9 @@ main(int argc, char **argv)
              gmtime(&wall.tv_sec));
     printf("tsl-conform %s: %s (seed %llu)\n", TSL_CONFORM_VERSION,
            server_cmd, (unsigned long long)opt_seed);
+    if (opt_host != NULL || opt_unix != NULL)
+        printf("the server is reached at %s%s\n",
+               tsl_conform_addr_is_unix(&target) ? "" : "host ", target.text);
     fflush(stdout);
     t0 = tsl_conform_now_ms();
     for (i = 0; i < jobs; i++)
@@ -1207,6 +1290,9 @@ main(int argc, char **argv)
     run.framing_spec = framing_spec;
     run.shim_path = shim_path;
     run.proxy_path = proxy_path;
+    run.host = opt_host;
+    run.unix_path = opt_unix;
+    run.address = target.text;
     run.pattern = pattern;
     run.scale = scale;
     run.seed = opt_seed;

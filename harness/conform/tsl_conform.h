@@ -11,7 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include "tsl_peer.h"
 
@@ -39,8 +42,26 @@ struct tsl_conform_server {
 
 struct tsl_conform_proxy;
 
+/*
+ * Where the server under test is reached (--host, --unix): an IPv4 or
+ * IPv6 address, the group's port added at each connect, or a Unix
+ * socket, where no port is used.  Resolved once, before any server
+ * starts; read-only afterwards.
+ */
+struct tsl_conform_addr {
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+        struct sockaddr_un un;
+    } u;
+    socklen_t len;
+    char text[112]; /* "127.0.0.1", "::1", "unix:PATH" (no port) */
+};
+
 struct tsl_conform_ctx {
-    uint16_t port;
+    uint16_t port;                    /* unused for a Unix socket */
+    const struct tsl_conform_addr *to; /* the server, or tsl-proxy */
     tsl_framing_t f;
     uint64_t seed;
     double scale;
@@ -66,6 +87,7 @@ typedef enum tsl_conform_verdict tsl_conform_case_fn(
 #define TSL_CONFORM_NEED_SHIM 8u     /* --shim */
 #define TSL_CONFORM_STOPS 16u        /* the case stops the server itself */
 #define TSL_CONFORM_NEED_PROXY 32u   /* --proxy: tsl-proxy in front */
+#define TSL_CONFORM_NEED_TCP 64u     /* TCP itself: n/a on --unix */
 
 struct tsl_conform_case {
     const char *id;
@@ -85,9 +107,28 @@ struct tsl_conform_group {
 };
 
 extern const struct tsl_conform_group tsl_conform_groups[];
+/* For a NEED_TCP case: what of TCP it depends on (its n/a reason). */
+const char *tsl_conform_tcp_why(const char *id);
 extern const size_t tsl_conform_ngroups;
 
 /* ---- tsl_conform_io.c: client I/O with reasons a student can act on */
+
+/* --host: an IPv4 address, an IPv6 one (bare or in brackets) or a host
+ * name, resolved now (the first address the resolver gives).  0, or -1
+ * with why. */
+int tsl_conform_addr_host(struct tsl_conform_addr *a, const char *host,
+                          char *why, size_t n);
+/* --unix: a socket path, "@NAME" for the abstract namespace.  0, or -1
+ * with why. */
+int tsl_conform_addr_unix(struct tsl_conform_addr *a, const char *path,
+                          char *why, size_t n);
+/* a with port set (IP only), into out: its length. */
+socklen_t tsl_conform_addr_at(const struct tsl_conform_addr *a, uint16_t port,
+                              struct sockaddr_storage *out);
+bool tsl_conform_addr_is_unix(const struct tsl_conform_addr *a);
+/* "127.0.0.1:4000", "[::1]:4000", "unix:PATH". */
+void tsl_conform_addr_text(const struct tsl_conform_addr *a, uint16_t port,
+                           char *out, size_t n);
 
 int64_t tsl_conform_now_ms(void);
 int tsl_conform_ms(const struct tsl_conform_ctx *cx, int base);
@@ -130,6 +171,9 @@ void tsl_conform_hexdiff(char *why, size_t n, const uint8_t *want,
                          const uint8_t *got, size_t len, size_t at);
 /* A blocking socket connected to the server with timeouts; -1 errno. */
 int tsl_conform_connect(struct tsl_conform_ctx *cx);
+/* A socket of the server's family, not connected (flags: SOCK_NONBLOCK
+ * or 0); -1 errno. */
+int tsl_conform_socket(const struct tsl_conform_ctx *cx, int flags);
 /* 1 if the server closes fd (EOF or reset) within wait ms. */
 int tsl_conform_closed_within(int fd, int wait);
 
@@ -184,11 +228,15 @@ struct tsl_conform_proxy {
     struct tsl_conform_pconn conns[256]; /* by number, modulo */
 };
 
-/* Starts `path` in front of 127.0.0.1:upstream with an empty plan of
- * this seed: 0, or -1 with why. */
+/* Starts `path` in front of the server at `to` (an IP address; the
+ * proxy itself listens on 127.0.0.1) and port upstream, with an empty
+ * plan of this seed: 0, or -1 with why. */
 int tsl_conform_proxy_start(struct tsl_conform_proxy *px, const char *path,
+                            const struct tsl_conform_addr *to,
                             uint16_t upstream, uint64_t seed, int wait_ms,
                             char *why, size_t n);
+/* Where clients reach a proxy: 127.0.0.1. */
+extern const struct tsl_conform_addr tsl_conform_proxy_addr;
 void tsl_conform_proxy_stop(struct tsl_conform_proxy *px);
 /* Sets the plan for the next connections (the proxy's `faults`, with the
  * seed added): 0, or -1 with why. */
@@ -234,6 +282,8 @@ struct tsl_conform_note {
 struct tsl_conform_run {
     const char *server_cmd;
     const char *declare_path, *framing_spec, *shim_path, *proxy_path;
+    const char *host, *unix_path; /* --host, --unix as given, or NULL */
+    const char *address;          /* what was connected to, resolved */
     const char *pattern;
     double scale;
     uint64_t seed;

@@ -12,11 +12,16 @@
  * a wrong echo is shown as a hex dump around its first differing byte.
  * Messages and their chunking are the peer's pure functions of the seed,
  * so a failure replays.  Used by one thread per peer; no shared state.
+ *
+ * Every connection to the server goes to cx->to (--host, --unix): the
+ * address is resolved once at start, so a slow or changing resolver
+ * cannot make one case connect elsewhere than another.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -78,11 +83,149 @@ append(char *why, size_t n, const char *fmt, ...)
 }
 
 int
+tsl_conform_addr_host(struct tsl_conform_addr *a, const char *host,
+                      char *why, size_t n)
+{
+    struct addrinfo hints, *res = NULL, *r;
+    char buf[INET6_ADDRSTRLEN + 2];
+    size_t len = strlen(host), i;
+    int rc;
+
+    memset(a, 0, sizeof(*a));
+    if (len == 0)
+        return snprintf(why, n, "--host: an empty host"), -1;
+    if (inet_pton(AF_INET, host, &a->u.in.sin_addr) == 1) {
+        a->u.in.sin_family = AF_INET;
+        a->len = sizeof(a->u.in);
+        goto named;
+    }
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']' &&
+        len - 2 < sizeof(buf)) {
+        memcpy(buf, host + 1, len - 2);
+        buf[len - 2] = '\0';
+        if (inet_pton(AF_INET6, buf, &a->u.in6.sin6_addr) != 1)
+            return snprintf(why, n, "--host '%s': not an IPv6 address in "
+                                    "brackets",
+                            host),
+                   -1;
+        a->u.in6.sin6_family = AF_INET6;
+        a->len = sizeof(a->u.in6);
+        goto named;
+    }
+    if (inet_pton(AF_INET6, host, &a->u.in6.sin6_addr) == 1) {
+        a->u.in6.sin6_family = AF_INET6;
+        a->len = sizeof(a->u.in6);
+        goto named;
+    }
+    /* A name as resolvers take them (letters, digits, '-', '.'), with a
+     * letter somewhere: "127.1.2" or "300.0.0.1" is a bad address, not a
+     * name to look up. */
+    for (i = 0, rc = 0; host[i] != '\0'; i++) {
+        char c = (char)(host[i] | 0x20);
+        if (c >= 'a' && c <= 'z')
+            rc = 1;
+        else if (host[i] != '-' && host[i] != '.' &&
+                 (host[i] < '0' || host[i] > '9'))
+            break;
+    }
+    if (host[i] != '\0' || rc == 0 || len > 253)
+        return snprintf(why, n,
+                        "--host '%s': not an IPv4 or IPv6 address or a host "
+                        "name",
+                        host),
+               -1;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0)
+        return snprintf(why, n, "--host '%s': cannot resolve: %s", host,
+                        gai_strerror(rc)),
+               -1;
+    for (r = res; r != NULL; r = r->ai_next)
+        if ((r->ai_family == AF_INET && r->ai_addrlen >= sizeof(a->u.in)) ||
+            (r->ai_family == AF_INET6 && r->ai_addrlen >= sizeof(a->u.in6)))
+            break;
+    if (r != NULL) {
+        a->len = r->ai_family == AF_INET ? sizeof(a->u.in) : sizeof(a->u.in6);
+        memcpy(&a->u, r->ai_addr, a->len);
+    }
+    freeaddrinfo(res);
+    if (r == NULL)
+        return snprintf(why, n, "--host '%s': no IPv4 or IPv6 address",
+                        host),
+               -1;
+named:
+    inet_ntop(a->u.sa.sa_family,
+              a->u.sa.sa_family == AF_INET ? (void *)&a->u.in.sin_addr
+                                           : (void *)&a->u.in6.sin6_addr,
+              a->text, sizeof(a->text));
+    return 0;
+}
+
+int
+tsl_conform_addr_unix(struct tsl_conform_addr *a, const char *path,
+                      char *why, size_t n)
+{
+    size_t len = strlen(path);
+
+    memset(a, 0, sizeof(*a));
+    if (len == 0 || strcmp(path, "@") == 0)
+        return snprintf(why, n, "--unix: an empty socket path"), -1;
+    if (len >= sizeof(a->u.un.sun_path))
+        return snprintf(why, n, "--unix: the path is longer than a Unix "
+                                "socket's %zu bytes",
+                        sizeof(a->u.un.sun_path) - 1),
+               -1;
+    a->u.un.sun_family = AF_UNIX;
+    memcpy(a->u.un.sun_path, path, len);
+    if (path[0] == '@')
+        a->u.un.sun_path[0] = '\0'; /* abstract: no file, no NUL */
+    a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len +
+                         (path[0] == '@' ? 0 : 1));
+    snprintf(a->text, sizeof(a->text), "unix:%s", path);
+    return 0;
+}
+
+bool
+tsl_conform_addr_is_unix(const struct tsl_conform_addr *a)
+{
+    return a->u.sa.sa_family == AF_UNIX;
+}
+
+socklen_t
+tsl_conform_addr_at(const struct tsl_conform_addr *a, uint16_t port,
+                    struct sockaddr_storage *out)
+{
+    memset(out, 0, sizeof(*out));
+    memcpy(out, &a->u, a->len);
+    if (a->u.sa.sa_family == AF_INET)
+        ((struct sockaddr_in *)out)->sin_port = htons(port);
+    else if (a->u.sa.sa_family == AF_INET6)
+        ((struct sockaddr_in6 *)out)->sin6_port = htons(port);
+    return a->len;
+}
+
+void
+tsl_conform_addr_text(const struct tsl_conform_addr *a, uint16_t port,
+                      char *out, size_t n)
+{
+    if (a->u.sa.sa_family == AF_INET6)
+        snprintf(out, n, "[%s]:%u", a->text, port);
+    else if (a->u.sa.sa_family == AF_INET)
+        snprintf(out, n, "%s:%u", a->text, port);
+    else
+        snprintf(out, n, "%s", a->text);
+}
+
+int
 tsl_conform_open(struct tsl_conform_ctx *cx, struct tsl_peer *p,
                  uint64_t seed, char *why, size_t n)
 {
-    if (tsl_peer_open(p, "127.0.0.1", cx->port, &cx->f, seed,
-                      tsl_conform_ms(cx, 3000)) == 0)
+    struct sockaddr_storage ss;
+    socklen_t len = tsl_conform_addr_at(cx->to, cx->port, &ss);
+
+    if (tsl_peer_open_sa(p, (struct sockaddr *)&ss, len, &cx->f, seed,
+                         tsl_conform_ms(cx, 3000)) == 0)
         return 0;
     snprintf(why, n, "%s", p->why);
     tsl_peer_close(p);
@@ -95,31 +238,33 @@ tsl_conform_open_narrow(struct tsl_conform_ctx *cx, struct tsl_peer *p,
 {
     int small = 4096, mss = 536, one = 1, fd, t = tsl_conform_ms(cx, 3000);
     struct timeval tv = {t / 1000, (t % 1000) * 1000};
-    struct sockaddr_in sa;
+    struct sockaddr_storage ss;
+    socklen_t len = tsl_conform_addr_at(cx->to, cx->port, &ss);
+    char text[TSL_PEER_ADDR_TEXT];
 
-    /* The peer's state comes from tsl_peer_open; its socket is replaced
-     * by one whose options must be set before the handshake. */
-    if (tsl_conform_open(cx, p, seed, why, n) < 0)
-        return -1;
-    close(p->fd);
-    p->fd = fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* The peer's state comes from tsl_peer_open_sa; its socket is one
+     * whose options must be set before the handshake.  On a Unix socket
+     * only the buffer is asked for, and the sender's own buffer is what
+     * limits it: 4.3 still has replies pending, but 1.6's small window is
+     * TCP's and n/a there. */
+    tsl_peer_open_sa(p, NULL, 0, &cx->f, seed, t);
+    p->fd = fd = tsl_conform_socket(cx, 0);
     if (fd < 0) {
         snprintf(why, n, "socket: %s", strerror(errno));
         tsl_peer_close(p);
         return -1;
     }
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (!tsl_conform_addr_is_unix(cx->to)) {
+        setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons(cx->port);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        snprintf(why, n, "connect 127.0.0.1:%u: %s", cx->port,
-                 strerror(errno));
+    if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+        int e = errno;
+        tsl_conform_addr_text(cx->to, cx->port, text, sizeof(text));
+        snprintf(why, n, "connect %s: %s", text, strerror(e));
         tsl_peer_close(p);
         return -1;
     }
@@ -381,22 +526,26 @@ tsl_conform_exchange(struct tsl_conform_ctx *cx, uint64_t seed, uint32_t n,
 }
 
 int
+tsl_conform_socket(const struct tsl_conform_ctx *cx, int flags)
+{
+    return socket(cx->to->u.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | flags,
+                  0);
+}
+
+int
 tsl_conform_connect(struct tsl_conform_ctx *cx)
 {
-    struct sockaddr_in sa;
+    struct sockaddr_storage ss;
+    socklen_t len = tsl_conform_addr_at(cx->to, cx->port, &ss);
     int t = tsl_conform_ms(cx, 3000);
     struct timeval tv = {t / 1000, (t % 1000) * 1000};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
+    int fd = tsl_conform_socket(cx, 0), e;
 
     if (fd < 0)
         return -1;
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons(cx->port);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
         e = errno;
         close(fd);
         errno = e;

@@ -12,7 +12,10 @@
  * reads too) and `peer_closed` (a held side of a crashed connection let
  * go).  Every wait is on the events pipe, with a deadline.  The fault
  * log (--log) is kept in a file and its tail goes into a failure's
- * report, with the seed.
+ * report, with the seed.  The proxy listens on 127.0.0.1 whatever the
+ * server's address (--host): its upstream side is the server's IPv4 or
+ * IPv6 address.  Not for a Unix socket (--unix is refused with --proxy):
+ * its resets and cut handshakes are TCP's.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -62,6 +65,16 @@ json_str(const char *line, const char *key, char *out, size_t n)
         out[i++] = *p;
     out[i] = '\0';
 }
+
+/* 127.0.0.1 in network order, as a constant initializer. */
+const struct tsl_conform_addr tsl_conform_proxy_addr = {
+    .u.in = {.sin_family = AF_INET,
+             .sin_addr = {.s_addr = __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+                                        ? 0x7f000001u
+                                        : 0x0100007fu}},
+    .len = sizeof(struct sockaddr_in),
+    .text = "127.0.0.1",
+};
 
 static struct tsl_conform_pconn *
 slot(struct tsl_conform_proxy *px, uint32_t num)
@@ -167,10 +180,11 @@ ctl_line(struct tsl_conform_proxy *px, char *out, size_t n, int64_t until)
 
 int
 tsl_conform_proxy_start(struct tsl_conform_proxy *px, const char *path,
+                        const struct tsl_conform_addr *to,
                         uint16_t upstream, uint64_t seed, int wait_ms,
                         char *why, size_t n)
 {
-    char up[32], plan[48], tmpl[] = "/tmp/tsl-conform-proxy-XXXXXX";
+    char up[80], plan[48], tmpl[] = "/tmp/tsl-conform-proxy-XXXXXX";
     char first[512];
     char *argv[] = {(char *)path, "--listen", "127.0.0.1:0", "--upstream",
                     up, "--faults", plan, "--control", "127.0.0.1:0",
@@ -187,7 +201,7 @@ tsl_conform_proxy_start(struct tsl_conform_proxy *px, const char *path,
     px->ctl = px->events = -1;
     px->seed = seed;
     px->upstream = upstream;
-    snprintf(up, sizeof(up), "127.0.0.1:%u", upstream);
+    tsl_conform_addr_text(to, upstream, up, sizeof(up));
     snprintf(plan, sizeof(plan), "seed=%llu", (unsigned long long)seed);
     if ((lfd = mkostemp(tmpl, O_CLOEXEC)) < 0)
         return snprintf(why, n, "tsl-proxy: no log file: %s",

@@ -79,6 +79,10 @@ tsl_conform_replay(const struct tsl_conform_run *run, const char *id,
         add_opt(out, n, "--shim", run->shim_path);
     if (run->proxy_path != NULL)
         add_opt(out, n, "--proxy", run->proxy_path);
+    if (run->host != NULL)
+        add_opt(out, n, "--host", run->host);
+    if (run->unix_path != NULL)
+        add_opt(out, n, "--unix", run->unix_path);
     if (run->scale != 1.0) {
         snprintf(num, sizeof(num), "%g", run->scale);
         add_opt(out, n, "--timeout-scale", num);
@@ -220,6 +224,8 @@ tsl_conform_write_json(const struct tsl_conform_run *run, const char *path)
                "\"started\":\"%s\",\"seconds\":%.3f,\"server\":\"",
             TSL_CONFORM_VERSION, run->started, run->secs);
     json_escape(f, run->server_cmd);
+    fputs("\",\"address\":\"", f);
+    json_escape(f, run->address != NULL ? run->address : "127.0.0.1");
     fprintf(f, "\",\"seed\":%llu,\"passed\":%d,\"failed\":%d,"
                "\"skipped\":%d,\"na\":%d,\"points\":%d,\"max_points\":%d,"
                "\"cases\":[",

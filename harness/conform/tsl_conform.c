@@ -6,6 +6,10 @@
  * tsl_conform_cases.c, client I/O in tsl_conform_io.c, the report files
  * in tsl_conform_report.c; `tsl-conform --help`).
  *
+ * Every client connects to 127.0.0.1, to --host (IPv4, IPv6, a name
+ * resolved once at start) or to the Unix socket of --unix (one path, so
+ * one server at a time there).
+ *
  * Each group gets a fresh server on a free port substituted for {port},
  * run as `exec CMD` by /bin/sh in a process group of its own, with at
  * most 128 open files, stdin from /dev/null and every signal at its
@@ -380,16 +384,30 @@ free_port(void)
 }
 
 /* A socket a killed server left at the --unix path would refuse the next
- * one (a name already in use); only a socket is removed, never a file of
- * another kind. */
-static void
+ * one (a name already in use).  Removed only when it is a socket nobody
+ * listens on (a connect refused), never a file of another kind; -1 when
+ * something already listens there (ours are all gone by now: another
+ * program's, which the probe would take for ours). */
+static int
 unix_stale_remove(void)
 {
     struct stat st;
+    int fd, r;
 
-    if (opt_unix != NULL && opt_unix[0] != '@' &&
-        lstat(opt_unix, &st) == 0 && S_ISSOCK(st.st_mode))
+    if (opt_unix == NULL)
+        return 0;
+    if (opt_unix[0] != '@' &&
+        (lstat(opt_unix, &st) < 0 || !S_ISSOCK(st.st_mode)))
+        return 0;
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+        return 0;
+    r = connect(fd, &target.u.sa, target.len);
+    close(fd);
+    if (r == 0)
+        return -1;
+    if (errno == ECONNREFUSED && opt_unix[0] != '@')
         unlink(opt_unix);
+    return 0;
 }
 
 /* "exec CMD" with {port} replaced: the shell becomes the server, so
@@ -452,7 +470,13 @@ server_start_once(struct tsl_conform_server *s, uint16_t port,
     int fd, st;
 
     subst(server_cmd, port, cmd, sizeof(cmd));
-    unix_stale_remove();
+    if (unix_stale_remove() < 0) {
+        snprintf(why, wn,
+                 "something already listens at %s before the server starts "
+                 "(another program's socket: not removed)",
+                 target.text);
+        return -1;
+    }
     if ((fd = mkostemp(tmpl, O_CLOEXEC)) < 0) {
         snprintf(why, wn, "cannot create an output file: %s",
                  strerror(errno));
@@ -883,7 +907,7 @@ run_group(const struct tsl_conform_group *g)
     if (state == 0 && s.pid > 0)
         server_stop_note(&cx, g->num);
     server_forget(&s);
-    unix_stale_remove();
+    (void)unix_stale_remove();
 }
 
 static size_t next_group;
@@ -983,10 +1007,11 @@ help(FILE *f)
         "                       127.0.0.1); the server listens there\n"
         "  --unix PATH          connect to a Unix domain socket server at\n"
         "                       PATH ('@NAME': abstract); {port} is not\n"
-        "                       needed, groups run one at a time, and 1.6\n"
-        "                       (TCP's window) is n/a; a socket left at\n"
-        "                       PATH is removed before each start; not with\n"
-        "                       --proxy or --host\n"
+        "                       needed, groups run one at a time; 1.6\n"
+        "                       (TCP's window) and 9.2-9.5 (a TCP proxy)\n"
+        "                       are n/a; a socket nobody listens on at PATH\n"
+        "                       is removed before each start; not with\n"
+        "                       --proxy, --host or --class\n"
         "  --declare FILE       what the server implements: ka_hold_ms=N,\n"
         "                       max_clients=N, skip=ID reason\n"
         "  --cases PATTERN      shell pattern over case ids ('2.*', '1.2.?')\n"

@@ -720,6 +720,42 @@ drained_once_the_queue_is_back_under_the_low_watermark(void **state)
     assert_int_equal(seen[0].drained, 2);
 }
 
+/* A client whose output is stuck but who keeps talking: the keepalive
+ * timer fires many times meanwhile, and only the stall's own deadline
+ * ends it, as slow-consumer, at the stall time exactly. */
+static void
+other_timers_do_not_end_a_stalled_client_early(void **state)
+{
+    uint8_t f[32];
+    size_t n = frame(f, "talk");
+    int64_t t0, fed;
+    int turns = 0;
+
+    (void)state;
+    assert_int_equal(tsl_server_set_output_limits(srv, 1024, 4096, 65536,
+                                                  300),
+                     0);
+    assert_int_equal(tsl_server_set_keepalive(srv, 100), 0);
+    open_rx(0);
+    add_client(0, 0);
+    socks[0].room = 0; /* its peer reads nothing */
+    peer_sends(0, f, n);
+    assert_true(turn(0, 0)); /* read, echo queued: the stall starts */
+    t0 = fed = clock_ms;
+    while (seen[0].disconnects == 0 && turns++ < 200) {
+        if (clock_ms - fed >= 40) {
+            peer_sends(0, f, n); /* talking: keepalive never expires */
+            fed = clock_ms;
+        }
+        assert_true(turn(0, 20));
+    }
+    assert_int_equal(seen[0].disconnects, 1);
+    assert_int_equal(seen[0].reason, TSL_REASON_SLOW_CONSUMER);
+    assert_true(clock_ms - t0 >= 300);
+    assert_true(clock_ms - t0 <= 300 + 2 * 10);
+    assert_true(seen[0].msgs >= 5);
+}
+
 static void
 stalled_output_ends_that_client_as_slow_consumer(void **state)
 {
@@ -1242,6 +1278,8 @@ main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             held_malformed_frame_ends_the_client_on_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            other_timers_do_not_end_a_stalled_client_early, setup, teardown),
         cmocka_unit_test_setup_teardown(keepalive_switched_on_holds_from_then,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(stop_finishes_every_client_once,

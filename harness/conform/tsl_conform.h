@@ -151,11 +151,16 @@ int tsl_conform_open_narrow(struct tsl_conform_ctx *cx, struct tsl_peer *p,
  * count since the peer opened) are verified.  Reading goes on while
  * sending, as a real client's would, so a blocking server is never
  * required to buffer a whole burst.  TSL_CONFORM_NOREAD sends without
- * reading.  Fails after idle_ms without progress.  0, or -1 with why
+ * reading.  TSL_CONFORM_WRITE_FIRST reads only while its own sending is
+ * blocked (the socket full) or done: the replies pile up in the server's
+ * buffers whatever the machine's speed, and a server that blocks in send
+ * is still never stuck (it stops reading, our send blocks, we read).
+ * Fails after idle_ms without progress.  0, or -1 with why
  * ("timed out after 3.0 s waiting for echo 12 (1493 bytes, got 0)", a
  * hex dump around the first differing byte, who closed).
  */
 #define TSL_CONFORM_NOREAD 1
+#define TSL_CONFORM_WRITE_FIRST 2
 int tsl_conform_drive(struct tsl_conform_ctx *cx, struct tsl_peer *p,
                       uint32_t nsend, enum tsl_peer_mode mode, uint32_t upto,
                       int flags, int idle_ms, char *why, size_t n);

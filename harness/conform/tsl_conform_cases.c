@@ -201,7 +201,9 @@ c_keepalive_frame(ctx_t *cx, char *why, size_t n)
  * More reply bytes than the socket buffers hold, to a client with a small
  * receive window: the server's writes come back short or would block, and
  * a server that does not retry the rest (or queue it) loses bytes.  The
- * client reads all the time, so a blocking server is never stuck.
+ * client writes first and reads only while its own send is blocked, so
+ * the replies pile up however fast the machine reads, and a blocking
+ * server is never stuck (it stops reading, our send blocks, we read).
  */
 static verdict_t
 c_small_window(ctx_t *cx, char *why, size_t n)
@@ -211,8 +213,8 @@ c_small_window(ctx_t *cx, char *why, size_t n)
 
     if (tsl_conform_open_narrow(cx, &p, cx->seed + 16, why, n) < 0)
         return FAIL;
-    if (tsl_conform_drive(cx, &p, 400, TSL_PEER_COALESCE, 400, 0, idle(cx),
-                          why, n) < 0)
+    if (tsl_conform_drive(cx, &p, 400, TSL_PEER_COALESCE, 400,
+                          TSL_CONFORM_WRITE_FIRST, idle(cx), why, n) < 0)
         v = wrap(why, n, "400 replies to a client with a 4 KiB receive "
                          "window (short writes must be retried)");
     tsl_peer_close(&p);

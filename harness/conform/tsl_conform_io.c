@@ -375,6 +375,7 @@ tsl_conform_drive(struct tsl_conform_ctx *cx, struct tsl_peer *p,
     struct flow fl;
     int64_t last = tsl_conform_now_ms(), tx = last, gap = 0;
     int r = -1, fl_flags;
+    bool blocked = false; /* our last send found the socket full */
 
     (void)cx;
     memset(&fl, 0, sizeof(fl));
@@ -408,7 +409,8 @@ tsl_conform_drive(struct tsl_conform_ctx *cx, struct tsl_peer *p,
         }
         if (sending)
             pf.events |= POLLOUT;
-        if (reading)
+        if (reading &&
+            !(sending && (flags & TSL_CONFORM_WRITE_FIRST) && !blocked))
             pf.events |= POLLIN;
         idle = tsl_conform_now_ms() - last;
         if (idle >= idle_ms) {
@@ -428,8 +430,18 @@ tsl_conform_drive(struct tsl_conform_ctx *cx, struct tsl_peer *p,
                        fl.staged_from);
             break;
         }
-        if (poll(&pf, 1, (int)(idle_ms - idle)) <= 0)
+        if (reading && !(pf.events & POLLIN)) {
+            /* Writing first: a socket that stays full for 20 ms counts as
+             * blocked even if our last send went whole, so that a server
+             * blocked in its own send gets us reading. */
+            if (poll(&pf, 1, idle_ms - idle < 20 ? (int)(idle_ms - idle)
+                                                 : 20) <= 0) {
+                blocked = true;
+                continue;
+            }
+        } else if (poll(&pf, 1, (int)(idle_ms - idle)) <= 0) {
             continue;
+        }
         if (reading && (pf.revents & (POLLIN | POLLHUP | POLLERR))) {
             k = recv(p->fd, fl.got + fl.have, fl.want_len - fl.have, 0);
             if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -482,13 +494,16 @@ tsl_conform_drive(struct tsl_conform_ctx *cx, struct tsl_peer *p,
              * succeed after the server's FIN). */
             gap = longest(gap, tx);
             tx = tsl_conform_now_ms();
+            blocked = k <= 0;
             if (k <= 0)
                 break; /* full: poll again */
             last = tsl_conform_now_ms();
             fl.st_off += (size_t)k;
             fl.cut -= (size_t)k;
-            if (fl.cut > 0)
+            if (fl.cut > 0) {
+                blocked = true;
                 break; /* a short write: the socket is full */
+            }
         }
     }
 out_fl:

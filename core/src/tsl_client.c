@@ -3,8 +3,14 @@
  * reference count.
  *
  * Shared state (fd, output queue, close request, pending flags, counters)
- * is guarded by client->lock, so tsl_client_send() and
- * tsl_client_disconnect() work from any thread.  The socket is closed only
+ * is guarded by the client's lock, so tsl_client_send() and
+ * tsl_client_disconnect() work from any thread.  The lock is not in the
+ * client: a pthread mutex is 40 bytes, most of an idle client's budget.
+ * The server keeps TSL__CLIENT_LOCKS of them and a client uses the one its
+ * id picks, so consecutive clients (the ones one receiver serves at once)
+ * never share one.  Sharing is safe because no code holds a client's lock
+ * while it takes another client's, or while it calls the application: a
+ * section under it touches that client and the queues below it.  The socket is closed only
  * by the owning thread, in tsl__client_finish(), and only after fd has
  * been set to -1 under the lock: a sender on another thread can therefore
  * never write into a descriptor number that has been reused.
@@ -40,7 +46,6 @@ tsl__client_create(struct tsl_server *srv, int fd,
     c->srv = srv;
     tsl__addr_text(peer, c->ip, sizeof(c->ip));
     c->port = tsl__addr_port(peer);
-    pthread_mutex_init(&c->lock, NULL);
     c->fd = fd;
     c->close_reason = TSL_REASON_COUNT;
     c->ka_override = -1;
@@ -53,6 +58,18 @@ tsl__client_create(struct tsl_server *srv, int fd,
     c->st.id = c->id;
     c->st.connect_time_ms = tsl__wall_ms();
     return c;
+}
+
+void
+tsl__client_lock(struct tsl_client *c)
+{
+    pthread_mutex_lock(&c->srv->client_locks[c->id % TSL__CLIENT_LOCKS].mu);
+}
+
+void
+tsl__client_unlock(struct tsl_client *c)
+{
+    pthread_mutex_unlock(&c->srv->client_locks[c->id % TSL__CLIENT_LOCKS].mu);
 }
 
 void
@@ -71,7 +88,6 @@ tsl_client_unref(tsl_client_t *c)
     TSL_ASSERT(c->fd < 0 && !c->in_db && !c->queued);
     tsl__sys->free(c->out.buf);
     tsl__cbuf_fini(&c->in);
-    pthread_mutex_destroy(&c->lock);
     tsl__sys->free(c);
 }
 
@@ -130,10 +146,10 @@ tsl_client_disconnect(tsl_client_t *c)
 {
     int rc = 0;
 
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     if (c->fd < 0 || !tsl__client_request_close_locked(c, TSL_REASON_FORCED))
         rc = TSL_ENOTCONN;
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     return rc;
 }
 
@@ -142,14 +158,14 @@ tsl_client_set_keepalive(tsl_client_t *c, int64_t hold_ms)
 {
     int rc = 0;
 
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     if (c->fd < 0 || c->closing) {
         rc = TSL_ENOTCONN;
     } else {
         c->ka_override = hold_ms < 0 ? -1 : hold_ms;
         tsl__client_poke_locked(c, TSL__P_KA);
     }
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     return rc;
 }
 
@@ -171,14 +187,14 @@ set_read_paused(tsl_client_t *c, bool paused)
 {
     int rc = 0;
 
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     if (c->fd < 0 || c->closing) {
         rc = TSL_ENOTCONN;
     } else if (atomic_load(&c->read_paused) != paused) {
         atomic_store(&c->read_paused, paused);
         tsl__client_poke_locked(c, TSL__P_READ);
     }
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     return rc;
 }
 
@@ -200,20 +216,20 @@ tsl__client_ka_override(struct tsl_client *c)
 {
     int64_t v;
 
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     v = c->ka_override;
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     return v;
 }
 
 void
 tsl_client_stats(tsl_client_t *c, tsl_client_stats_t *out)
 {
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     *out = c->st;
     out->out_queued = c->out.len;
     out->msgs_in = atomic_load_explicit(&c->msgs_in, memory_order_relaxed);
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
 }
 
 /* The controller's teardown, installed in the server (tsl_server.c). */
@@ -230,7 +246,7 @@ tsl__client_handoff(struct tsl_client *c, struct tsl_owner *o,
     bool stale = false;
     int r;
 
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     /* A poke that came after the old owner last took its queue left an
      * entry there; pending flags stay on the client for the new owner. */
     if (c->queued && from != NULL && tsl__wakeup_remove(from, c)) {
@@ -249,7 +265,7 @@ tsl__client_handoff(struct tsl_client *c, struct tsl_owner *o,
         c->queued = false;
         atomic_fetch_sub(&c->refs, 1);
     }
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     if (stale)
         atomic_fetch_sub(&c->refs, 1); /* the caller holds one more */
     return r;
@@ -260,11 +276,11 @@ tsl__client_take_pending(struct tsl_client *c, bool *closed)
 {
     unsigned f;
 
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     f = c->pending;
     c->pending = 0;
     c->queued = false;
     *closed = c->fd < 0;
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     return f;
 }

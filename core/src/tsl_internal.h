@@ -6,13 +6,14 @@
  *   under ctl_lock, except max_clients and the black-list (cfg_lock) and
  *   the flags (atomic).  Counters are atomics.
  * - struct tsl_client: the fields above `owner-only` are shared and guarded
- *   by client->lock; db links by the database lock; q_next by the hand-off
- *   queue lock; the owner-only fields belong to the one thread serving the
+ *   by the client's lock (tsl__client_lock: one of the server's, by id);
+ *   db links by the database lock; q_next by the hand-off queue lock; the owner-only fields belong to the one thread serving the
  *   client at the moment (the receiver), which is the only thread that ever
  *   reads the socket, runs the framer, or finishes the client.
  *
  * Lock order (never take a lock to the left while holding one to the
- * right): ctl_lock -> client->lock -> queue lock.  The database lock and
+ * right): ctl_lock -> a client's lock -> queue lock, and never two
+ * clients' locks at once (they may be one mutex).  The database lock and
  * cfg_lock are leaves: nothing else is taken while they are held.  No lock
  * is held while a user callback runs.
  */
@@ -100,7 +101,7 @@ struct tsl_client {
     uint16_t port;
     char ip[TSL__IP_TEXT];
 
-    pthread_mutex_t lock;
+    /* under the client's lock, tsl__client_lock() */
     int fd;                  /* -1 once closed */
     tsl_reason_t close_reason;
     unsigned pending;        /* TSL__P_* not yet seen by the owner */
@@ -152,10 +153,14 @@ struct tsl_client {
 
 struct tsl_client *tsl__client_create(struct tsl_server *srv, int fd,
                                       const union tsl__sa *peer);
+/* A client's lock: one of its server's TSL__CLIENT_LOCKS, picked by id
+ * (tsl_client.c says why).  Never held while taking another client's. */
+void tsl__client_lock(struct tsl_client *c);
+void tsl__client_unlock(struct tsl_client *c);
 /* Sets the close reason if none is set yet and tells the owner.
- * Caller holds c->lock.  Returns false if a reason was already set. */
+ * Caller holds c's lock.  Returns false if a reason was already set. */
 bool tsl__client_request_close_locked(struct tsl_client *c, tsl_reason_t r);
-/* Tells the owner about `flag`.  Caller holds c->lock. */
+/* Tells the owner about `flag`.  Caller holds c's lock. */
 void tsl__client_poke_locked(struct tsl_client *c, unsigned flag);
 /* The keepalive override (-1: none), read under its lock. */
 int64_t tsl__client_ka_override(struct tsl_client *c);
@@ -171,9 +176,9 @@ int tsl__output_send(struct tsl_client *c, const void *buf, size_t len,
 /* Owner: writes queued output (as much as the socket takes now) and sets
  * want_write; returns the bytes still queued. */
 size_t tsl__output_flush(struct tsl_client *c, int64_t now);
-/* The same with c->lock held (want_write untouched). */
+/* The same with c's lock held (want_write untouched). */
 size_t tsl__output_flush_locked(struct tsl_client *c, int64_t now);
-/* Frees the queue's storage.  Caller holds c->lock. */
+/* Frees the queue's storage.  Caller holds c's lock. */
 void tsl__output_free_locked(struct tsl_client *c);
 /* Bytes queued, read under the lock. */
 size_t tsl__output_len(struct tsl_client *c);
@@ -418,6 +423,14 @@ struct tsl_black {
     unsigned bits;
 };
 
+/* The client locks of a server: a client takes lock id % this. */
+#define TSL__CLIENT_LOCKS 64
+
+struct tsl__client_lock {
+    pthread_mutex_t mu;
+    char pad[64 - sizeof(pthread_mutex_t) % 64]; /* one per cache line */
+};
+
 struct tsl_server {
     char name[64];
     char ip[TSL__ADDR_TEXT];  /* the address's text (tsl_server_ip) */
@@ -483,6 +496,7 @@ struct tsl_server {
     void (*finish)(struct tsl_client *c, tsl_reason_t reason);
     struct tsl_counters ctr;
     atomic_uint_fast64_t next_id;
+    struct tsl__client_lock client_locks[TSL__CLIENT_LOCKS];
 };
 
 /* The server whose thread this is (acceptor, receiver, stopper), or NULL. */

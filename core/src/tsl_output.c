@@ -3,7 +3,7 @@
  *
  * Owns client->out, the bytes accepted by tsl_client_send() that the
  * kernel has not taken yet, and the fields that describe it
- * (out_since_ms, out_queued_peak); all of them under client->lock, since
+ * (out_since_ms, out_queued_peak); all of them under the client's lock, since
  * any thread may send.  The owner-only `out_over` flag is written only by
  * the owner's own sends while it serves the client.
  *
@@ -107,7 +107,7 @@ count_out(struct tsl_client *c, size_t n)
     TSL__CTR_ADD(c->srv->ctr.bytes_out, n);
 }
 
-/* Queues p[0..n) behind what is buffered.  Caller holds c->lock. */
+/* Queues p[0..n) behind what is buffered.  Caller holds c's lock. */
 static int
 queue_locked(struct tsl_client *c, const uint8_t *p, size_t n, bool serving)
 {
@@ -147,7 +147,7 @@ tsl__output_send(struct tsl_client *c, const void *buf, size_t len,
         return 0;
     if (len > c->srv->out_hard)
         return TSL_ENOBUFS; /* can never be queued; nothing is sent */
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     if (c->fd < 0 || c->closing) {
         rc = TSL_ENOTCONN;
         goto out;
@@ -184,7 +184,7 @@ tsl__output_send(struct tsl_client *c, const void *buf, size_t len,
         c->st.keepalives_out++;
     }
 out:
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     return rc;
 }
 
@@ -226,9 +226,9 @@ tsl__output_flush(struct tsl_client *c, int64_t now)
 {
     size_t left;
 
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     left = tsl__output_flush_locked(c, now);
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     c->want_write = left > 0;
     return left;
 }
@@ -238,9 +238,9 @@ tsl__output_len(struct tsl_client *c)
 {
     size_t n;
 
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     n = c->out.len;
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     return n;
 }
 
@@ -272,7 +272,7 @@ tsl__output_end(struct tsl_client *c, int64_t now)
     TSL_ASSERT(tsl__tls_serving == c);
     serve_done(c);
     c->out_over = false;
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     /* Output that already waits for writability (the socket was full at
      * the last try, or another thread queued it) would only meet EAGAIN
      * now: it goes at the next writable event. */
@@ -280,7 +280,7 @@ tsl__output_end(struct tsl_client *c, int64_t now)
         left = c->out.len;
     else
         left = tsl__output_flush_locked(c, now);
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     c->want_write = left > 0;
     return left;
 }
@@ -292,12 +292,12 @@ tsl__output_take_drained(struct tsl_client *c)
 
     if (!atomic_load_explicit(&c->drain_due, memory_order_relaxed))
         return false; /* the common case: no lock */
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     if (c->out.len <= c->srv->out_low && !c->closing) {
         atomic_store_explicit(&c->drain_due, false, memory_order_relaxed);
         due = true;
     }
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     return due;
 }
 

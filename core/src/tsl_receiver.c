@@ -115,10 +115,10 @@ stall_deadline(struct tsl_client *c)
 
     if (!c->stall_on)
         return -1;
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     if (c->out.len > 0)
         since = c->out_since_ms;
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     return since < 0 ? -1 : since + c->srv->stall_ms;
 }
 
@@ -188,9 +188,9 @@ ka_fire(struct tsl_timer *t, int64_t now, void *arg)
     (void)t;
     if (frame >= 0 && now >= frame) {
         /* A slow partial frame (slowloris): the stream is not usable. */
-        pthread_mutex_lock(&c->lock);
+        tsl__client_lock(c);
         c->st.protocol_errors++;
-        pthread_mutex_unlock(&c->lock);
+        tsl__client_unlock(c);
         TSL__CTR_ADD(c->srv->ctr.protocol_errors, 1);
         rx_finish(rx, c, TSL_REASON_PROTOCOL_ERROR);
         return;
@@ -369,14 +369,14 @@ rx_add(struct tsl_receiver *rx, struct tsl_client *c)
     rx->had_client = true;
     c->owner_rx = rx;
     c->ready_r = c->ready_w = false;
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     c->st.threaded = rx->dedicated;
     migrated = c->adopted;
     if (migrated)
         c->st.migrations++;
     c->adopted = true;
     c->ka_hold = c->ka_override;
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     /* A migrated client: bytes may have waited in the kernel during the
      * hand-off, and frames in its ring: read and deliver once before the
      * next request is handled, so a client that is moved again and again
@@ -423,11 +423,11 @@ rx_migrate(struct tsl_receiver *rx, struct tsl_client *c)
 {
     struct tsl_receiver *to;
 
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     to = c->migrate_to;
     c->migrate_to = NULL;
     atomic_store(&c->migrating, false);
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     if (to == NULL || to == rx)
         return;
     rx_remove(rx, c, false);
@@ -530,14 +530,14 @@ count_read(struct tsl_client *c, size_t bytes, uint64_t kas, bool err)
 
     if (bytes == 0 && kas == 0 && !err)
         return;
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     c->st.keepalives_in += kas;
     c->st.protocol_errors += err;
     if (bytes > 0) {
         c->st.bytes_in += bytes;
         c->st.last_recv_ms = tsl__wall_ms();
     }
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     if (bytes > 0)
         TSL__CTR_ADD(srv->ctr.bytes_in, bytes);
     if (kas > 0)
@@ -730,10 +730,10 @@ asked_reason(struct tsl_client *c, tsl_reason_t dflt)
 {
     tsl_reason_t r = dflt;
 
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     if (c->closing && c->close_reason != TSL_REASON_COUNT)
         r = c->close_reason;
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     return r;
 }
 

@@ -86,6 +86,8 @@ tsl_server_create(tsl_server_t **out, const char *name, const char *ip,
     pthread_mutex_init(&srv->ded_lock, NULL);
     pthread_cond_init(&srv->ded_cv, NULL);
     pthread_mutex_init(&srv->conn_lock, NULL);
+    for (size_t k = 0; k < TSL__CLIENT_LOCKS; k++)
+        pthread_mutex_init(&srv->client_locks[k].mu, NULL);
     srv->conn_closed = true;
     srv->ded_closed = true; /* the gates open at start */
     atomic_init(&srv->ka_interval_ms, 0);
@@ -293,6 +295,8 @@ tsl_server_destroy(tsl_server_t *srv)
     pthread_mutex_destroy(&srv->ded_lock);
     pthread_cond_destroy(&srv->ded_cv);
     pthread_mutex_destroy(&srv->conn_lock);
+    for (size_t k = 0; k < TSL__CLIENT_LOCKS; k++)
+        pthread_mutex_destroy(&srv->client_locks[k].mu);
     tsl__sys->free(srv->black);
     tsl__sys->free(srv);
     return 0;
@@ -796,7 +800,7 @@ finish(struct tsl_client *c, tsl_reason_t reason)
     struct tsl_receiver *target;
     int fd;
 
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     target = c->migrate_to; /* a migration that will not happen now */
     c->migrate_to = NULL;
     atomic_store(&c->migrating, false);
@@ -814,7 +818,7 @@ finish(struct tsl_client *c, tsl_reason_t reason)
     c->owner = NULL;
     c->pending = 0;
     tsl__output_free_locked(c);
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
 
     if (target != NULL && target->dedicated)
         tsl__dedicated_release(srv, target);
@@ -856,7 +860,7 @@ tsl_server_migrate_client(tsl_server_t *srv, tsl_client_t *c,
         if (to == NULL)
             return rc;
     }
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     if (c->fd < 0 || c->closing)
         rc = TSL_ENOTCONN;
     else if (c->migrate_to != NULL || !c->adopted)
@@ -871,7 +875,7 @@ tsl_server_migrate_client(tsl_server_t *srv, tsl_client_t *c,
         atomic_store(&c->migrating, true);
         tsl__client_poke_locked(c, TSL__P_MIGRATE);
     }
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     if (to->dedicated) {
         if (rc != 0)
             tsl__dedicated_release(srv, to); /* it will never get its client */

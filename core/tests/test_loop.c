@@ -960,11 +960,11 @@ migration_hands_over_half_a_frame(void **state)
     assert_int_equal(seen[0].msgs, 0);
     assert_true(c->in.len > 0);
     /* What tsl_server_migrate_client() asks, to a receiver of our own. */
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     c->migrate_to = &rx[1];
     atomic_store(&c->migrating, true);
     tsl__client_poke_locked(c, TSL__P_MIGRATE);
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
     assert_true(turn(0, 0));
     assert_int_equal(rx[0].n, 0);
     assert_null(fp_find(&pollers[0], SOCK_FD));
@@ -982,11 +982,11 @@ migration_hands_over_half_a_frame(void **state)
 static void
 migrate_to_rx1(struct tsl_client *c)
 {
-    pthread_mutex_lock(&c->lock);
+    tsl__client_lock(c);
     c->migrate_to = &rx[1];
     atomic_store(&c->migrating, true);
     tsl__client_poke_locked(c, TSL__P_MIGRATE);
-    pthread_mutex_unlock(&c->lock);
+    tsl__client_unlock(c);
 }
 
 static void

@@ -91,6 +91,17 @@ struct tsl_outq {
     size_t cap, head, len;
 };
 
+/* A client's counters as kept (tsl_client_stats() fills the public struct:
+ * the id, out_queued and threaded are the client's own fields; msgs_in is
+ * an atomic apart). */
+struct tsl_client_ctr {
+    uint64_t bytes_in, bytes_out, msgs_out;
+    uint64_t keepalives_in, keepalives_out;
+    uint64_t out_queued_peak;
+    int64_t connect_time_ms, last_recv_ms, last_send_ms;
+    uint32_t protocol_errors, migrations;
+};
+
 struct tsl_client {
     /* Fields are grouped by who guards them, and within a group ordered
      * by size so that the struct has no holes (docs/architecture.md,
@@ -109,6 +120,7 @@ struct tsl_client {
     bool queued;             /* in the owner's hand-off queue */
     atomic_bool migrating;   /* migrate_to is set (read lock-free) */
     bool adopted;            /* has had an owner (counts migrations) */
+    bool threaded;           /* the owner is a dedicated receiver */
     atomic_bool read_paused; /* tsl_client_pause_reading (read lock-free) */
     atomic_bool drain_due;   /* output passed the high watermark: drained
                               * is owed (set under lock, read lock-free) */
@@ -119,7 +131,7 @@ struct tsl_client {
     struct tsl_connector *connector; /* client mode: who connected it */
     struct tsl_receiver *migrate_to; /* pending migration target */
     _Atomic(void *) data;    /* the application's (tsl_client_data) */
-    tsl_client_stats_t st;   /* msgs_in apart: the atomic below */
+    struct tsl_client_ctr st;
     atomic_uint_fast64_t msgs_in; /* owner adds, lock-free; anyone reads */
 
     struct tsl_client *db_prev, *db_next; /* database lock */

@@ -370,7 +370,7 @@ rx_add(struct tsl_receiver *rx, struct tsl_client *c)
     c->owner_rx = rx;
     c->ready_r = c->ready_w = false;
     tsl__client_lock(c);
-    c->st.threaded = rx->dedicated;
+    c->threaded = rx->dedicated;
     migrated = c->adopted;
     if (migrated)
         c->st.migrations++;

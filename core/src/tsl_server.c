@@ -865,7 +865,7 @@ tsl_server_migrate_client(tsl_server_t *srv, tsl_client_t *c,
         rc = TSL_ENOTCONN;
     else if (c->migrate_to != NULL || !c->adopted)
         rc = TSL_EAGAIN; /* still arriving, or already moving */
-    else if ((c->st.threaded != 0) == (mode == TSL_CLIENT_THREADED))
+    else if (c->threaded == (mode == TSL_CLIENT_THREADED))
         rc = 1; /* already there */
     else if (mode == TSL_CLIENT_MULTIPLEXED &&
              !tsl__server_can_watch(srv, c->fd, false))

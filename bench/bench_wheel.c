@@ -45,10 +45,10 @@ main(void)
 
         n = sizes[k];
         t = malloc(n * sizeof(*t));
-        if (t == NULL || tsl__wheel_init(&w, 50, 1024, 0) != 0)
+        if (t == NULL || tsl__wheel_init(&w, 50, 1024, 0, nop, NULL) != 0)
             return 1;
         for (i = 0; i < n; i++) {
-            tsl__timer_init(&t[i], nop, NULL);
+            tsl__timer_init(&t[i]);
             tsl__wheel_start(&w, &t[i], 0, 10000 + (int64_t)(i % 5000));
         }
         t0 = now_ns();

@@ -45,6 +45,7 @@
  * and migration refuse it.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,8 +181,9 @@ bytes_wait(struct tsl_client *c)
 static void
 ka_fire(struct tsl_timer *t, int64_t now, void *arg)
 {
-    struct tsl_client *c = arg;
-    struct tsl_receiver *rx = (struct tsl_receiver *)c->owner_rx;
+    struct tsl_client *c =
+        (struct tsl_client *)((char *)t - offsetof(struct tsl_client, ka));
+    struct tsl_receiver *rx = arg;
     int64_t hold = ka_hold(c), frame = frame_deadline(c);
     int64_t stall = stall_deadline(c);
 
@@ -388,7 +390,7 @@ rx_add(struct tsl_receiver *rx, struct tsl_client *c)
     }
     if (c->ka_last == 0)
         c->ka_last = now; /* new; a migrated client keeps its time */
-    tsl__timer_init(&c->ka, ka_fire, c);
+    tsl__timer_init(&c->ka);
     c->stall_on = false;
     ka_send_arm(rx, c, now); /* and arms the timer */
     return 0;
@@ -1108,7 +1110,7 @@ tsl__receiver_open(struct tsl_receiver *rx, struct tsl_server *srv,
     rx->ka_srv_hold = atomic_load(&srv->ka_hold_ms);
     /* One client needs few slots; the shared wheel spreads thousands. */
     r = tsl__wheel_init(&rx->wheel, srv->tick_ms, dedicated ? 8 : 1024,
-                        tsl__now_ms());
+                        tsl__now_ms(), ka_fire, rx);
     if (r < 0)
         goto fail;
     r = tsl__wakeup_open(&rx->wk);

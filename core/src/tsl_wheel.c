@@ -41,7 +41,7 @@ insert_tail(struct tsl_timer *h, struct tsl_timer *t)
 
 int
 tsl__wheel_init(struct tsl_wheel *w, uint32_t tick_ms, size_t nslots,
-                int64_t now)
+                int64_t now, tsl_timer_cb *cb, void *arg)
 {
     size_t i;
 
@@ -57,6 +57,8 @@ tsl__wheel_init(struct tsl_wheel *w, uint32_t tick_ms, size_t nslots,
     w->tick = 0;
     w->origin_ms = now;
     w->count = 0;
+    w->cb = cb;
+    w->arg = arg;
     return 0;
 }
 
@@ -68,13 +70,16 @@ tsl__wheel_fini(struct tsl_wheel *w)
 }
 
 void
-tsl__timer_init(struct tsl_timer *t, tsl_timer_cb *cb, void *arg)
+tsl__timer_init(struct tsl_timer *t)
 {
     list_init(t);
     t->expires = 0;
-    t->cb = cb;
-    t->arg = arg;
-    t->armed = false;
+}
+
+bool
+tsl__timer_armed(const struct tsl_timer *t)
+{
+    return t->next != NULL && t->next != t;
 }
 
 /* The last tick boundary at or before now (0 before the origin). */
@@ -102,17 +107,15 @@ tsl__wheel_start(struct tsl_wheel *w, struct tsl_timer *t, int64_t now,
         exp = w->tick + 1;
     t->expires = exp;
     insert_tail(&w->slots[exp & (w->nslots - 1)], t);
-    t->armed = true;
     w->count++;
 }
 
 void
 tsl__wheel_cancel(struct tsl_wheel *w, struct tsl_timer *t)
 {
-    if (!t->armed)
+    if (!tsl__timer_armed(t))
         return;
     unlink_timer(t);
-    t->armed = false;
     w->count--;
 }
 
@@ -148,10 +151,9 @@ tsl__wheel_advance(struct tsl_wheel *w, int64_t now)
                 insert_tail(&w->slots[t->expires & (w->nslots - 1)], t);
                 continue;
             }
-            t->armed = false;
             w->count--;
             fired++;
-            t->cb(t, now, t->arg);
+            w->cb(t, now, w->arg);
         }
     }
     return fired;

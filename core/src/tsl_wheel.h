@@ -21,14 +21,15 @@
 #include <stdint.h>
 
 struct tsl_timer;
+/* What a wheel calls for each timer that fires; arg is the wheel's.  The
+ * timer is usually a member of a larger struct, found from t. */
 typedef void tsl_timer_cb(struct tsl_timer *t, int64_t now, void *arg);
 
+/* 24 bytes: the callback is the wheel's, and a timer is armed while it is
+ * linked (a timer of every connection, so every byte counts). */
 struct tsl_timer {
-    struct tsl_timer *prev, *next; /* circular list; self when idle */
+    struct tsl_timer *prev, *next; /* circular list; self or NULL: idle */
     uint64_t expires;              /* absolute tick */
-    tsl_timer_cb *cb;
-    void *arg;
-    bool armed;
 };
 
 struct tsl_wheel {
@@ -38,14 +39,19 @@ struct tsl_wheel {
     uint64_t tick;                 /* last tick processed */
     int64_t origin_ms;             /* time of tick 0 */
     size_t count;                  /* armed timers */
+    tsl_timer_cb *cb;
+    void *arg;
 };
 
-/* nslots must be a power of two.  Returns 0 or TSL_ENOMEM. */
+/* nslots must be a power of two; cb(t, now, arg) is called for each timer
+ * that fires.  Returns 0, TSL_EINVAL or TSL_ENOMEM. */
 int tsl__wheel_init(struct tsl_wheel *w, uint32_t tick_ms, size_t nslots,
-                    int64_t now);
+                    int64_t now, tsl_timer_cb *cb, void *arg);
 void tsl__wheel_fini(struct tsl_wheel *w);
 
-void tsl__timer_init(struct tsl_timer *t, tsl_timer_cb *cb, void *arg);
+/* An idle timer (a zeroed one is idle too). */
+void tsl__timer_init(struct tsl_timer *t);
+bool tsl__timer_armed(const struct tsl_timer *t);
 /* Arms t to fire delay_ms after now (rounded up to a tick; at least one
  * tick).  An armed timer is moved (restart). */
 void tsl__wheel_start(struct tsl_wheel *w, struct tsl_timer *t, int64_t now,

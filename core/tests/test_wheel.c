@@ -11,7 +11,9 @@
 #include "tsl.h"
 #include "tsl_wheel.h"
 
+/* A timer and what its firings did (the wheel finds it from the timer). */
 struct rec {
+    struct tsl_timer t;
     int fired;
     int64_t at;
     struct tsl_wheel *w;
@@ -22,7 +24,9 @@ struct rec {
 static void
 on_fire(struct tsl_timer *t, int64_t now, void *arg)
 {
-    struct rec *r = arg;
+    struct rec *r = (struct rec *)t;
+
+    assert_ptr_equal(arg, r->w);
 
     r->fired++;
     r->at = now;
@@ -36,13 +40,12 @@ static void
 fires_at_the_deadline_never_before(void **state)
 {
     struct tsl_wheel w;
-    struct tsl_timer t;
-    struct rec r = {0};
+    struct rec r = {.w = &w};
 
     (void)state;
-    assert_int_equal(tsl__wheel_init(&w, 10, 8, 1000), 0);
-    tsl__timer_init(&t, on_fire, &r);
-    tsl__wheel_start(&w, &t, 1003, 25); /* due at 1028: tick boundary 1030 */
+    assert_int_equal(tsl__wheel_init(&w, 10, 8, 1000, on_fire, &w), 0);
+    tsl__timer_init(&r.t);
+    tsl__wheel_start(&w, &r.t, 1003, 25); /* due at 1028: tick boundary 1030 */
     assert_int_equal(w.count, 1);
     assert_int_equal(tsl__wheel_advance(&w, 1027), 0);
     assert_int_equal(tsl__wheel_advance(&w, 1029), 0);
@@ -50,7 +53,7 @@ fires_at_the_deadline_never_before(void **state)
     assert_int_equal(r.fired, 1);
     assert_int_equal(r.at, 1030);
     assert_int_equal(w.count, 0);
-    assert_false(t.armed);
+    assert_false(tsl__timer_armed(&r.t));
     assert_int_equal(tsl__wheel_advance(&w, 5000), 0);
     tsl__wheel_fini(&w);
 }
@@ -61,17 +64,16 @@ static void
 at_the_origin_at_least_one_tick_and_never_early(void **state)
 {
     struct tsl_wheel w;
-    struct tsl_timer a, b, c;
-    struct rec ra = {0}, rb = {0}, rc = {0};
+    struct rec ra = {.w = &w}, rb = {.w = &w}, rc = {.w = &w};
 
     (void)state;
-    assert_int_equal(tsl__wheel_init(&w, 10, 8, 1000), 0);
-    tsl__timer_init(&a, on_fire, &ra);
-    tsl__timer_init(&b, on_fire, &rb);
-    tsl__timer_init(&c, on_fire, &rc);
-    tsl__wheel_start(&w, &a, 1000, 0);  /* at once: the next tick */
-    tsl__wheel_start(&w, &b, 1000, 10); /* exactly one tick */
-    tsl__wheel_start(&w, &c, 1000, 11); /* just past it: the second */
+    assert_int_equal(tsl__wheel_init(&w, 10, 8, 1000, on_fire, &w), 0);
+    tsl__timer_init(&ra.t);
+    tsl__timer_init(&rb.t);
+    tsl__timer_init(&rc.t);
+    tsl__wheel_start(&w, &ra.t, 1000, 0);  /* at once: the next tick */
+    tsl__wheel_start(&w, &rb.t, 1000, 10); /* exactly one tick */
+    tsl__wheel_start(&w, &rc.t, 1000, 11); /* just past it: the second */
     assert_int_equal(tsl__wheel_timeout(&w, 1000), 10);
     assert_int_equal(tsl__wheel_advance(&w, 1000), 0);
     assert_int_equal(tsl__wheel_advance(&w, 1009), 0);
@@ -89,14 +91,13 @@ static void
 timers_beyond_one_turn_wait_for_their_turn(void **state)
 {
     struct tsl_wheel w;
-    struct tsl_timer t;
-    struct rec r = {0};
+    struct rec r = {.w = &w};
     int64_t now;
 
     (void)state;
-    assert_int_equal(tsl__wheel_init(&w, 10, 8, 0), 0); /* one turn: 80 ms */
-    tsl__timer_init(&t, on_fire, &r);
-    tsl__wheel_start(&w, &t, 0, 1000);
+    assert_int_equal(tsl__wheel_init(&w, 10, 8, 0, on_fire, &w), 0); /* one turn: 80 ms */
+    tsl__timer_init(&r.t);
+    tsl__wheel_start(&w, &r.t, 0, 1000);
     for (now = 1; now < 1000; now++)
         assert_int_equal(tsl__wheel_advance(&w, now), 0);
     assert_int_equal(tsl__wheel_advance(&w, 1000), 1);
@@ -107,25 +108,24 @@ static void
 cancel_and_restart(void **state)
 {
     struct tsl_wheel w;
-    struct tsl_timer a, b;
-    struct rec ra = {0}, rb = {0};
+    struct rec ra = {.w = &w}, rb = {.w = &w};
 
     (void)state;
-    assert_int_equal(tsl__wheel_init(&w, 10, 16, 0), 0);
-    tsl__timer_init(&a, on_fire, &ra);
-    tsl__timer_init(&b, on_fire, &rb);
-    tsl__wheel_start(&w, &a, 0, 50);
-    tsl__wheel_start(&w, &b, 0, 50);
-    tsl__wheel_cancel(&w, &a);
-    tsl__wheel_cancel(&w, &a); /* idempotent */
-    tsl__wheel_start(&w, &b, 30, 50); /* restart: now due at 80 */
+    assert_int_equal(tsl__wheel_init(&w, 10, 16, 0, on_fire, &w), 0);
+    tsl__timer_init(&ra.t);
+    tsl__timer_init(&rb.t);
+    tsl__wheel_start(&w, &ra.t, 0, 50);
+    tsl__wheel_start(&w, &rb.t, 0, 50);
+    tsl__wheel_cancel(&w, &ra.t);
+    tsl__wheel_cancel(&w, &ra.t); /* idempotent */
+    tsl__wheel_start(&w, &rb.t, 30, 50); /* restart: now due at 80 */
     assert_int_equal(w.count, 1);
     assert_int_equal(tsl__wheel_advance(&w, 79), 0);
     assert_int_equal(tsl__wheel_advance(&w, 80), 1);
     assert_int_equal(ra.fired, 0);
     assert_int_equal(rb.fired, 1);
     assert_int_equal(tsl__wheel_timeout(&w, 80), -1);
-    tsl__wheel_start(&w, &a, 85, 0); /* zero delay: the next tick */
+    tsl__wheel_start(&w, &ra.t, 85, 0); /* zero delay: the next tick */
     assert_int_equal(tsl__wheel_timeout(&w, 85), 5);
     assert_int_equal(tsl__wheel_advance(&w, 90), 1);
     tsl__wheel_fini(&w);
@@ -135,22 +135,20 @@ static void
 callbacks_may_cancel_others_and_rearm_themselves(void **state)
 {
     struct tsl_wheel w;
-    struct tsl_timer a, b, p;
-    struct rec ra = {0}, rb = {0}, rp = {0};
+    struct rec ra = {.w = &w}, rb = {.w = &w}, rp = {.w = &w};
 
     (void)state;
-    assert_int_equal(tsl__wheel_init(&w, 10, 4, 0), 0);
-    ra.w = rb.w = rp.w = &w;
-    tsl__timer_init(&a, on_fire, &ra);
-    tsl__timer_init(&b, on_fire, &rb);
-    tsl__timer_init(&p, on_fire, &rp);
+    assert_int_equal(tsl__wheel_init(&w, 10, 4, 0, on_fire, &w), 0);
+    tsl__timer_init(&ra.t);
+    tsl__timer_init(&rb.t);
+    tsl__timer_init(&rp.t);
     /* a and b share a slot; whichever fires first cancels the other. */
-    ra.other = &b;
-    rb.other = &a;
-    tsl__wheel_start(&w, &a, 0, 20);
-    tsl__wheel_start(&w, &b, 0, 20);
+    ra.other = &rb.t;
+    rb.other = &ra.t;
+    tsl__wheel_start(&w, &ra.t, 0, 20);
+    tsl__wheel_start(&w, &rb.t, 0, 20);
     rp.rearm = 30; /* periodic */
-    tsl__wheel_start(&w, &p, 0, 30);
+    tsl__wheel_start(&w, &rp.t, 0, 30);
     assert_int_equal(tsl__wheel_advance(&w, 20), 1);
     assert_int_equal(ra.fired + rb.fired, 1);
     {
@@ -165,7 +163,7 @@ callbacks_may_cancel_others_and_rearm_themselves(void **state)
     assert_int_equal(tsl__wheel_advance(&w, 1000), 1);
     assert_int_equal(rp.fired, 11);
     assert_int_equal(ra.fired + rb.fired, 1);
-    tsl__wheel_cancel(&w, &p);
+    tsl__wheel_cancel(&w, &rp.t);
     assert_int_equal(w.count, 0);
     tsl__wheel_fini(&w);
 }
@@ -175,16 +173,16 @@ a_long_jump_fires_everything_due_once(void **state)
 {
     enum { N = 100 };
     struct tsl_wheel w;
-    struct tsl_timer t[N];
     struct rec r[N];
     int i;
 
     (void)state;
     memset(r, 0, sizeof(r));
-    assert_int_equal(tsl__wheel_init(&w, 1, 8, 0), 0);
+    assert_int_equal(tsl__wheel_init(&w, 1, 8, 0, on_fire, &w), 0);
     for (i = 0; i < N; i++) {
-        tsl__timer_init(&t[i], on_fire, &r[i]);
-        tsl__wheel_start(&w, &t[i], 0, i * 37);
+        r[i].w = &w;
+        tsl__timer_init(&r[i].t);
+        tsl__wheel_start(&w, &r[i].t, 0, i * 37);
     }
     assert_int_equal(tsl__wheel_advance(&w, 1000000), N);
     for (i = 0; i < N; i++)
@@ -198,9 +196,9 @@ init_checks_arguments(void **state)
     struct tsl_wheel w;
 
     (void)state;
-    assert_int_equal(tsl__wheel_init(&w, 0, 8, 0), TSL_EINVAL);
-    assert_int_equal(tsl__wheel_init(&w, 10, 6, 0), TSL_EINVAL);
-    assert_int_equal(tsl__wheel_init(&w, 10, 0, 0), TSL_EINVAL);
+    assert_int_equal(tsl__wheel_init(&w, 0, 8, 0, on_fire, &w), TSL_EINVAL);
+    assert_int_equal(tsl__wheel_init(&w, 10, 6, 0, on_fire, &w), TSL_EINVAL);
+    assert_int_equal(tsl__wheel_init(&w, 10, 0, 0, on_fire, &w), TSL_EINVAL);
 }
 
 /* Random starts, restarts, cancels and clock steps: every armed timer
@@ -212,16 +210,16 @@ random_schedule_is_exact(void **state)
     enum { N = 64, TICK = 7 };
     uint64_t seed = tu_seed(3), st = seed;
     struct tsl_wheel w;
-    struct tsl_timer t[N];
     struct rec r[N];
     int64_t due[N], now = 0, step;
     int armed[N], i, round;
 
     (void)state;
     memset(r, 0, sizeof(r));
-    assert_int_equal(tsl__wheel_init(&w, TICK, 16, 0), 0);
+    assert_int_equal(tsl__wheel_init(&w, TICK, 16, 0, on_fire, &w), 0);
     for (i = 0; i < N; i++) {
-        tsl__timer_init(&t[i], on_fire, &r[i]);
+        r[i].w = &w;
+        tsl__timer_init(&r[i].t);
         armed[i] = 0;
     }
     for (round = 0; round < 20000; round++) {
@@ -230,14 +228,14 @@ random_schedule_is_exact(void **state)
         case 0:
         case 1: {
             int64_t d = (int64_t)tu_range(&st, 0, 500);
-            tsl__wheel_start(&w, &t[i], now, d);
+            tsl__wheel_start(&w, &r[i].t, now, d);
             due[i] = now + d;
             armed[i] = 1;
             r[i].fired = 0;
             break;
         }
         case 2:
-            tsl__wheel_cancel(&w, &t[i]);
+            tsl__wheel_cancel(&w, &r[i].t);
             armed[i] = 0;
             break;
         default:

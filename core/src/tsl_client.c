@@ -33,7 +33,8 @@ tsl__client_create(struct tsl_server *srv, int fd,
                    const union tsl__sa *peer)
 {
     struct tsl_client *c = tsl__sys->calloc(1, sizeof(*c));
-    size_t ring;
+    char ip[TSL__IP_TEXT];
+    size_t ring, n;
 
     if (c == NULL)
         return NULL;
@@ -42,9 +43,21 @@ tsl__client_create(struct tsl_server *srv, int fd,
     atomic_init(&c->data, NULL);
     atomic_init(&c->read_paused, false);
     atomic_init(&c->drain_due, false);
+    tsl__addr_text(peer, ip, sizeof(ip));
+    n = strlen(ip) + 1;
+    if (n <= sizeof(c->ip.text)) {
+        memcpy(c->ip.text, ip, n);
+    } else {
+        c->ip.heap = tsl__sys->malloc(n);
+        if (c->ip.heap == NULL) {
+            tsl__sys->free(c);
+            return NULL;
+        }
+        memcpy(c->ip.heap, ip, n);
+        c->ip_long = true;
+    }
     c->id = atomic_fetch_add(&srv->next_id, 1) + 1;
     c->srv = srv;
-    tsl__addr_text(peer, c->ip, sizeof(c->ip));
     c->port = tsl__addr_port(peer);
     c->fd = fd;
     c->close_reason = TSL_REASON_COUNT;
@@ -87,6 +100,8 @@ tsl_client_unref(tsl_client_t *c)
     TSL_ASSERT(c->fd < 0 && !c->in_db && !c->queued);
     tsl__sys->free(c->out.buf);
     tsl__cbuf_fini(&c->in);
+    if (c->ip_long)
+        tsl__sys->free(c->ip.heap);
     tsl__sys->free(c);
 }
 
@@ -99,7 +114,7 @@ tsl_client_id(const tsl_client_t *c)
 const char *
 tsl_client_ip(const tsl_client_t *c)
 {
-    return c->ip;
+    return c->ip_long ? c->ip.heap : c->ip.text;
 }
 
 uint16_t

@@ -103,7 +103,7 @@ tsl__db_find_addr(struct tsl_clientdb *db, const char *ip, uint16_t port)
 
     pthread_mutex_lock(&db->lock);
     for (c = db->head; c != NULL; c = c->db_next)
-        if (c->port == port && strcmp(c->ip, ip) == 0)
+        if (c->port == port && strcmp(tsl_client_ip(c), ip) == 0)
             break;
     if (c != NULL)
         tsl_client_ref(c);

@@ -110,7 +110,11 @@ struct tsl_client {
     struct tsl_server *srv;
     atomic_uint refs;
     uint16_t port;
-    char ip[TSL__IP_TEXT];
+    bool ip_long;            /* the text is in ip.heap, not ip.text */
+    union {                  /* the peer's address text (tsl_client_ip) */
+        char text[16];       /* IPv4's longest, "255.255.255.255", fits */
+        char *heap;          /* longer (IPv6): allocated */
+    } ip;
 
     /* under the client's lock, tsl__client_lock() */
     int fd;                  /* -1 once closed */

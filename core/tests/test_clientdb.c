@@ -71,6 +71,38 @@ add_find_remove(void **state)
     tsl_client_unref(b);
 }
 
+/* The peer's text is kept in the client up to IPv4's longest and on the
+ * heap beyond it; both are shown and found the same way. */
+static void
+address_texts_of_every_length(void **state)
+{
+    static const char *const ips[] = {
+        "1.2.3.4", "255.255.255.255", "::1", "2001:db8::ab:1",
+        "2001:db8:1234:5678:9abc:def0:1234:5678",
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    };
+    enum { N = sizeof(ips) / sizeof(ips[0]) };
+    struct tsl_server *srv = *state;
+    struct tsl_client *c[N], *f;
+    size_t i;
+
+    for (i = 0; i < N; i++) {
+        c[i] = mk(srv, ips[i], (uint16_t)(7000 + i));
+        assert_string_equal(tsl_client_ip(c[i]), ips[i]);
+        tsl__db_add(&srv->db, c[i]);
+    }
+    for (i = 0; i < N; i++) {
+        f = tsl_server_find_client_addr(srv, ips[i], (uint16_t)(7000 + i));
+        assert_ptr_equal(f, c[i]);
+        tsl_client_unref(f);
+    }
+    for (i = 0; i < N; i++) {
+        assert_true(tsl__db_remove(&srv->db, c[i]));
+        assert_string_equal(tsl_client_ip(c[i]), ips[i]);
+        tsl_client_unref(c[i]); /* frees a heap text too (memcheck twin) */
+    }
+}
+
 static void
 duplicate_addresses_are_allowed(void **state)
 {
@@ -148,6 +180,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(add_find_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(address_texts_of_every_length, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(duplicate_addresses_are_allowed,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(foreach_visits_every_client, setup,

@@ -100,7 +100,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         default:
             tsl__cbuf_release(&cb);
-            if (mlen == 0 && cb.buf != NULL)
+            if (mlen == 0 && cb.m != NULL)
                 abort();
         }
         check(&cb, model, mlen);

@@ -20,27 +20,21 @@
 void
 tsl__cbuf_init(struct tsl_cbuf *cb, size_t cap)
 {
-    cb->buf = NULL;
+    cb->m = NULL;
     cb->cap = cap;
-    cb->size = 0;
-    cb->head = 0;
-    cb->len = 0;
 }
 
 void
 tsl__cbuf_fini(struct tsl_cbuf *cb)
 {
-    tsl__sys->free(cb->buf);
-    cb->buf = NULL;
-    cb->size = 0;
-    cb->head = 0;
-    cb->len = 0;
+    tsl__sys->free(cb->m);
+    cb->m = NULL;
 }
 
 void
 tsl__cbuf_release(struct tsl_cbuf *cb)
 {
-    if (cb->len == 0)
+    if (cb->m != NULL && cb->m->len == 0)
         tsl__cbuf_fini(cb);
 }
 
@@ -51,10 +45,10 @@ static int
 grow(struct tsl_cbuf *cb, size_t want)
 {
     struct tsl_span sp[2];
-    size_t size = cb->size ? cb->size : CBUF_FIRST;
-    uint8_t *nb;
+    size_t have = tsl__cbuf_storage(cb), size = have ? have : CBUF_FIRST;
+    struct tsl_cbuf_mem *nm;
 
-    if (want <= cb->size)
+    if (want <= have)
         return 0;
     while (size < want && size < cb->cap)
         size = size > cb->cap / 2 ? cb->cap : size * 2;
@@ -62,18 +56,19 @@ grow(struct tsl_cbuf *cb, size_t want)
         size = cb->cap;
     if (size == 0)
         size = 1;
-    nb = tsl__sys->malloc(size);
-    if (nb == NULL)
+    nm = tsl__sys->malloc(sizeof(*nm) + size);
+    if (nm == NULL)
         return TSL_ENOMEM;
     tsl__cbuf_spans(cb, sp);
     if (sp[0].n > 0)
-        memcpy(nb, sp[0].p, sp[0].n);
+        memcpy(nm->buf, sp[0].p, sp[0].n);
     if (sp[1].n > 0)
-        memcpy(nb + sp[0].n, sp[1].p, sp[1].n);
-    tsl__sys->free(cb->buf);
-    cb->buf = nb;
-    cb->size = size;
-    cb->head = 0;
+        memcpy(nm->buf + sp[0].n, sp[1].p, sp[1].n);
+    nm->size = size;
+    nm->head = 0;
+    nm->len = sp[0].n + sp[1].n;
+    tsl__sys->free(cb->m);
+    cb->m = nm;
     return 0;
 }
 
@@ -81,21 +76,23 @@ grow(struct tsl_cbuf *cb, size_t want)
 static int
 spans_free(struct tsl_cbuf *cb, uint8_t *p[2], size_t n[2])
 {
-    size_t avail = cb->size - cb->len, tail, first;
+    struct tsl_cbuf_mem *m = cb->m;
+    size_t avail, tail, first;
 
     p[0] = p[1] = NULL;
     n[0] = n[1] = 0;
-    if (avail == 0)
+    if (m == NULL || m->size == m->len)
         return 0;
-    tail = (cb->head + cb->len) % cb->size;
+    avail = m->size - m->len;
+    tail = (m->head + m->len) % m->size;
     /* Free space runs from tail to head, wrapping at size. */
-    first = tail >= cb->head ? cb->size - tail : cb->head - tail;
+    first = tail >= m->head ? m->size - tail : m->head - tail;
     if (first > avail)
         first = avail;
-    p[0] = cb->buf + tail;
+    p[0] = m->buf + tail;
     n[0] = first;
     if (first < avail) {
-        p[1] = cb->buf;
+        p[1] = m->buf;
         n[1] = avail - first;
         return 2;
     }
@@ -105,17 +102,15 @@ spans_free(struct tsl_cbuf *cb, uint8_t *p[2], size_t n[2])
 int
 tsl__cbuf_free_spans(struct tsl_cbuf *cb, uint8_t *p[2], size_t n[2])
 {
-    size_t room;
+    size_t len = tsl__cbuf_size(cb), size = tsl__cbuf_storage(cb), room;
 
     p[0] = p[1] = NULL;
     n[0] = n[1] = 0;
-    if (cb->len == cb->cap)
+    if (len == cb->cap)
         return 0;
-    room = cb->cap - cb->len < TSL_CBUF_ROOM ? cb->cap - cb->len
-                                             : TSL_CBUF_ROOM;
-    if (cb->size - cb->len < room &&
-        grow(cb, cb->len + room > 2 * cb->size ? cb->len + room
-                                               : 2 * cb->size) < 0)
+    room = cb->cap - len < TSL_CBUF_ROOM ? cb->cap - len : TSL_CBUF_ROOM;
+    if (size - len < room &&
+        grow(cb, len + room > 2 * size ? len + room : 2 * size) < 0)
         return TSL_ENOMEM;
     return spans_free(cb, p, n);
 }
@@ -123,7 +118,8 @@ tsl__cbuf_free_spans(struct tsl_cbuf *cb, uint8_t *p[2], size_t n[2])
 void
 tsl__cbuf_commit(struct tsl_cbuf *cb, size_t n)
 {
-    cb->len += n;
+    if (n > 0)
+        cb->m->len += n;
 }
 
 long
@@ -137,7 +133,7 @@ tsl__cbuf_write(struct tsl_cbuf *cb, const void *data, size_t n)
         return 0;
     if (n == 0)
         return 0;
-    r = grow(cb, cb->len + n);
+    r = grow(cb, tsl__cbuf_size(cb) + n);
     if (r < 0)
         return r;
     spans_free(cb, p, sz);
@@ -152,22 +148,23 @@ tsl__cbuf_write(struct tsl_cbuf *cb, const void *data, size_t n)
 int
 tsl__cbuf_spans(const struct tsl_cbuf *cb, struct tsl_span sp[2])
 {
+    const struct tsl_cbuf_mem *m = cb->m;
     size_t first;
 
     sp[0].p = sp[1].p = NULL;
     sp[0].n = sp[1].n = 0;
-    if (cb->len == 0)
+    if (m == NULL || m->len == 0)
         return 0;
-    first = cb->size - cb->head;
-    if (first >= cb->len) {
-        sp[0].p = cb->buf + cb->head;
-        sp[0].n = cb->len;
+    first = m->size - m->head;
+    if (first >= m->len) {
+        sp[0].p = m->buf + m->head;
+        sp[0].n = m->len;
         return 1;
     }
-    sp[0].p = cb->buf + cb->head;
+    sp[0].p = m->buf + m->head;
     sp[0].n = first;
-    sp[1].p = cb->buf;
-    sp[1].n = cb->len - first;
+    sp[1].p = m->buf;
+    sp[1].n = m->len - first;
     return 2;
 }
 
@@ -196,8 +193,9 @@ size_t
 tsl__cbuf_peek(const struct tsl_cbuf *cb, size_t off, void *dst, size_t n)
 {
     struct tsl_span sp[2];
+    size_t len = tsl__cbuf_size(cb);
 
-    if (off > cb->len || n > cb->len - off)
+    if (off > len || n > len - off)
         return 0;
     if (n == 0)
         return 0;
@@ -209,9 +207,13 @@ tsl__cbuf_peek(const struct tsl_cbuf *cb, size_t off, void *dst, size_t n)
 void
 tsl__cbuf_consume(struct tsl_cbuf *cb, size_t n)
 {
-    if (n > cb->len)
-        n = cb->len;
-    cb->len -= n;
+    struct tsl_cbuf_mem *m = cb->m;
+
+    if (m == NULL)
+        return;
+    if (n > m->len)
+        n = m->len;
+    m->len -= n;
     /* An emptied ring restarts at 0 so the next read gets one long span. */
-    cb->head = cb->len == 0 ? 0 : (cb->head + n) % cb->size;
+    m->head = m->len == 0 ? 0 : (m->head + n) % m->size;
 }

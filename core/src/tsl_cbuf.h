@@ -21,12 +21,18 @@ struct tsl_span {
     size_t n;
 };
 
-struct tsl_cbuf {
-    uint8_t *buf;     /* NULL until first use */
-    size_t cap;       /* the most it may ever hold */
-    size_t size;      /* bytes allocated (0 with buf NULL) */
+/* The storage, with its indices in front of the bytes: a buffer without
+ * storage (every idle client's) is two words. */
+struct tsl_cbuf_mem {
+    size_t size;      /* bytes of buf */
     size_t head;      /* index of the first readable byte */
     size_t len;       /* readable bytes */
+    uint8_t buf[];
+};
+
+struct tsl_cbuf {
+    struct tsl_cbuf_mem *m; /* NULL until first use and once released */
+    size_t cap;       /* the most it may ever hold */
 };
 
 void tsl__cbuf_init(struct tsl_cbuf *cb, size_t cap);
@@ -34,13 +40,19 @@ void tsl__cbuf_fini(struct tsl_cbuf *cb);
 /* Frees the storage if the buffer is empty. */
 void tsl__cbuf_release(struct tsl_cbuf *cb);
 
+/* Readable bytes. */
 static inline size_t tsl__cbuf_size(const struct tsl_cbuf *cb)
 {
-    return cb->len;
+    return cb->m != NULL ? cb->m->len : 0;
 }
 static inline size_t tsl__cbuf_free(const struct tsl_cbuf *cb)
 {
-    return cb->cap - cb->len;
+    return cb->cap - tsl__cbuf_size(cb);
+}
+/* Bytes of storage allocated now (0 without storage). */
+static inline size_t tsl__cbuf_storage(const struct tsl_cbuf *cb)
+{
+    return cb->m != NULL ? cb->m->size : 0;
 }
 
 /* Appends all of data or nothing: returns n, 0 if it does not fit, or

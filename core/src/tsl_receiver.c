@@ -225,7 +225,7 @@ ka_fire(struct tsl_timer *t, int64_t now, void *arg)
 static void
 frame_watch(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 {
-    bool started = c->in.len > 0 && !c->paused && listening(rx) &&
+    bool started = tsl__cbuf_size(&c->in) > 0 && !c->paused && listening(rx) &&
                    !atomic_load(&c->read_paused) &&
                    atomic_load(&c->srv->frame_ms) != 0;
 
@@ -488,8 +488,8 @@ rx_process_queue(struct tsl_receiver *rx)
             ka_arm(rx, c, t);
         }
         if ((f & TSL__P_READ) && !atomic_load(&c->read_paused) &&
-            (c->in.len > 0 || c->eof) && !c->paused) {
-            c->redeliver = c->in.len > 0; /* held frames first */
+            (tsl__cbuf_size(&c->in) > 0 || c->eof) && !c->paused) {
+            c->redeliver = tsl__cbuf_size(&c->in) > 0; /* held frames first */
             work_add(rx, c);
         }
         if (!rx_settle(rx, c, tsl__now_ms()))
@@ -626,7 +626,7 @@ rx_deliver(struct tsl_receiver *rx, struct tsl_client *c, size_t bytes)
     long used;
 
     tsl__cbuf_spans(&c->in, sp);
-    used = rx_frames(rx, c, sp, c->in.len, bytes);
+    used = rx_frames(rx, c, sp, tsl__cbuf_size(&c->in), bytes);
     if (used < 0)
         return false;
     tsl__cbuf_consume(&c->in, (size_t)used);
@@ -647,7 +647,7 @@ rx_deliver(struct tsl_receiver *rx, struct tsl_client *c, size_t bytes)
 static bool
 rx_read(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 {
-    bool flat = c->in.len == 0; /* always, for `none`: it has no ring */
+    bool flat = tsl__cbuf_size(&c->in) == 0; /* always, for `none`: it has no ring */
     struct tsl_span sp[2];
     struct iovec iov[2];
     uint8_t *p[2];
@@ -757,18 +757,18 @@ eof_rest(struct tsl_receiver *rx, struct tsl_client *c, int64_t now,
 {
     size_t before;
 
-    while (c->in.len > 0 && !atomic_load(&c->closing)) {
+    while (tsl__cbuf_size(&c->in) > 0 && !atomic_load(&c->closing)) {
         if (atomic_load(&c->migrating) || !listening(rx) ||
             atomic_load(&c->read_paused))
             return EOF_WAIT;
-        before = c->in.len;
+        before = tsl__cbuf_size(&c->in);
         tsl__output_begin(c, now);
         if (!rx_deliver(rx, c, 0))
             return EOF_GONE;
         *left = tsl__output_end(c, now);
         if (*left > 0)
             return EOF_WAIT; /* finished when they are written */
-        if (c->in.len == before)
+        if (tsl__cbuf_size(&c->in) == before)
             break;           /* a partial frame: it never completes */
     }
     return EOF_FINISH;
@@ -793,7 +793,7 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
         left = tsl__output_flush(c, now);
         if (c->paused && left <= srv->out_low) {
             c->paused = false;
-            c->redeliver = c->in.len > 0; /* frames held back may wait */
+            c->redeliver = tsl__cbuf_size(&c->in) > 0; /* frames held back may wait */
         }
     }
     /* Whole frames that came along in the ring of a migrated client, or
@@ -839,7 +839,7 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
     }
     if (left > srv->out_high) {
         c->paused = true;
-    } else if (over && c->in.len > 0 && !c->paused && listening(rx) &&
+    } else if (over && tsl__cbuf_size(&c->in) > 0 && !c->paused && listening(rx) &&
                !atomic_load(&c->closing) && !atomic_load(&c->migrating)) {
         /* Delivery stopped at the high watermark and the flush made room:
          * go on with the frames still buffered, in this same turn. */
@@ -978,12 +978,12 @@ tsl__loop_turn(struct tsl_receiver *rx, int ms)
         rx->listen_on = !rx->listen_on;
         for (i = 0; i < rx->n;) {
             c = rx->clients[i];
-            if (rx->listen_on && (c->in.len > 0 || c->eof)) {
+            if (rx->listen_on && (tsl__cbuf_size(&c->in) > 0 || c->eof)) {
                 /* Whole frames held in its ring while the server did not
                  * listen (a migration, the high watermark) are delivered
                  * now, not when more bytes happen to arrive; a client at
                  * EOF is finished once they are. */
-                c->redeliver = c->in.len > 0;
+                c->redeliver = tsl__cbuf_size(&c->in) > 0;
                 work_add(rx, c);
             }
             if (rx_settle(rx, c, now))
@@ -1009,7 +1009,7 @@ tsl__loop_turn(struct tsl_receiver *rx, int ms)
             c->fresh = false;
             if (wants_read(rx, c))
                 c->ready_r = true;
-            if (c->in.len > 0 && listening(rx))
+            if (tsl__cbuf_size(&c->in) > 0 && listening(rx))
                 c->redeliver = true;
         }
         rx_service(rx, c, now);

@@ -97,14 +97,14 @@ ff_rerun(const tsl_framing_t *f, const uint8_t *data, size_t len,
             want -= n;
             for (;;) {
                 tsl__cbuf_spans(&cb, sp);
-                k = tsl__framer_next(&fr, sp, cb.len, &fm);
+                k = tsl__framer_next(&fr, sp, tsl__cbuf_size(&cb), &fm);
                 if (k == TSL_FRAME_NEED_MORE)
                     break;
                 if (k < 0) {
                     out->error = k;
                     break;
                 }
-                if (fm.total == 0 || fm.total > cb.len ||
+                if (fm.total == 0 || fm.total > tsl__cbuf_size(&cb) ||
                     fm.off + fm.len > fm.total) {
                     out->stuck = 1; /* a frame that cannot make progress */
                     break;

@@ -98,7 +98,7 @@ tsl_client_unref(tsl_client_t *c)
     if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
         return;
     TSL_ASSERT(c->fd < 0 && !c->in_db && !c->queued);
-    tsl__sys->free(c->out.buf);
+    tsl__sys->free(c->out.m);
     tsl__cbuf_fini(&c->in);
     if (c->ip_long)
         tsl__sys->free(c->ip.heap);
@@ -249,7 +249,7 @@ tsl_client_stats(tsl_client_t *c, tsl_client_stats_t *out)
     out->keepalives_in = c->st.keepalives_in;
     out->keepalives_out = c->st.keepalives_out;
     out->protocol_errors = c->st.protocol_errors;
-    out->out_queued = c->out.len;
+    out->out_queued = tsl__outq_len(&c->out);
     out->out_queued_peak = c->st.out_queued_peak;
     out->connect_time_ms = c->st.connect_time_ms;
     out->last_recv_ms = c->st.last_recv_ms;

@@ -86,10 +86,24 @@ struct tsl_owner {
 #define TSL__P_MIGRATE 16u /* migrate_to is set: hand the client over */
 #define TSL__P_READ 32u  /* read_paused changed */
 
-struct tsl_outq {
-    uint8_t *buf;
+/* A client's output queue (tsl_output.c's): the bytes sent and not yet
+ * taken by the kernel, with the indices in front of them, so that a client
+ * with nothing queued (every idle one) holds only the NULL pointer. */
+struct tsl_outq_mem {
     size_t cap, head, len;
+    int64_t since;           /* waiting without progress since (ms) */
+    uint8_t buf[];
 };
+
+struct tsl_outq {
+    struct tsl_outq_mem *m;  /* NULL while empty */
+};
+
+/* Bytes queued.  Caller holds the client's lock. */
+static inline size_t tsl__outq_len(const struct tsl_outq *q)
+{
+    return q->m != NULL ? q->m->len : 0;
+}
 
 /* A client's counters as kept (tsl_client_stats() fills the public struct:
  * the id, out_queued and threaded are the client's own fields; msgs_in is
@@ -130,7 +144,6 @@ struct tsl_client {
                               * is owed (set under lock, read lock-free) */
     struct tsl_owner *owner; /* NULL before adoption and after finish */
     struct tsl_outq out;
-    int64_t out_since_ms;    /* output waiting without progress since */
     int64_t ka_override;     /* -1: the server's hold time */
     struct tsl_connector *connector; /* client mode: who connected it */
     struct tsl_receiver *migrate_to; /* pending migration target */
@@ -196,6 +209,9 @@ size_t tsl__output_flush(struct tsl_client *c, int64_t now);
 size_t tsl__output_flush_locked(struct tsl_client *c, int64_t now);
 /* Frees the queue's storage.  Caller holds c's lock. */
 void tsl__output_free_locked(struct tsl_client *c);
+/* Since when queued output has waited without progress, -1 if none is
+ * queued.  Caller holds c's lock. */
+int64_t tsl__output_since_locked(const struct tsl_client *c);
 /* Bytes queued, read under the lock. */
 size_t tsl__output_len(struct tsl_client *c);
 /* Owner: from here its sends to c are buffered, not written... */

@@ -2,8 +2,8 @@
  * tsl_output.c - a connection's output: send, buffer, flush, watermarks.
  *
  * Owns client->out, the bytes accepted by tsl_client_send() that the
- * kernel has not taken yet, and the fields that describe it
- * (out_since_ms, out_queued_peak); all of them under the client's lock, since
+ * kernel has not taken yet, with the time they last made progress, and
+ * the out_queued_peak counter; all of them under the client's lock, since
  * any thread may send.  The owner-only `out_over` flag is written only by
  * the owner's own sends while it serves the client.
  *
@@ -55,34 +55,44 @@ static _Thread_local uint64_t serve_msgs;
 static int
 outq_append(struct tsl_outq *q, const uint8_t *p, size_t n)
 {
-    if (q->head + q->len + n > q->cap && q->head > 0) {
-        memmove(q->buf, q->buf + q->head, q->len);
-        q->head = 0;
+    struct tsl_outq_mem *m = q->m;
+
+    if (m != NULL && m->head + m->len + n > m->cap && m->head > 0) {
+        memmove(m->buf, m->buf + m->head, m->len);
+        m->head = 0;
     }
-    if (q->len + n > q->cap) {
-        size_t cap = q->cap ? q->cap : 4096;
-        uint8_t *nb;
-        while (cap < q->len + n)
+    if (m == NULL || m->len + n > m->cap) {
+        size_t len = m != NULL ? m->len : 0;
+        size_t cap = m != NULL ? m->cap : 4096;
+        struct tsl_outq_mem *nm;
+        while (cap < len + n)
             cap *= 2;
-        nb = tsl__sys->realloc(q->buf, cap);
-        if (nb == NULL)
+        nm = tsl__sys->realloc(m, sizeof(*nm) + cap);
+        if (nm == NULL)
             return TSL_ENOMEM;
-        q->buf = nb;
-        q->cap = cap;
+        if (m == NULL) {
+            nm->head = nm->len = 0;
+            nm->since = 0;
+        }
+        nm->cap = cap;
+        q->m = m = nm;
     }
-    memcpy(q->buf + q->head + q->len, p, n);
-    q->len += n;
+    memcpy(m->buf + m->head + m->len, p, n);
+    m->len += n;
     return 0;
 }
 
 void
 tsl__output_free_locked(struct tsl_client *c)
 {
-    struct tsl_outq *q = &c->out;
+    tsl__sys->free(c->out.m);
+    c->out.m = NULL;
+}
 
-    tsl__sys->free(q->buf);
-    q->buf = NULL;
-    q->cap = q->head = q->len = 0;
+int64_t
+tsl__output_since_locked(const struct tsl_client *c)
+{
+    return tsl__outq_len(&c->out) > 0 ? c->out.m->since : -1;
 }
 
 /* One send() with EINTR retried; -errno on error, 0 on EAGAIN. */
@@ -111,9 +121,9 @@ count_out(struct tsl_client *c, size_t n)
 static int
 queue_locked(struct tsl_client *c, const uint8_t *p, size_t n, bool serving)
 {
-    bool was_empty = c->out.len == 0;
+    size_t len = tsl__outq_len(&c->out);
 
-    if (c->out.len + n > c->srv->out_hard) {
+    if (len + n > c->srv->out_hard) {
         tsl__client_request_close_locked(c, TSL_REASON_SLOW_CONSUMER);
         return TSL_ENOBUFS;
     }
@@ -121,14 +131,15 @@ queue_locked(struct tsl_client *c, const uint8_t *p, size_t n, bool serving)
         tsl__client_request_close_locked(c, TSL_REASON_SLOW_CONSUMER);
         return TSL_ENOMEM;
     }
-    if (was_empty) {
-        c->out_since_ms = serving ? serve_now : tsl__now_ms();
+    if (len == 0) {
+        c->out.m->since = serving ? serve_now : tsl__now_ms();
         if (!serving)
             tsl__client_poke_locked(c, TSL__P_WRITE);
     }
-    if (c->out.len > c->st.out_queued_peak)
-        c->st.out_queued_peak = c->out.len;
-    if (c->out.len > c->srv->out_high)
+    len += n;
+    if (len > c->st.out_queued_peak)
+        c->st.out_queued_peak = len;
+    if (len > c->srv->out_high)
         atomic_store_explicit(&c->drain_due, true, memory_order_relaxed);
     return 0;
 }
@@ -152,7 +163,7 @@ tsl__output_send(struct tsl_client *c, const void *buf, size_t len,
         rc = TSL_ENOTCONN;
         goto out;
     }
-    if (!serving && c->out.len == 0) {
+    if (!serving && tsl__outq_len(&c->out) == 0) {
         while (off < len) {
             r = send_some(c->fd, p + off, len - off);
             if (r < 0) {
@@ -171,7 +182,7 @@ tsl__output_send(struct tsl_client *c, const void *buf, size_t len,
         rc = queue_locked(c, p + off, len - off, serving);
         if (rc < 0)
             goto out;
-        if (serving && c->out.len > c->srv->out_high)
+        if (serving && tsl__outq_len(&c->out) > c->srv->out_high)
             c->out_over = true; /* the owner's own field: we are it */
     }
     if (is_msg) {
@@ -197,28 +208,30 @@ tsl_client_send(tsl_client_t *c, const void *buf, size_t len)
 size_t
 tsl__output_flush_locked(struct tsl_client *c, int64_t now)
 {
-    struct tsl_outq *q = &c->out;
+    struct tsl_outq_mem *m = c->out.m;
     ssize_t r;
 
-    while (q->len > 0 && c->fd >= 0) {
-        r = send_some(c->fd, q->buf + q->head, q->len);
+    while (m != NULL && m->len > 0 && c->fd >= 0) {
+        r = send_some(c->fd, m->buf + m->head, m->len);
         if (r < 0) {
             tsl__client_request_close_locked(c, TSL_REASON_PEER_RESET);
             break;
         }
         if (r == 0)
             break;
-        q->head += (size_t)r;
-        q->len -= (size_t)r;
-        c->out_since_ms = now;
+        m->head += (size_t)r;
+        m->len -= (size_t)r;
+        m->since = now;
         count_out(c, (size_t)r);
         /* A short write usually means the socket buffer is full, but not
          * always (a signal, a shim that shortens writes): only EAGAIN
          * says so, at the cost of one more call when it is. */
     }
-    if (q->len == 0)
+    if (m == NULL || m->len == 0) {
         tsl__output_free_locked(c);
-    return q->len;
+        return 0;
+    }
+    return m->len;
 }
 
 size_t
@@ -239,7 +252,7 @@ tsl__output_len(struct tsl_client *c)
     size_t n;
 
     tsl__client_lock(c);
-    n = c->out.len;
+    n = tsl__outq_len(&c->out);
     tsl__client_unlock(c);
     return n;
 }
@@ -277,7 +290,7 @@ tsl__output_end(struct tsl_client *c, int64_t now)
      * the last try, or another thread queued it) would only meet EAGAIN
      * now: it goes at the next writable event. */
     if (c->want_write)
-        left = c->out.len;
+        left = tsl__outq_len(&c->out);
     else
         left = tsl__output_flush_locked(c, now);
     tsl__client_unlock(c);
@@ -293,7 +306,7 @@ tsl__output_take_drained(struct tsl_client *c)
     if (!atomic_load_explicit(&c->drain_due, memory_order_relaxed))
         return false; /* the common case: no lock */
     tsl__client_lock(c);
-    if (c->out.len <= c->srv->out_low && !c->closing) {
+    if (tsl__outq_len(&c->out) <= c->srv->out_low && !c->closing) {
         atomic_store_explicit(&c->drain_due, false, memory_order_relaxed);
         due = true;
     }

@@ -86,7 +86,7 @@ static bool listening(struct tsl_receiver *rx);
  *   complete within the server's frame timeout (frame_start);
  * - keepalive frames out (client mode): ka_send_at;
  * - output stall: output waiting without progress for stall_ms (stall_on
- *   while output waits; out_since_ms, written under the client lock by
+ *   while output waits; the queue's time, written under the client lock by
  *   whoever sent, says when it last moved).
  */
 /* The client's hold: its own, or the server's as its owner applied it
@@ -117,8 +117,7 @@ stall_deadline(struct tsl_client *c)
     if (!c->stall_on)
         return -1;
     tsl__client_lock(c);
-    if (c->out.len > 0)
-        since = c->out_since_ms;
+    since = tsl__output_since_locked(c);
     tsl__client_unlock(c);
     return since < 0 ? -1 : since + c->srv->stall_ms;
 }

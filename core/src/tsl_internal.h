@@ -118,13 +118,14 @@ struct tsl_client_ctr {
 
 struct tsl_client {
     /* Fields are grouped by who guards them, and within a group ordered
-     * by size so that the struct has no holes (docs/architecture.md,
-     * "Memory per client"). */
+     * by size so that the struct has no holes: every idle connection is
+     * one of these (docs/architecture.md, "Memory per client"). */
     uint64_t id;
     struct tsl_server *srv;
     atomic_uint refs;
     uint16_t port;
     bool ip_long;            /* the text is in ip.heap, not ip.text */
+    bool in_db;              /* database lock (a byte of its own) */
     union {                  /* the peer's address text (tsl_client_ip) */
         char text[16];       /* IPv4's longest, "255.255.255.255", fits */
         char *heap;          /* longer (IPv6): allocated */
@@ -132,13 +133,13 @@ struct tsl_client {
 
     /* under the client's lock, tsl__client_lock() */
     int fd;                  /* -1 once closed */
-    tsl_reason_t close_reason;
-    unsigned pending;        /* TSL__P_* not yet seen by the owner */
-    atomic_bool closing;     /* close_reason is set; no more sends */
+    uint8_t close_reason;    /* a tsl_reason_t; TSL_REASON_COUNT: none */
+    uint8_t pending;         /* TSL__P_* not yet seen by the owner */
     bool queued;             /* in the owner's hand-off queue */
-    atomic_bool migrating;   /* migrate_to is set (read lock-free) */
     bool adopted;            /* has had an owner (counts migrations) */
     bool threaded;           /* the owner is a dedicated receiver */
+    atomic_bool closing;     /* close_reason is set; no more sends */
+    atomic_bool migrating;   /* migrate_to is set (read lock-free) */
     atomic_bool read_paused; /* tsl_client_pause_reading (read lock-free) */
     atomic_bool drain_due;   /* output passed the high watermark: drained
                               * is owed (set under lock, read lock-free) */
@@ -154,30 +155,29 @@ struct tsl_client {
     struct tsl_client *db_prev, *db_next; /* database lock */
     struct tsl_client *q_next;            /* queue lock */
 
-    /* owner-only */
+    /* owner-only: the one thread serving the client now */
     struct tsl_cbuf in;
     struct tsl_framer framer;
-    size_t slot;
-    struct tsl_receiver *owner_rx; /* the receiver serving it */
     struct tsl_timer ka;     /* every deadline below (tsl_receiver.c) */
     int64_t ka_send_at;      /* client mode: next keepalive frame out */
     struct tsl_client *work_next; /* the owner's work list this turn */
     int64_t ka_last;         /* last time bytes arrived */
     int64_t ka_hold;         /* hold time in force, -1: the server's */
     int64_t frame_start;     /* a partial frame waits since (0: none) */
+    uint32_t slot;           /* index in the owner's array */
     uint8_t watch_ev;        /* the interest registered (TSL_POLL_*) */
-    bool watched;            /* registered with the owner's poller */
-    bool want_write;
-    bool out_over;           /* serving: own sends passed out_high */
-    bool paused;
-    bool eof;
-    bool ready_r, ready_w;   /* readiness from the last wait */
-    bool fresh;              /* migrated in: try a read before anything */
-    bool redeliver;          /* frames came along in the ring: deliver */
-    bool stall_on;           /* output waits: the stall deadline counts */
-    bool in_work;
-    bool err_seen;           /* the poller reported a hang-up or error */
-    bool in_db;              /* database lock (a byte of its own) */
+    /* One bit each: they share bytes, which only the owner touches. */
+    bool watched : 1;        /* registered with the owner's poller */
+    bool want_write : 1;
+    bool out_over : 1;       /* serving: own sends passed out_high */
+    bool paused : 1;
+    bool eof : 1;
+    bool ready_r : 1, ready_w : 1; /* readiness from the last wait */
+    bool fresh : 1;          /* migrated in: try a read before anything */
+    bool redeliver : 1;      /* frames came along in the ring: deliver */
+    bool stall_on : 1;       /* output waits: the stall deadline counts */
+    bool in_work : 1;
+    bool err_seen : 1;       /* the poller reported a hang-up or error */
 };
 
 struct tsl_client *tsl__client_create(struct tsl_server *srv, int fd,

@@ -93,11 +93,9 @@ static bool listening(struct tsl_receiver *rx);
  * (a change takes effect where the owner applies it, so that switching
  * keepalive on can give every client its full hold from then). */
 static int64_t
-ka_hold(struct tsl_client *c)
+ka_hold(const struct tsl_receiver *rx, const struct tsl_client *c)
 {
-    return c->ka_hold >= 0
-               ? c->ka_hold
-               : (int64_t)((struct tsl_receiver *)c->owner_rx)->ka_srv_hold;
+    return c->ka_hold >= 0 ? c->ka_hold : (int64_t)rx->ka_srv_hold;
 }
 
 static int64_t
@@ -132,7 +130,7 @@ earlier(int64_t a, int64_t b)
 static void
 ka_arm(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 {
-    int64_t hold = ka_hold(c), at = frame_deadline(c);
+    int64_t hold = ka_hold(rx, c), at = frame_deadline(c);
 
     if (hold != 0)
         at = earlier(at, c->ka_last + hold);
@@ -183,7 +181,7 @@ ka_fire(struct tsl_timer *t, int64_t now, void *arg)
     struct tsl_client *c =
         (struct tsl_client *)((char *)t - offsetof(struct tsl_client, ka));
     struct tsl_receiver *rx = arg;
-    int64_t hold = ka_hold(c), frame = frame_deadline(c);
+    int64_t hold = ka_hold(rx, c), frame = frame_deadline(c);
     int64_t stall = stall_deadline(c);
 
     (void)t;
@@ -365,10 +363,9 @@ rx_add(struct tsl_receiver *rx, struct tsl_client *c)
         rx->clients = a;
         rx->cap = cap;
     }
-    c->slot = rx->n;
+    c->slot = (uint32_t)rx->n;
     rx->clients[rx->n++] = c;
     rx->had_client = true;
-    c->owner_rx = rx;
     c->ready_r = c->ready_w = false;
     tsl__client_lock(c);
     c->threaded = rx->dedicated;
@@ -404,7 +401,7 @@ rx_remove(struct tsl_receiver *rx, struct tsl_client *c, bool closing)
 
     TSL_ASSERT(i < rx->n && rx->clients[i] == c);
     rx->clients[i] = rx->clients[--rx->n];
-    rx->clients[i]->slot = i;
+    rx->clients[i]->slot = (uint32_t)i;
     tsl__wheel_cancel(&rx->wheel, &c->ka);
     work_remove(rx, c);
     rx_unwatch(rx, c, closing);
@@ -480,9 +477,9 @@ rx_process_queue(struct tsl_receiver *rx)
         if (f & TSL__P_WRITE)
             c->want_write = true;
         if (f & TSL__P_KA) {
-            int64_t was = ka_hold(c), t = tsl__now_ms();
+            int64_t was = ka_hold(rx, c), t = tsl__now_ms();
             c->ka_hold = tsl__client_ka_override(c);
-            if (was == 0 && ka_hold(c) != 0)
+            if (was == 0 && ka_hold(rx, c) != 0)
                 c->ka_last = t; /* switched on: a full hold from now */
             ka_arm(rx, c, t);
         }

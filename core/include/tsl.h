@@ -508,8 +508,9 @@ int tsl_client_stats_json(tsl_client_t *c, char *buf, size_t len);
 
 /* Per-client keepalive hold time overriding the server's; 0 disables it
  * for this client, a negative value returns to the server's; switched on
- * from off it holds from now, as for the server's.  Any thread.
- * 0 or TSL_ENOTCONN. */
+ * from off it holds from now, as for the server's.  Like the server's it
+ * is kept in 32 bits: a longer hold is taken as 2^32 - 2 ms (49 days).
+ * Any thread.  0 or TSL_ENOTCONN. */
 int tsl_client_set_keepalive(tsl_client_t *c, int64_t hold_ms);
 
 /*

@@ -61,13 +61,13 @@ tsl__client_create(struct tsl_server *srv, int fd,
     c->port = tsl__addr_port(peer);
     c->fd = fd;
     c->close_reason = TSL_REASON_COUNT;
-    c->ka_override = -1;
-    c->ka_hold = -1;
+    c->ka_override = TSL__KA_SERVER;
+    c->ka_hold = TSL__KA_SERVER;
     ring = tsl__framer_bufsize(&srv->framing);
     if (ring != 0 && ring < TSL__READ_MIN)
         ring = TSL__READ_MIN; /* `none` has no ring */
     tsl__cbuf_init(&c->in, ring);
-    tsl__framer_init(&c->framer, &srv->framing);
+    tsl__framer_init(&c->framer);
     c->st.connect_time_ms = tsl__wall_ms();
     return c;
 }
@@ -176,7 +176,10 @@ tsl_client_set_keepalive(tsl_client_t *c, int64_t hold_ms)
     if (c->fd < 0 || c->closing) {
         rc = TSL_ENOTCONN;
     } else {
-        c->ka_override = hold_ms < 0 ? -1 : hold_ms;
+        /* Held as the server's is, in 32 bits: 49 days at most. */
+        c->ka_override = hold_ms < 0 ? TSL__KA_SERVER
+                         : hold_ms >= TSL__KA_SERVER ? TSL__KA_SERVER - 1
+                                                     : (uint32_t)hold_ms;
         tsl__client_poke_locked(c, TSL__P_KA);
     }
     tsl__client_unlock(c);
@@ -225,10 +228,10 @@ tsl_client_resume_reading(tsl_client_t *c)
 }
 
 /* The keepalive override, read by the owner when told it changed. */
-int64_t
+uint32_t
 tsl__client_ka_override(struct tsl_client *c)
 {
-    int64_t v;
+    uint32_t v;
 
     tsl__client_lock(c);
     v = c->ka_override;

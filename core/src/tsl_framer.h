@@ -33,22 +33,25 @@ struct tsl_frame {
     size_t len;     /* delivered message length */
 };
 
+/* A stream's framing state; the framing itself is an argument (a
+ * client's is its server's, which changes only while the server is
+ * stopped), so that every connection carries four bytes, not a copy. */
 struct tsl_framer {
-    const tsl_framing_t *cfg; /* the server's: fixed while clients exist */
-    size_t scan;    /* DELIMITER: bytes already searched in vain */
+    uint32_t scan;  /* DELIMITER: bytes already searched in vain (below
+                     * TSL_FRAME_LIMIT + TSL_DELIM_MAX) */
 };
 
-/* cfg must outlive fr (a client's framer points at its server's framing,
- * which changes only while the server is stopped). */
-void tsl__framer_init(struct tsl_framer *fr, const tsl_framing_t *cfg);
+void tsl__framer_init(struct tsl_framer *fr);
 
 /*
- * Examines the `avail` bytes in sp.  Returns TSL_FRAME_MESSAGE or
- * TSL_FRAME_KEEPALIVE with *out filled, TSL_FRAME_NEED_MORE, or TSL_EPROTO
- * (the stream can never be valid again: disconnect the client).
+ * Examines the `avail` bytes in sp as framing f, the same f for every call
+ * on fr.  Returns TSL_FRAME_MESSAGE or TSL_FRAME_KEEPALIVE with *out
+ * filled, TSL_FRAME_NEED_MORE, or TSL_EPROTO (the stream can never be
+ * valid again: disconnect the client).
  */
-int tsl__framer_next(struct tsl_framer *fr, const struct tsl_span sp[2],
-                     size_t avail, struct tsl_frame *out);
+int tsl__framer_next(const tsl_framing_t *f, struct tsl_framer *fr,
+                     const struct tsl_span sp[2], size_t avail,
+                     struct tsl_frame *out);
 
 /* Writes this framing's keepalive frame (a header-only variable frame)
  * into out; returns its length, or 0 if the framing has none. */
@@ -58,13 +61,17 @@ size_t tsl__framer_keepalive(const tsl_framing_t *f, uint8_t out[4]);
 size_t tsl__framer_bufsize(const tsl_framing_t *f);
 
 /* Sibling implementations, one per kind. */
-int tsl__framer_none_next(struct tsl_framer *fr, const struct tsl_span sp[2],
-                          size_t avail, struct tsl_frame *out);
-int tsl__framer_fixed_next(struct tsl_framer *fr, const struct tsl_span sp[2],
-                           size_t avail, struct tsl_frame *out);
-int tsl__framer_var_next(struct tsl_framer *fr, const struct tsl_span sp[2],
-                         size_t avail, struct tsl_frame *out);
-int tsl__framer_delim_next(struct tsl_framer *fr, const struct tsl_span sp[2],
-                           size_t avail, struct tsl_frame *out);
+int tsl__framer_none_next(const tsl_framing_t *f, struct tsl_framer *fr,
+                          const struct tsl_span sp[2], size_t avail,
+                          struct tsl_frame *out);
+int tsl__framer_fixed_next(const tsl_framing_t *f, struct tsl_framer *fr,
+                           const struct tsl_span sp[2], size_t avail,
+                           struct tsl_frame *out);
+int tsl__framer_var_next(const tsl_framing_t *f, struct tsl_framer *fr,
+                         const struct tsl_span sp[2], size_t avail,
+                         struct tsl_frame *out);
+int tsl__framer_delim_next(const tsl_framing_t *f, struct tsl_framer *fr,
+                           const struct tsl_span sp[2], size_t avail,
+                           struct tsl_frame *out);
 
 #endif

@@ -48,10 +48,10 @@ find_byte(const struct tsl_span sp[2], size_t from, size_t to, uint8_t b)
 }
 
 int
-tsl__framer_delim_next(struct tsl_framer *fr, const struct tsl_span sp[2],
-                       size_t avail, struct tsl_frame *out)
+tsl__framer_delim_next(const tsl_framing_t *f, struct tsl_framer *fr,
+                       const struct tsl_span sp[2], size_t avail,
+                       struct tsl_frame *out)
 {
-    const tsl_framing_t *f = fr->cfg;
     size_t dlen = f->delim_len;
     size_t i, last;
 
@@ -74,7 +74,7 @@ tsl__framer_delim_next(struct tsl_framer *fr, const struct tsl_span sp[2],
         }
         i++;
     }
-    fr->scan = last;
+    fr->scan = (uint32_t)last;
     if (last > f->max_frame)
         return TSL_EPROTO;
     return TSL_FRAME_NEED_MORE;

@@ -6,11 +6,13 @@
 #include "tsl_framer.h"
 
 int
-tsl__framer_fixed_next(struct tsl_framer *fr, const struct tsl_span sp[2],
-                       size_t avail, struct tsl_frame *out)
+tsl__framer_fixed_next(const tsl_framing_t *f, struct tsl_framer *fr,
+                       const struct tsl_span sp[2], size_t avail,
+                       struct tsl_frame *out)
 {
-    size_t n = fr->cfg->fixed_size;
+    size_t n = f->fixed_size;
 
+    (void)fr;
     (void)sp;
     if (n == 0)
         return TSL_EPROTO; /* unreachable after validation */

@@ -7,9 +7,11 @@
 #include "tsl_framer.h"
 
 int
-tsl__framer_none_next(struct tsl_framer *fr, const struct tsl_span sp[2],
-                      size_t avail, struct tsl_frame *out)
+tsl__framer_none_next(const tsl_framing_t *f, struct tsl_framer *fr,
+                      const struct tsl_span sp[2], size_t avail,
+                      struct tsl_frame *out)
 {
+    (void)f;
     (void)fr;
     (void)sp;
     if (avail == 0)

@@ -12,14 +12,15 @@
 #include "tsl_framer.h"
 
 int
-tsl__framer_var_next(struct tsl_framer *fr, const struct tsl_span sp[2],
-                     size_t avail, struct tsl_frame *out)
+tsl__framer_var_next(const tsl_framing_t *f, struct tsl_framer *fr,
+                     const struct tsl_span sp[2], size_t avail,
+                     struct tsl_frame *out)
 {
-    const tsl_framing_t *f = fr->cfg;
     size_t w = f->hdr_width;
     uint64_t len = 0, total;
     size_t i;
 
+    (void)fr;
     if (avail < w)
         return TSL_FRAME_NEED_MORE;
     for (i = 0; i < w; i++) {

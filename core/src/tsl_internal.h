@@ -133,11 +133,12 @@ struct tsl_client {
 
     /* under the client's lock, tsl__client_lock() */
     int fd;                  /* -1 once closed */
+    uint32_t ka_override;    /* ms; TSL__KA_SERVER: the server's hold */
     uint8_t close_reason;    /* a tsl_reason_t; TSL_REASON_COUNT: none */
     uint8_t pending;         /* TSL__P_* not yet seen by the owner */
-    bool queued;             /* in the owner's hand-off queue */
-    bool adopted;            /* has had an owner (counts migrations) */
-    bool threaded;           /* the owner is a dedicated receiver */
+    bool queued : 1;         /* in the owner's hand-off queue */
+    bool adopted : 1;        /* has had an owner (counts migrations) */
+    bool threaded : 1;       /* the owner is a dedicated receiver */
     atomic_bool closing;     /* close_reason is set; no more sends */
     atomic_bool migrating;   /* migrate_to is set (read lock-free) */
     atomic_bool read_paused; /* tsl_client_pause_reading (read lock-free) */
@@ -145,7 +146,6 @@ struct tsl_client {
                               * is owed (set under lock, read lock-free) */
     struct tsl_owner *owner; /* NULL before adoption and after finish */
     struct tsl_outq out;
-    int64_t ka_override;     /* -1: the server's hold time */
     struct tsl_connector *connector; /* client mode: who connected it */
     struct tsl_receiver *migrate_to; /* pending migration target */
     _Atomic(void *) data;    /* the application's (tsl_client_data) */
@@ -157,14 +157,14 @@ struct tsl_client {
 
     /* owner-only: the one thread serving the client now */
     struct tsl_cbuf in;
-    struct tsl_framer framer;
     struct tsl_timer ka;     /* every deadline below (tsl_receiver.c) */
     int64_t ka_send_at;      /* client mode: next keepalive frame out */
     struct tsl_client *work_next; /* the owner's work list this turn */
     int64_t ka_last;         /* last time bytes arrived */
-    int64_t ka_hold;         /* hold time in force, -1: the server's */
     int64_t frame_start;     /* a partial frame waits since (0: none) */
+    uint32_t ka_hold;        /* hold in force; TSL__KA_SERVER: the server's */
     uint32_t slot;           /* index in the owner's array */
+    struct tsl_framer framer;
     uint8_t watch_ev;        /* the interest registered (TSL_POLL_*) */
     /* One bit each: they share bytes, which only the owner touches. */
     bool watched : 1;        /* registered with the owner's poller */
@@ -191,8 +191,10 @@ void tsl__client_unlock(struct tsl_client *c);
 bool tsl__client_request_close_locked(struct tsl_client *c, tsl_reason_t r);
 /* Tells the owner about `flag`.  Caller holds c's lock. */
 void tsl__client_poke_locked(struct tsl_client *c, unsigned flag);
-/* The keepalive override (-1: none), read under its lock. */
-int64_t tsl__client_ka_override(struct tsl_client *c);
+/* A client's keepalive hold that defers to the server's. */
+#define TSL__KA_SERVER UINT32_MAX
+/* The keepalive override (TSL__KA_SERVER: none), read under its lock. */
+uint32_t tsl__client_ka_override(struct tsl_client *c);
 
 /* ---- output (tsl_output.c) ---- */
 

@@ -95,7 +95,8 @@ static bool listening(struct tsl_receiver *rx);
 static int64_t
 ka_hold(const struct tsl_receiver *rx, const struct tsl_client *c)
 {
-    return c->ka_hold >= 0 ? c->ka_hold : (int64_t)rx->ka_srv_hold;
+    return c->ka_hold != TSL__KA_SERVER ? (int64_t)c->ka_hold
+                                        : (int64_t)rx->ka_srv_hold;
 }
 
 static int64_t
@@ -151,7 +152,7 @@ ka_send_arm(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
     uint8_t frame[4];
 
     if (c->connector == NULL || every == 0 ||
-        tsl__framer_keepalive(c->framer.cfg, frame) == 0)
+        tsl__framer_keepalive(&c->srv->framing, frame) == 0)
         c->ka_send_at = 0;
     else
         c->ka_send_at = now + every;
@@ -207,7 +208,7 @@ ka_fire(struct tsl_timer *t, int64_t now, void *arg)
     }
     if (c->ka_send_at > 0 && now >= c->ka_send_at) {
         uint8_t fr[4];
-        size_t n = tsl__framer_keepalive(c->framer.cfg, fr);
+        size_t n = tsl__framer_keepalive(&c->srv->framing, fr);
         if (n > 0)
             tsl__output_send(c, fr, n, false);
         ka_send_arm(rx, c, now); /* re-arms the timer too */
@@ -561,7 +562,8 @@ rx_frames(struct tsl_receiver *rx, struct tsl_client *c, struct tsl_span sp[2],
     int k;
 
     for (;;) {
-        k = tsl__framer_next(&c->framer, sp, avail - used, &fr);
+        k = tsl__framer_next(&c->srv->framing, &c->framer, sp, avail - used,
+                             &fr);
         if (k == TSL_FRAME_NEED_MORE)
             break;
         /* A frame must consume something and lie within the buffer;
@@ -962,7 +964,8 @@ tsl__loop_turn(struct tsl_receiver *rx, int ms)
         now = tsl__now_ms();
         for (i = 0; i < rx->n; i++) {
             c = rx->clients[i];
-            if (was == 0 && rx->ka_srv_hold != 0 && c->ka_hold < 0)
+            if (was == 0 && rx->ka_srv_hold != 0 &&
+                c->ka_hold == TSL__KA_SERVER)
                 c->ka_last = now;
             ka_send_arm(rx, c, now); /* and ka_arm */
         }

@@ -73,7 +73,7 @@ ff_rerun(const tsl_framing_t *f, const uint8_t *data, size_t len,
     if (cap == 0)
         cap = 4096; /* none: any buffer */
     tsl__cbuf_init(&cb, cap);
-    tsl__framer_init(&fr, f);
+    tsl__framer_init(&fr);
     while (pos < len && out->error == 0 && !out->stuck) {
         size_t want = nchunks ? chunks[ci] : len - pos;
         if (nchunks && ++ci == nchunks)
@@ -97,7 +97,7 @@ ff_rerun(const tsl_framing_t *f, const uint8_t *data, size_t len,
             want -= n;
             for (;;) {
                 tsl__cbuf_spans(&cb, sp);
-                k = tsl__framer_next(&fr, sp, tsl__cbuf_size(&cb), &fm);
+                k = tsl__framer_next(f, &fr, sp, tsl__cbuf_size(&cb), &fm);
                 if (k == TSL_FRAME_NEED_MORE)
                     break;
                 if (k < 0) {

@@ -861,6 +861,31 @@ keepalive_switched_on_holds_from_then(void **state)
     assert_int_equal(seen[1].reason, TSL_REASON_KA_EXPIRED);
 }
 
+/* A client's hold is kept in 32 bits as the server's is: the longest
+ * holds (2^32 - 1 ms, the largest int64) are the longest there is, never
+ * taken for "the server's", and -1 still returns to the server's. */
+static void
+longest_client_holds_are_not_the_servers(void **state)
+{
+    (void)state;
+    assert_int_equal(tsl_server_set_keepalive(srv, 500), 0);
+    open_rx(0);
+    add_client(0, 0);
+    add_client(1, 0);
+    add_client(2, 0);
+    assert_int_equal(tsl_client_set_keepalive(cl[0], UINT32_MAX), 0);
+    assert_int_equal(tsl_client_set_keepalive(cl[1], INT64_MAX), 0);
+    assert_true(turn(0, 0)); /* the owner applies them */
+    assert_true(turns_until_gone(2, 3000) > 0); /* the server's hold */
+    assert_int_equal(seen[2].reason, TSL_REASON_KA_EXPIRED);
+    assert_int_equal(turns_until_gone(0, 3000), -1);
+    assert_int_equal(seen[1].disconnects, 0);
+    assert_int_equal(tsl_client_set_keepalive(cl[0], -1), 0);
+    assert_true(turns_until_gone(0, 1000) > 0); /* silent for 3.5 s */
+    assert_int_equal(seen[0].reason, TSL_REASON_KA_EXPIRED);
+    assert_int_equal(seen[1].disconnects, 0);
+}
+
 /* While the server does not listen, a client whose bytes wait unread is
  * not silent: keepalive spares it, and expires the one that is. */
 static void
@@ -1282,6 +1307,8 @@ main(void)
             held_malformed_frame_ends_the_client_on_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(
             other_timers_do_not_end_a_stalled_client_early, setup, teardown),
+        cmocka_unit_test_setup_teardown(longest_client_holds_are_not_the_servers,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(keepalive_switched_on_holds_from_then,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(stop_finishes_every_client_once,

@@ -159,7 +159,7 @@ vector(struct text *t, const tsl_framing_t *f, const char *name,
     bool error = false, first_event = true;
     int i;
 
-    tsl__framer_init(&fr, f);
+    tsl__framer_init(&fr);
     put(t, "%s\n    {\"name\": \"%s\",\n     \"chunks\": [", *first ? "" : ",",
         name);
     *first = false;
@@ -174,7 +174,7 @@ vector(struct text *t, const tsl_framing_t *f, const char *name,
         for (;;) {
             struct tsl_span sp[2] = {{buf, have}, {NULL, 0}};
             struct tsl_frame fm;
-            int r = tsl__framer_next(&fr, sp, have, &fm);
+            int r = tsl__framer_next(f, &fr, sp, have, &fm);
             if (r == TSL_FRAME_NEED_MORE)
                 break;
             put(t, "%s\n       ", first_event ? "" : ",");

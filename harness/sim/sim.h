@@ -4,7 +4,7 @@
  * One process, one thread (plus a helper that plays "another thread" at
  * chosen points, always while the main thread waits for it): the real
  * controller, acceptor (hosted on the shared receiver, as on epoll),
- * receivers, pollers, framers and timer wheels run against a simulated
+ * receivers, pollers, the four framers and timer wheels run against a simulated
  * world behind the OS-call table - in-memory sockets and pipes, a fake
  * epoll and poll, a listening socket with a backlog, an allocation count
  * and a virtual clock - and every choice (who runs next, how a read is
@@ -68,6 +68,13 @@ enum sim_peer { PEER_ECHO, PEER_SLOW, PEER_FLOOD, PEER_HALFCLOSE,
 
 enum sim_cstate { C_IDLE, C_BACKLOG, C_ACCEPTED, C_REFUSED };
 
+/* The server's framing, one a world: variable:strip (the worlds from
+ * before framings were drawn), variable with drawn options, delimiter,
+ * fixed, none.  Drawn from a stream of its own, so that forcing
+ * SIM_FR_VARIABLE gives exactly the worlds of before. */
+enum sim_framing { SIM_FR_VARIABLE, SIM_FR_VAROPTS, SIM_FR_DELIM,
+                   SIM_FR_FIXED, SIM_FR_NONE, SIM_FR_KINDS };
+
 /* One connection: the peer's script and both directions of its bytes. */
 struct sim_conn {
     int idx;
@@ -81,15 +88,20 @@ struct sim_conn {
     uint8_t *out;
     size_t out_len, out_cap;
     size_t wrote;            /* written by the peer so far */
-    size_t wnext;            /* the first frame boundary past wrote */
+    uint32_t *fend;          /* where each frame ends (keepalives too) */
+    size_t fcap;
+    uint32_t nfr;
+    uint32_t wfi;            /* the first frame ending past wrote */
     size_t rd;               /* read by the server */
     size_t stop_writing_at;  /* KA_FORGET: goes silent here */
     bool fin, rst;
     int64_t rst_at;          /* RESETTER */
-    /* messages: frame k is out[moff[k] .. moff[k] + mlen[k] + 2) */
+    /* messages: frame k starts at out[moff[k]], its payload is mlen[k]
+     * bytes (the framing adds its header and delimiter) */
     uint32_t *moff, *mlen;
     uint32_t nmsg, mcap;
-    uint32_t delivered;
+    uint32_t delivered;      /* message callbacks */
+    size_t dbytes;           /* framing none: bytes delivered */
     /* server -> peer: the expected echo (message frames only) */
     uint8_t *echo;
     size_t echo_len, echo_cap;
@@ -132,6 +144,7 @@ struct sim_opts {
     uint64_t max_steps;
     int clients;
     int msgs;
+    int framing;             /* enum sim_framing, or -1: the seed's */
     bool trace;              /* keep and print the trace */
     bool verbose;            /* print it as it goes */
     bool avoid_hup_spin;     /* keep out of a known core bug (docs) */
@@ -208,6 +221,9 @@ void sim_preempt(const char *where);
 bool sim_world_run(const struct sim_opts *o);
 /* Messages the last world delivered. */
 uint64_t sim_world_delivered(void);
+/* enum sim_framing of a name ("variable", "variable-opts", "delimiter",
+ * "fixed", "none"), -1 if none. */
+int sim_framing_by_name(const char *name);
 /* The application's action run at a preemption point. */
 void sim_app_concurrent(void *arg);
 struct sim_conn *sim_conn_of_fd(int fd);

@@ -12,9 +12,10 @@
  * around their turns (rx_main's end, the controller's stop) is done here
  * in the same order as tsl_receiver.c and tsl_server.c do it.
  *
- * Peers follow scripts (enum sim_peer): each sends a stream of variable
- * frames generated up front and checks every byte that comes back
- * against the echo it expects.  The application echoes every message
+ * Peers follow scripts (enum sim_peer): each sends a stream of frames of
+ * the world's framing (variable with or without options, delimiter,
+ * fixed, none: enum sim_framing), generated up front, and checks every
+ * byte that comes back against the echo it expects.  The application echoes every message
  * and, at seeded moments, forces disconnects, flips NOT_LISTENING,
  * NOT_ACCEPTING and MULTI_THREADED, migrates clients both ways, changes
  * keepalives and stops; some of its actions run on another thread in the
@@ -70,18 +71,208 @@ grow(void **p, size_t *cap, size_t need, size_t elem)
 
 static uint32_t size_lo, size_hi; /* payload sizes of this world */
 
+/* ---- the framing of this world ---- */
+
+static const char *const framing_names[SIM_FR_KINDS] = {
+    "variable", "variable-opts", "delimiter", "fixed", "none"};
+
+static tsl_framing_t fr;
+static enum sim_framing fr_kind;
+static uint32_t f_hdr;  /* header bytes on the wire before a payload */
+static uint32_t f_skip; /* of which not delivered (strip) */
+static uint32_t f_tail; /* delimiter bytes after it */
+static uint64_t fr_rs;  /* the framing's own stream */
+
+int
+sim_framing_by_name(const char *name)
+{
+    int i;
+
+    for (i = 0; i < SIM_FR_KINDS; i++)
+        if (strcmp(name, framing_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* The framing's stream (splitmix64): apart from the world's generator,
+ * so that a variable:strip world draws what it drew before framings. */
+static uint32_t
+fr_below(uint32_t n)
+{
+    uint64_t z = (fr_rs += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (uint32_t)(((z >> 32) * n) >> 32);
+}
+
+static void
+choose_framing(uint64_t seed, int forced)
+{
+    static const uint8_t delim_bytes[] = {0x00, 'a', 'b', 0xff};
+    uint32_t r, i;
+
+    fr_rs = seed ^ 0x6672616d696e67ull;
+    r = fr_below(20); /* 8 : 3 : 4 : 3 : 2 */
+    fr_kind = r < 8 ? SIM_FR_VARIABLE
+              : r < 11 ? SIM_FR_VAROPTS
+              : r < 15 ? SIM_FR_DELIM
+              : r < 18 ? SIM_FR_FIXED
+              : SIM_FR_NONE;
+    if (forced >= 0)
+        fr_kind = (enum sim_framing)forced;
+    f_hdr = f_skip = f_tail = 0;
+    switch (fr_kind) {
+    case SIM_FR_VARIABLE:
+        tsl_framing_default(&fr, TSL_FRAMING_VARIABLE);
+        fr.strip_header = 1;
+        fr.max_frame = MAX_FRAME;
+        f_hdr = f_skip = 2;
+        break;
+    case SIM_FR_VAROPTS:
+        tsl_framing_default(&fr, TSL_FRAMING_VARIABLE);
+        fr.hdr_width = (uint8_t[]){1, 2, 4}[fr_below(3)];
+        fr.big_endian = (uint8_t)fr_below(2);
+        fr.len_exclusive = (uint8_t)fr_below(2);
+        fr.strip_header = (uint8_t)fr_below(2);
+        fr.max_frame = fr.hdr_width == 1 ? 255 : MAX_FRAME;
+        f_hdr = fr.hdr_width;
+        f_skip = fr.strip_header ? f_hdr : 0;
+        break;
+    case SIM_FR_DELIM:
+        tsl_framing_default(&fr, TSL_FRAMING_DELIMITER);
+        switch (fr_below(4)) {
+        case 0:
+            fr.delim[0] = '\n';
+            fr.delim_len = 1;
+            break;
+        case 1:
+            memcpy(fr.delim, "\r\n", 2);
+            fr.delim_len = 2;
+            break;
+        default:
+            /* From a small alphabet, so that it overlaps itself. */
+            fr.delim_len = (uint8_t)(1 + fr_below(TSL_DELIM_MAX));
+            for (i = 0; i < fr.delim_len; i++)
+                fr.delim[i] = delim_bytes[fr_below(4)];
+            break;
+        }
+        fr.max_frame = MAX_FRAME;
+        f_tail = fr.delim_len;
+        break;
+    case SIM_FR_FIXED:
+        tsl_framing_default(&fr, TSL_FRAMING_FIXED); /* N: framing_sizes */
+        break;
+    default:
+        tsl_framing_default(&fr, TSL_FRAMING_NONE);
+        break;
+    }
+}
+
+/* The framing as a spec (docs/wire-format.md), for the trace. */
+static const char *
+framing_spec(void)
+{
+    static char buf[64];
+    int n;
+    uint32_t i;
+
+    switch (fr.kind) {
+    case TSL_FRAMING_VARIABLE:
+        snprintf(buf, sizeof(buf), "variable:hdr=%u,%s,%s,%s,max=%u",
+                 fr.hdr_width, fr.big_endian ? "be" : "le",
+                 fr.len_exclusive ? "exclusive" : "inclusive",
+                 fr.strip_header ? "strip" : "keep", fr.max_frame);
+        break;
+    case TSL_FRAMING_DELIMITER:
+        n = snprintf(buf, sizeof(buf), "delimiter:");
+        for (i = 0; i < fr.delim_len; i++)
+            n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%02x",
+                          fr.delim[i]);
+        snprintf(buf + n, sizeof(buf) - (size_t)n, ",max=%u", fr.max_frame);
+        break;
+    case TSL_FRAMING_FIXED:
+        snprintf(buf, sizeof(buf), "fixed:%u", fr.fixed_size);
+        break;
+    default:
+        snprintf(buf, sizeof(buf), "none");
+        break;
+    }
+    return buf;
+}
+
+/* The payload sizes, as the framing allows them. */
+static void
+framing_sizes(void)
+{
+    uint32_t most = MAX_FRAME - 2;
+
+    if (fr_kind == SIM_FR_VAROPTS)
+        most = fr.max_frame - f_hdr;
+    if (size_hi > most)
+        size_hi = most;
+    if (size_lo > size_hi)
+        size_lo = size_hi;
+    if (fr_kind == SIM_FR_DELIM && fr_below(3) == 0)
+        size_lo = 0; /* empty messages (two delimiters in a row) */
+    /* N within the world's sizes: as many bytes as the others carry. */
+    if (fr_kind == SIM_FR_FIXED) {
+        fr.fixed_size = size_lo + fr_below(size_hi - size_lo + 1);
+        size_lo = size_hi = fr.fixed_size;
+    }
+}
+
+/* A delimiter payload: prefixes of the delimiter sprinkled in, then every
+ * place where the delimiter would start before the payload's end (in the
+ * payload followed by the delimiter) broken with a byte it does not
+ * contain.  Left to right: a byte so replaced is in no occurrence. */
+static void
+delim_payload(uint8_t *p, uint32_t n)
+{
+    uint8_t buf[MAX_FRAME + TSL_DELIM_MAX], safe = 0x20;
+    uint32_t dl = fr.delim_len, i, j, pos, len;
+
+    for (j = sim_below(4); j > 0 && n > 0; j--) {
+        pos = sim_below(n);
+        len = sim_range(1, dl);
+        if (len > n - pos)
+            len = n - pos;
+        memcpy(p + pos, fr.delim, len);
+    }
+    while (memchr(fr.delim, safe, dl) != NULL)
+        safe++;
+    memcpy(buf, p, n);
+    memcpy(buf + n, fr.delim, dl);
+    for (i = 0; i < n; i++) {
+        const uint8_t *q = memchr(buf + i, fr.delim[0], n - i);
+        if (q == NULL)
+            break;
+        i = (uint32_t)(q - buf);
+        if (memcmp(buf + i, fr.delim, dl) == 0)
+            buf[i] = p[i] = safe;
+    }
+}
+
+/* Appends a frame of the world's framing: header, payload, delimiter. */
 static void
 put_frame(struct sim_conn *k, const uint8_t *payload, uint32_t n, bool msg)
 {
     size_t cap = k->out_cap;
-    uint32_t total = n + 2;
+    uint32_t total = f_hdr + n + f_tail, len, i;
+    uint8_t *p;
 
     grow((void **)&k->out, &cap, k->out_len + total, 1);
     k->out_cap = cap;
-    k->out[k->out_len] = (uint8_t)total;
-    k->out[k->out_len + 1] = (uint8_t)(total >> 8);
+    p = k->out + k->out_len;
+    len = fr.len_exclusive ? n : total;
+    for (i = 0; i < f_hdr; i++)
+        p[fr.big_endian ? f_hdr - 1 - i : i] = (uint8_t)(len >> (8 * i));
     if (n > 0)
-        memcpy(k->out + k->out_len + 2, payload, n);
+        memcpy(p + f_hdr, payload, n);
+    memcpy(p + f_hdr + n, fr.delim, f_tail);
+    grow((void **)&k->fend, &k->fcap, k->nfr + 1, sizeof(uint32_t));
+    k->fend[k->nfr++] = (uint32_t)(k->out_len + total);
     if (msg) {
         size_t mc = k->mcap, ec = k->echo_cap;
         grow((void **)&k->moff, &mc, k->nmsg + 1, sizeof(uint32_t));
@@ -98,6 +289,9 @@ put_frame(struct sim_conn *k, const uint8_t *payload, uint32_t n, bool msg)
     k->out_len += total;
 }
 
+/* pattern[j] = j * 13 (mod 256): every byte value once in 256. */
+static uint8_t pattern[256 + MAX_FRAME];
+
 static void
 gen_conn(int idx, int nmsg)
 {
@@ -106,6 +300,9 @@ gen_conn(int idx, int nmsg)
     int m;
     uint32_t i, n;
 
+    if (pattern[1] == 0)
+        for (i = 0; i < sizeof(pattern); i++)
+            pattern[i] = (uint8_t)(i * 13);
     /* Keep the buffers, reset the rest. */
     {
         struct sim_conn keep = *k;
@@ -117,6 +314,8 @@ gen_conn(int idx, int nmsg)
         k->mcap = keep.mcap;
         k->echo = keep.echo;
         k->echo_cap = keep.echo_cap;
+        k->fend = keep.fend;
+        k->fcap = keep.fcap;
     }
     k->idx = idx;
     k->kind = (enum sim_peer)sim_below(PEER_KINDS);
@@ -134,11 +333,16 @@ gen_conn(int idx, int nmsg)
     if (k->kind == PEER_SLOW && k->room_cap > 2048)
         k->room_cap = sim_range(256, 2048);
     for (m = 0; m < nmsg; m++) {
-        if (k->kind == PEER_KA_SENDER && sim_chance(1, 3))
-            put_frame(k, NULL, 0, false); /* a keepalive */
+        /* A keepalive: variable framing has one (a header-only frame). */
+        if (k->kind == PEER_KA_SENDER && fr.kind == TSL_FRAMING_VARIABLE &&
+            sim_chance(1, 3))
+            put_frame(k, NULL, 0, false);
         n = sim_range(size_lo, size_hi);
-        for (i = 0; i < n; i++)
-            payload[i] = (uint8_t)(idx * 131 + m * 7 + i * 13);
+        /* payload[i] = idx * 131 + m * 7 + i * 13 (mod 256), copied from
+         * a table of j * 13: 197 is 13's inverse mod 256. */
+        memcpy(payload, pattern + ((idx * 131 + m * 7) * 197 & 255), n);
+        if (fr_kind == SIM_FR_DELIM)
+            delim_payload(payload, n);
         put_frame(k, payload, n, true);
     }
     k->stop_writing_at = k->out_len;
@@ -320,7 +524,10 @@ static void
 on_message(tsl_server_t *s, tsl_client_t *c, const uint8_t *m, size_t len,
            void *ud)
 {
+    static uint8_t reply[MAX_FRAME + 16];
     struct sim_conn *k = conn_of(c);
+    const uint8_t *back = m;
+    long blen = (long)len;
     uint32_t i;
     int rc;
 
@@ -334,22 +541,53 @@ on_message(tsl_server_t *s, tsl_client_t *c, const uint8_t *m, size_t len,
         return;
     }
     i = k->delivered;
-    if (i >= k->nmsg) {
-        sim_fail("peer %d: message %u delivered, but it sent %u", k->idx,
-                 i + 1, k->nmsg);
-        return;
-    }
-    if (len != k->mlen[i] || memcmp(m, k->out + k->moff[i] + 2, len) != 0) {
-        sim_fail("peer %d: message %u is not the one it sent (%zu bytes, "
-                 "sent %u): lost, duplicated or reordered", k->idx, i, len,
-                 k->mlen[i]);
-        return;
+    if (fr_kind == SIM_FR_NONE) {
+        /* Whatever a read returned: the next bytes of the stream. */
+        if (len == 0 || k->dbytes + len > k->rd ||
+            memcmp(m, k->out + k->dbytes, len) != 0) {
+            sim_fail("peer %d: %zu bytes delivered at byte %zu are not the "
+                     "next it sent (%zu read): lost, duplicated or "
+                     "reordered", k->idx, len, k->dbytes, k->rd);
+            return;
+        }
+        k->dbytes += len;
+    } else {
+        uint32_t want, total;
+        if (i >= k->nmsg) {
+            sim_fail("peer %d: message %u delivered, but it sent %u",
+                     k->idx, i + 1, k->nmsg);
+            return;
+        }
+        want = k->mlen[i] + f_hdr - f_skip;
+        if (len != want ||
+            memcmp(m, k->out + k->moff[i] + f_skip, len) != 0) {
+            sim_fail("peer %d: message %u is not the one it sent (%zu "
+                     "bytes, sent %u): lost, duplicated or reordered",
+                     k->idx, i, len, want);
+            return;
+        }
+        /* The reply is the frame again.  tsl_framing_encode must make it:
+         * checked on a sample of the messages (for a delimiter it scans
+         * every position of the message, a third of a world's time). */
+        total = k->mlen[i] + f_hdr + f_tail;
+        back = k->out + k->moff[i];
+        blen = (long)total;
+        if (i < 4 || i % 16 == 0) {
+            blen = tsl_framing_encode(&fr, m, len, reply, sizeof(reply));
+            if (blen != (long)total || memcmp(reply, back, total) != 0) {
+                sim_fail("peer %d: tsl_framing_encode of message %u gives "
+                         "%ld bytes, not its %u-byte frame", k->idx, i, blen,
+                         total);
+                return;
+            }
+            back = reply;
+        }
     }
     k->delivered++;
     W.progress++;
     sim_hash(0x5151 + len);
     TRACE("message %u of peer %d (%zu bytes)", i, k->idx, len);
-    rc = tsl_client_send(c, k->out + k->moff[i], len + 2);
+    rc = tsl_client_send(c, back, (size_t)blen);
     if (rc == 0)
         k->msgs_out++;
     else
@@ -359,6 +597,14 @@ on_message(tsl_server_t *s, tsl_client_t *c, const uint8_t *m, size_t len,
         W.app_actions_left--;
         app_on_client(k);
     }
+}
+
+/* Everything the peer sent has reached the application. */
+static bool
+all_delivered(const struct sim_conn *k)
+{
+    return fr_kind == SIM_FR_NONE ? k->dbytes == k->out_len
+                                  : k->delivered == k->nmsg;
 }
 
 static bool
@@ -430,10 +676,11 @@ on_disconnected(tsl_server_t *s, tsl_client_t *c, tsl_reason_t why,
                  (unsigned long long)st.bytes_out,
                  (unsigned long long)st.msgs_out, k->rd, k->delivered,
                  k->sent, (unsigned long long)k->msgs_out);
-    if (why == TSL_REASON_PEER_CLOSED && k->delivered != k->nmsg &&
+    if (why == TSL_REASON_PEER_CLOSED && !all_delivered(k) &&
         !W.o.avoid_eof_ring)
-        sim_fail("peer %d: closed after sending %u messages, %u delivered",
-                 k->idx, k->nmsg, k->delivered);
+        sim_fail("peer %d: closed after sending %u messages (%zu bytes), "
+                 "%u delivered (%zu bytes)", k->idx, k->nmsg, k->out_len,
+                 k->delivered, k->dbytes);
     k->c = NULL;
     tsl_client_unref(c);
 }
@@ -537,13 +784,6 @@ write_gap(const struct sim_conn *k)
     }
 }
 
-/* The end of the frame that starts at off. */
-static size_t
-frame_end(const struct sim_conn *k, size_t off)
-{
-    return off + (k->out[off] | (size_t)k->out[off + 1] << 8);
-}
-
 /* How much the peer writes now: a few bytes (a split header or
  * payload), up to a cut inside the next frame, or several frames at once
  * (coalesced), cut anywhere; a flood writes big blocks, a keepalive
@@ -552,11 +792,13 @@ static size_t
 write_chunk(struct sim_conn *k)
 {
     size_t end;
-    uint32_t r = sim_below(10), n;
+    uint32_t r = sim_below(10), n, j;
 
-    while (k->wnext <= k->wrote && k->wnext < k->out_len)
-        k->wnext = frame_end(k, k->wnext);
-    end = k->wnext;
+    /* end: the end of the frame the next byte belongs to, fend[j]. */
+    while (k->wfi < k->nfr && k->fend[k->wfi] <= k->wrote)
+        k->wfi++;
+    j = k->wfi;
+    end = j < k->nfr ? k->fend[j] : k->out_len;
     if (k->kind == PEER_FLOOD)
         return sim_range(1, 16384);
     if (k->kind == PEER_KA_SENDER)
@@ -565,13 +807,13 @@ write_chunk(struct sim_conn *k)
         return sim_range(1, 4);
     if (r < 5) {
         if (end < k->out_len && sim_chance(1, 2))
-            end += sim_below((uint32_t)(frame_end(k, end) - end));
+            end += sim_below((uint32_t)(k->fend[j + 1] - end));
         return end - k->wrote;
     }
     for (n = sim_range(1, 8); n > 0 && end < k->out_len; n--)
-        end = frame_end(k, end);
+        end = k->fend[++j];
     if (sim_chance(1, 3) && end < k->out_len)
-        end += sim_below((uint32_t)(frame_end(k, end) - end));
+        end += sim_below((uint32_t)(k->fend[j + 1] - end));
     return end - k->wrote;
 }
 
@@ -992,13 +1234,13 @@ quiescent(void)
         if (k->wrote > k->rd && !(W.o.avoid_nl_stranded && k->nl_seen))
             sim_fail("stall: peer %d has %zu bytes the server never reads",
                      k->idx, k->wrote - k->rd);
-        else if (k->delivered < k->nmsg &&
+        else if (fr_kind != SIM_FR_NONE && k->delivered < k->nmsg &&
                  k->wrote >= k->moff[k->delivered] + k->mlen[k->delivered] +
-                                 2 &&
+                                 f_hdr + f_tail &&
                  !(W.o.avoid_nl_stranded && k->nl_seen))
             sim_fail("stall: peer %d sent message %u whole, never delivered",
                      k->idx, k->delivered);
-        else if (k->sent < k->echo_len && k->delivered == k->nmsg &&
+        else if (k->sent < k->echo_len && all_delivered(k) &&
                  k->sent == k->got)
             sim_fail("stall: peer %d waits for %zu bytes of replies",
                      k->idx, k->echo_len - k->sent);
@@ -1036,7 +1278,6 @@ static int
 setup_server(void)
 {
     tsl_callbacks_t cb = {0};
-    tsl_framing_t f;
     size_t low, high;
 
     if (tsl_server_create(&W.srv, "sim", "127.0.0.1", 0) < 0)
@@ -1046,10 +1287,8 @@ setup_server(void)
     cb.disconnected = on_disconnected;
     cb.rejected = on_rejected;
     tsl_server_set_callbacks(W.srv, &cb, NULL);
-    tsl_framing_default(&f, TSL_FRAMING_VARIABLE);
-    f.strip_header = 1;
-    f.max_frame = MAX_FRAME;
-    tsl_server_set_framing(W.srv, &f);
+    if (tsl_server_set_framing(W.srv, &fr) < 0)
+        return -1;
     tsl_server_set_backend(W.srv, TSL_BACKEND_EPOLL);
     W.tick = sim_chance(1, 2) ? 10 : 50;
     tsl_server_set_timer_tick(W.srv, W.tick);
@@ -1229,6 +1468,8 @@ sim_world_run(const struct sim_opts *o)
         W.conns[i].mcap = keep[i].mcap;
         W.conns[i].echo = keep[i].echo;
         W.conns[i].echo_cap = keep[i].echo_cap;
+        W.conns[i].fend = keep[i].fend;
+        W.conns[i].fcap = keep[i].fcap;
     }
     W.trace = trace;
     W.o = *o;
@@ -1237,7 +1478,9 @@ sim_world_run(const struct sim_opts *o)
     sim_rng_seed(o->seed);
     sim_os_reset();
     flag_na_seen = false;
+    choose_framing(o->seed, o->framing);
     choose_chaos();
+    framing_sizes();
     tsl__sys_set(&sim_sys);
     {
         uint32_t tf = W.p_thread_fail;
@@ -1255,9 +1498,11 @@ sim_world_run(const struct sim_opts *o)
     W.app_actions_left = (int)sim_below(24);
     W.app_next_at = W.now + sim_range(0, 300);
     W.stop_at = sim_chance(1, 5) ? W.now + sim_range(0, 3000) : SIM_FOREVER;
-    TRACE("world %llu: %d peers x %d messages, hold %u, tick %u, chaos "
-          "split 1/%u eintr 1/%u eagain 1/%u short 1/%u emfile 1/%u",
-          (unsigned long long)o->seed, W.nconns, o->msgs, W.hold, W.tick,
+    TRACE("world %llu: %d peers x %d messages, framing %s (%u..%u bytes), "
+          "hold %u, tick %u, chaos split 1/%u eintr 1/%u eagain 1/%u short "
+          "1/%u emfile 1/%u",
+          (unsigned long long)o->seed, W.nconns, o->msgs,
+          framing_spec(), size_lo, size_hi, W.hold, W.tick,
           W.p_split, W.p_eintr, W.p_eagain, W.p_short, W.p_emfile);
     while (W.stop_phase < 4 && !W.failed) {
         if (!step())

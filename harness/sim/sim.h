@@ -62,9 +62,11 @@ struct sim_fd {
 
 struct sim_pipe { int bytes; bool rclosed, wclosed; };
 
-/* Peer scripts. */
+/* Peer scripts.  The first seven are the classic ones (--classic). */
 enum sim_peer { PEER_ECHO, PEER_SLOW, PEER_FLOOD, PEER_HALFCLOSE,
-                PEER_KA_SENDER, PEER_KA_FORGET, PEER_RESETTER, PEER_KINDS };
+                PEER_KA_SENDER, PEER_KA_FORGET, PEER_RESETTER, PEER_DIES,
+                PEER_FIN_LOST, PEER_KINDS };
+#define SIM_CLASSIC_KINDS (PEER_RESETTER + 1)
 
 enum sim_cstate { C_IDLE, C_BACKLOG, C_ACCEPTED, C_REFUSED };
 
@@ -96,6 +98,10 @@ struct sim_conn {
     size_t stop_writing_at;  /* KA_FORGET: goes silent here */
     bool fin, rst;
     int64_t rst_at;          /* RESETTER */
+    bool dead;               /* DIES, FIN_LOST: neither reads nor writes */
+    bool fin_lost;           /* FIN_LOST: closed, its FIN never arrived */
+    bool again;              /* connects again once this connection ends */
+    bool respawned;          /* ... and has */
     /* messages: frame k starts at out[moff[k]], its payload is mlen[k]
      * bytes (the framing adds its header and delimiter) */
     uint32_t *moff, *mlen;
@@ -145,6 +151,8 @@ struct sim_opts {
     int clients;
     int msgs;
     int framing;             /* enum sim_framing, or -1: the seed's */
+    bool classic;            /* the worlds of before framings, dying and
+                                reconnecting peers were drawn */
     bool trace;              /* keep and print the trace */
     bool verbose;            /* print it as it goes */
     bool avoid_hup_spin;     /* keep out of a known core bug (docs) */
@@ -167,6 +175,9 @@ struct sim_world {
     int npipes;
     struct sim_conn conns[SIM_MAXCONN];
     int nconns;
+    int again_pending;       /* peers to connect again when they end */
+    int live[SIM_MAXCONN];   /* connections not over yet, in order */
+    int nlive;
     int backlog[SIM_MAXCONN];
     int nbacklog;
     int lfd;

@@ -492,6 +492,10 @@ s_send(int fd, const void *buf, size_t n, int flags)
     sim_hash(can * 17 + 3);
     TRACE("server -> peer %d: %zu bytes sent (%zu on the wire)", k->idx, can,
           k->sent);
+    if (k->fin_lost && !k->rst) {
+        k->rst = true;
+        TRACE("peer %d: its host answers them with a reset", k->idx);
+    }
     return (ssize_t)can;
 }
 

@@ -46,7 +46,8 @@
 #define BUSY_TURNS 200          /* empty turns in a row: a busy loop */
 
 static const char *const peer_names[PEER_KINDS] = {
-    "echo", "slow", "flood", "half-close", "ka-sender", "ka-forget", "reset"};
+    "echo", "slow", "flood", "half-close", "ka-sender", "ka-forget",
+    "reset", "dies", "fin-lost"};
 
 /* ---- generating the peers ---- */
 
@@ -81,7 +82,7 @@ static enum sim_framing fr_kind;
 static uint32_t f_hdr;  /* header bytes on the wire before a payload */
 static uint32_t f_skip; /* of which not delivered (strip) */
 static uint32_t f_tail; /* delimiter bytes after it */
-static uint64_t fr_rs;  /* the framing's own stream */
+static uint64_t side_rs; /* the second stream (side_below) */
 
 int
 sim_framing_by_name(const char *name)
@@ -94,12 +95,14 @@ sim_framing_by_name(const char *name)
     return -1;
 }
 
-/* The framing's stream (splitmix64): apart from the world's generator,
- * so that a variable:strip world draws what it drew before framings. */
+/* The second stream (splitmix64), apart from the world's generator: the
+ * framing and which peers connect again are drawn from it, so that a
+ * --classic world (variable:strip, no reconnecting peers) draws from the
+ * world's generator what it drew before either existed. */
 static uint32_t
-fr_below(uint32_t n)
+side_below(uint32_t n)
 {
-    uint64_t z = (fr_rs += 0x9e3779b97f4a7c15ull);
+    uint64_t z = (side_rs += 0x9e3779b97f4a7c15ull);
 
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
@@ -113,8 +116,8 @@ choose_framing(uint64_t seed, int forced)
     static const uint8_t delim_bytes[] = {0x00, 'a', 'b', 0xff};
     uint32_t r, i;
 
-    fr_rs = seed ^ 0x6672616d696e67ull;
-    r = fr_below(20); /* 8 : 3 : 4 : 3 : 2 */
+    side_rs = seed ^ 0x6672616d696e67ull;
+    r = side_below(20); /* 8 : 3 : 4 : 3 : 2 */
     fr_kind = r < 8 ? SIM_FR_VARIABLE
               : r < 11 ? SIM_FR_VAROPTS
               : r < 15 ? SIM_FR_DELIM
@@ -132,17 +135,17 @@ choose_framing(uint64_t seed, int forced)
         break;
     case SIM_FR_VAROPTS:
         tsl_framing_default(&fr, TSL_FRAMING_VARIABLE);
-        fr.hdr_width = (uint8_t[]){1, 2, 4}[fr_below(3)];
-        fr.big_endian = (uint8_t)fr_below(2);
-        fr.len_exclusive = (uint8_t)fr_below(2);
-        fr.strip_header = (uint8_t)fr_below(2);
+        fr.hdr_width = (uint8_t[]){1, 2, 4}[side_below(3)];
+        fr.big_endian = (uint8_t)side_below(2);
+        fr.len_exclusive = (uint8_t)side_below(2);
+        fr.strip_header = (uint8_t)side_below(2);
         fr.max_frame = fr.hdr_width == 1 ? 255 : MAX_FRAME;
         f_hdr = fr.hdr_width;
         f_skip = fr.strip_header ? f_hdr : 0;
         break;
     case SIM_FR_DELIM:
         tsl_framing_default(&fr, TSL_FRAMING_DELIMITER);
-        switch (fr_below(4)) {
+        switch (side_below(4)) {
         case 0:
             fr.delim[0] = '\n';
             fr.delim_len = 1;
@@ -153,9 +156,9 @@ choose_framing(uint64_t seed, int forced)
             break;
         default:
             /* From a small alphabet, so that it overlaps itself. */
-            fr.delim_len = (uint8_t)(1 + fr_below(TSL_DELIM_MAX));
+            fr.delim_len = (uint8_t)(1 + side_below(TSL_DELIM_MAX));
             for (i = 0; i < fr.delim_len; i++)
-                fr.delim[i] = delim_bytes[fr_below(4)];
+                fr.delim[i] = delim_bytes[side_below(4)];
             break;
         }
         fr.max_frame = MAX_FRAME;
@@ -214,11 +217,11 @@ framing_sizes(void)
         size_hi = most;
     if (size_lo > size_hi)
         size_lo = size_hi;
-    if (fr_kind == SIM_FR_DELIM && fr_below(3) == 0)
+    if (fr_kind == SIM_FR_DELIM && side_below(3) == 0)
         size_lo = 0; /* empty messages (two delimiters in a row) */
     /* N within the world's sizes: as many bytes as the others carry. */
     if (fr_kind == SIM_FR_FIXED) {
-        fr.fixed_size = size_lo + fr_below(size_hi - size_lo + 1);
+        fr.fixed_size = size_lo + side_below(size_hi - size_lo + 1);
         size_lo = size_hi = fr.fixed_size;
     }
 }
@@ -318,7 +321,9 @@ gen_conn(int idx, int nmsg)
         k->fcap = keep.fcap;
     }
     k->idx = idx;
-    k->kind = (enum sim_peer)sim_below(PEER_KINDS);
+    W.live[W.nlive++] = idx;
+    k->kind = (enum sim_peer)sim_below(W.o.classic ? SIM_CLASSIC_KINDS
+                                                   : PEER_KINDS);
     if (sim_chance(1, 3))
         k->kind = PEER_ECHO;
     k->fd = -1;
@@ -346,10 +351,53 @@ gen_conn(int idx, int nmsg)
         put_frame(k, payload, n, true);
     }
     k->stop_writing_at = k->out_len;
-    if (k->kind == PEER_KA_FORGET)
+    /* KA_FORGET goes silent at a seeded byte (often mid-frame); DIES and
+     * FIN_LOST die there, replies still on their way. */
+    if (k->kind == PEER_KA_FORGET || k->kind == PEER_DIES ||
+        k->kind == PEER_FIN_LOST)
         k->stop_writing_at = sim_below((uint32_t)k->out_len + 1);
     if (k->kind == PEER_RESETTER)
         k->rst_at = k->connect_at + sim_below(3000);
+    /* A fifth of the first peers connect again when their connection
+     * ends, half of those that did. */
+    if (!W.o.classic && side_below(idx < W.o.clients ? 5 : 2) == 0) {
+        k->again = true;
+        W.again_pending++;
+    }
+}
+
+/* The connection is over for the peer: refused, reset, dead, or closed
+ * by the server and read to its end. */
+static bool
+peer_over(const struct sim_conn *k)
+{
+    return k->st == C_REFUSED || k->rst || k->dead ||
+           (k->srv_closed && k->got == k->sent);
+}
+
+/* Peers whose connection ended and that connect again: a new connection
+ * (a new peer slot, port and client id), its script drawn anew, with the
+ * messages the last one did not get delivered (a few, if none is left):
+ * a reconnecting peer carries about the load of one that does not. */
+static void
+reconnect_peers(void)
+{
+    int i, j, left;
+
+    for (i = 0; i < W.nconns; i++) {
+        struct sim_conn *k = &W.conns[i];
+        if (!k->again || k->respawned || !peer_over(k))
+            continue;
+        k->respawned = true;
+        W.again_pending--;
+        if (W.stopping || W.nconns == SIM_MAXCONN)
+            continue;
+        j = W.nconns++;
+        left = (int)(k->nmsg - k->delivered);
+        gen_conn(j, left > 0 ? left : (int)sim_range(1, W.o.msgs / 10 + 1));
+        TRACE("peer %d connects again, as peer %d (%s)", i, j,
+              peer_names[W.conns[j].kind]);
+    }
 }
 
 /* ---- tasks: the receivers' threads ---- */
@@ -508,6 +556,14 @@ on_connected(tsl_server_t *s, tsl_client_t *c, void *ud)
     k->connected = true;
     k->c = c;
     k->id = tsl_client_id(c);
+    {
+        int i;
+        for (i = 0; i < W.nconns; i++)
+            if (&W.conns[i] != k && W.conns[i].connected &&
+                W.conns[i].id == k->id)
+                sim_fail("peer %d is client %llu, as peer %d was", k->idx,
+                         (unsigned long long)k->id, i);
+    }
     k->last_read = W.now;
     k->nl_seen = W.not_listening;
     tsl_client_ref(c);
@@ -716,7 +772,7 @@ on_rejected(tsl_server_t *s, const char *ip, uint16_t port, tsl_reject_t why,
 
 /* ---- the peers' actions ---- */
 
-enum { PA_NONE, PA_CONNECT, PA_WRITE, PA_READ, PA_FIN, PA_RST };
+enum { PA_NONE, PA_CONNECT, PA_WRITE, PA_READ, PA_FIN, PA_RST, PA_DIE };
 
 static bool
 fast_reader(const struct sim_conn *k)
@@ -733,7 +789,7 @@ peer_can(const struct sim_conn *k)
 
     if (k->st == C_IDLE)
         return W.now >= k->connect_at && !W.stopping ? 1u << PA_CONNECT : 0;
-    if (!open || k->rst)
+    if (!open || k->rst || k->dead)
         return 0;
     if (k->sent > k->got && (fast_reader(k) || W.now >= k->next_at))
         can |= 1u << PA_READ;
@@ -743,11 +799,15 @@ peer_can(const struct sim_conn *k)
         can |= 1u << PA_WRITE;
     if (!k->fin && k->wrote == k->out_len &&
         (k->kind == PEER_HALFCLOSE ||
-         (k->kind == PEER_ECHO && k->got == k->echo_len && (k->idx & 1))))
+         (k->kind == PEER_ECHO && k->got == k->echo_len &&
+          ((k->idx & 1) || k->again))))
         can |= 1u << PA_FIN;
     if (k->kind == PEER_RESETTER && W.now >= k->rst_at &&
         !(W.o.avoid_hup_spin && W.not_listening))
         can |= 1u << PA_RST;
+    if ((k->kind == PEER_DIES || k->kind == PEER_FIN_LOST) &&
+        k->wrote == k->stop_writing_at)
+        can |= 1u << PA_DIE;
     return can;
 }
 
@@ -757,7 +817,7 @@ peer_next(const struct sim_conn *k)
 {
     if (k->st == C_IDLE)
         return W.stopping ? SIM_FOREVER : k->connect_at;
-    if ((k->st != C_BACKLOG && k->st != C_ACCEPTED) || k->rst)
+    if ((k->st != C_BACKLOG && k->st != C_ACCEPTED) || k->rst || k->dead)
         return SIM_FOREVER;
     if (k->sent > k->got && !fast_reader(k))
         return k->next_at;
@@ -821,10 +881,10 @@ static void
 peer_act(struct sim_conn *k)
 {
     unsigned can = peer_can(k), pick;
-    int opts[6], n = 0, a;
+    int opts[7], n = 0, a;
     size_t chunk, left;
 
-    for (a = PA_CONNECT; a <= PA_RST; a++)
+    for (a = PA_CONNECT; a <= PA_DIE; a++)
         if (can & (1u << a))
             opts[n++] = a;
     if (n == 0)
@@ -868,6 +928,16 @@ peer_act(struct sim_conn *k)
     case PA_RST:
         k->rst = true;
         TRACE("peer %d resets the connection", k->idx);
+        break;
+    case PA_DIE:
+        /* Its host dies (nothing more, not even a reset), or it closes
+         * and the FIN is lost: then the server's next bytes meet a host
+         * that knows no such connection and answers with a reset. */
+        k->dead = true;
+        k->fin_lost = k->kind == PEER_FIN_LOST;
+        TRACE("peer %d %s", k->idx,
+              k->fin_lost ? "closes, and its FIN is lost"
+                          : "dies silently");
         break;
     }
     sim_hash(0x9e37 + (uint64_t)opts[pick] * 31 + (uint64_t)k->idx);
@@ -1229,7 +1299,8 @@ quiescent(void)
     }
     for (i = 0; i < W.nconns; i++) {
         struct sim_conn *k = &W.conns[i];
-        if (!k->connected || k->disconnects > 0 || k->rst || k->send_failed)
+        if (!k->connected || k->disconnects > 0 || k->rst || k->dead ||
+            k->send_failed)
             continue;
         if (k->wrote > k->rd && !(W.o.avoid_nl_stranded && k->nl_seen))
             sim_fail("stall: peer %d has %zu bytes the server never reads",
@@ -1379,12 +1450,23 @@ step(void)
     int cand[SIM_MAXTASK + SIM_MAXCONN + 2], n = 0, i, c;
     int64_t next = SIM_FOREVER, at;
 
+    if (W.again_pending > 0)
+        reconnect_peers();
     for (i = 0; i < W.ntasks; i++)
         if (task_runnable(&W.tasks[i]))
             cand[n++] = i;
-    for (i = 0; i < W.nconns; i++)
-        if (peer_can(&W.conns[i]))
-            cand[n++] = SIM_MAXTASK + i;
+    /* A connection over for its peer can do nothing again: it leaves the
+     * list (in order, so that the choices stay the same). */
+    for (i = 0; i < W.nlive; i++) {
+        struct sim_conn *k = &W.conns[W.live[i]];
+        if (peer_over(k)) {
+            memmove(W.live + i, W.live + i + 1,
+                    (size_t)(--W.nlive - i) * sizeof(W.live[0]));
+            i--;
+        } else if (peer_can(k)) {
+            cand[n++] = SIM_MAXTASK + k->idx;
+        }
+    }
     if (!W.stopping && W.app_actions_left > 0 && W.now >= W.app_next_at)
         cand[n++] = SIM_MAXTASK + SIM_MAXCONN;
     if (!W.stopping && W.now >= W.stop_at)
@@ -1394,8 +1476,8 @@ step(void)
             if (W.tasks[i].alive && W.tasks[i].sleeping &&
                 W.tasks[i].wake_at < next)
                 next = W.tasks[i].wake_at;
-        for (i = 0; i < W.nconns; i++) {
-            at = peer_next(&W.conns[i]);
+        for (i = 0; i < W.nlive; i++) {
+            at = peer_next(&W.conns[W.live[i]]);
             if (at > W.now && at < next)
                 next = at;
         }

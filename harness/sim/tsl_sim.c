@@ -6,8 +6,9 @@
  *                                    "N worlds, F failed, R worlds/s"
  *   options: --clients N (10), --msgs M (100), --verbose (the trace as
  *   it happens), --framing KIND (the framing of every world instead of
- *   the seed's: variable, variable-opts, delimiter, fixed, none;
- *   variable gives the worlds from before framings were drawn),
+ *   the seed's: variable, variable-opts, delimiter, fixed, none),
+ *   --classic (variable framing, no dying or reconnecting peers: the
+ *   worlds from before those were drawn),
  *   --no-replay (do not replay failing seeds), --avoid
  *   LIST (tolerate known core bugs: hup-spin, nl-stranded, eof-ring;
  *   docs/simulation.md).
@@ -43,7 +44,7 @@ usage(void)
             "               [--clients N] [--msgs M] [--verbose] "
             "[--no-replay]\n"
             "               [--framing variable|variable-opts|delimiter|"
-            "fixed|none]\n"
+            "fixed|none] [--classic]\n"
             "               [--avoid hup-spin,nl-stranded,eof-ring]\n");
     exit(2);
 }
@@ -159,6 +160,9 @@ main(int argc, char **argv)
             o.framing = sim_framing_by_name(argv[++i]);
             if (o.framing < 0)
                 usage();
+        } else if (strcmp(argv[i], "--classic") == 0) {
+            o.classic = true;
+            o.framing = SIM_FR_VARIABLE;
         } else if (strcmp(argv[i], "--verbose") == 0) {
             o.verbose = true;
         } else if (strcmp(argv[i], "--avoid") == 0 && i + 1 < argc) {

@@ -31,6 +31,8 @@
 #define SIM_MAXCONN 64
 #define SIM_MAXTASK 64
 #define SIM_MAXREG 80
+#define SIM_MAXCTASK 8  /* connectors a world */
+#define SIM_CPORT 9000  /* where the connectors dial: a listening peer */
 #define SIM_FOREVER INT64_MAX
 #define SIM_PORT0 10000
 #define SIM_TIME0 1000000 /* the virtual clock starts here (ms) */
@@ -44,7 +46,8 @@ uint32_t sim_range(uint32_t lo, uint32_t hi); /* lo..hi */
 
 /* ---- descriptors ---- */
 enum sim_fdkind { FD_FREE, FD_CONN, FD_PIPE_R, FD_PIPE_W, FD_LISTEN,
-                  FD_NULL, FD_EPOLL, FD_SOCK };
+                  FD_NULL, FD_EPOLL, FD_SOCK,
+                  FD_DIAL /* a connector's socket, its connect under way */ };
 
 struct sim_reg { int fd; uint32_t events; uint64_t data; };
 
@@ -68,7 +71,8 @@ enum sim_peer { PEER_ECHO, PEER_SLOW, PEER_FLOOD, PEER_HALFCLOSE,
                 PEER_FIN_LOST, PEER_KINDS };
 #define SIM_CLASSIC_KINDS (PEER_RESETTER + 1)
 
-enum sim_cstate { C_IDLE, C_BACKLOG, C_ACCEPTED, C_REFUSED };
+enum sim_cstate { C_IDLE, C_BACKLOG, C_ACCEPTED, C_REFUSED,
+                  C_DIALLING /* a connector's connect under way */ };
 
 /* The server's framing, one a world: variable:strip (the worlds from
  * before framings were drawn), variable with drawn options, delimiter,
@@ -102,6 +106,10 @@ struct sim_conn {
     bool fin_lost;           /* FIN_LOST: closed, its FIN never arrived */
     bool again;              /* connects again once this connection ends */
     bool respawned;          /* ... and has */
+    int ctask;               /* the connector that made it, -1: accepted */
+    int64_t dial_done;       /* C_DIALLING: when the connect ends */
+    int dial_err;            /* ... and its error (0: connected) */
+    bool attach_failed;      /* made, but the server could not serve it */
     /* messages: frame k starts at out[moff[k]], its payload is mlen[k]
      * bytes (the framing adds its header and delimiter) */
     uint32_t *moff, *mlen;
@@ -145,6 +153,28 @@ struct sim_task {
     int empty;               /* turns in a row that did nothing, awake */
 };
 
+/* A connector's thread: a real thread (it blocks in poll() between
+ * attempts and while its client lives), run only while it holds the
+ * token, which it gives back whenever it would block. */
+struct sim_ctask {
+    uint64_t id;             /* the token's value for it (unique) */
+    pthread_cond_t *cv;      /* its thread waits on it for the token */
+    bool alive;
+    bool sleeping;
+    int64_t wake_at;
+    struct pollfd pf[2];     /* what it waits for */
+    int npf;
+    int cid;                 /* its connector id */
+    bool once, cancelled;
+    int fails;               /* failed attempts since the last success */
+    int64_t fail_at;         /* when the last one failed */
+    int dials;               /* attempts */
+    bool client_live;        /* its client is connected */
+    int64_t ended_at;        /* when its last client ended, -1: none */
+    tsl_reason_t ended_why;
+    int dials_at_end;
+};
+
 struct sim_opts {
     uint64_t seed;
     uint64_t max_steps;
@@ -178,6 +208,12 @@ struct sim_world {
     int again_pending;       /* peers to connect again when they end */
     int live[SIM_MAXCONN];   /* connections not over yet, in order */
     int nlive;
+    struct sim_ctask ctasks[SIM_MAXCTASK];
+    int nctasks;
+    bool in_connect;         /* the application calls tsl_server_connect */
+    bool ctasks_cancelled;   /* by the stop */
+    uint64_t made_cb;        /* connected callbacks of connectors' clients */
+    int dial_left;           /* connections the listening peer still takes */
     int backlog[SIM_MAXCONN];
     int nbacklog;
     int lfd;
@@ -238,6 +274,13 @@ int sim_framing_by_name(const char *name);
 /* The application's action run at a preemption point. */
 void sim_app_concurrent(void *arg);
 struct sim_conn *sim_conn_of_fd(int fd);
+/* A connector dials (its invariants) and fails an attempt. */
+void sim_connector_dials(int ct);
+void sim_connector_failed(int ct);
+/* Runs connector ct until it would block or ends (sim_os.c). */
+void sim_ctask_run(int ct);
+/* The connector running on this thread, -1 if none (sim_os.c). */
+int sim_ctask_self(void);
 
 #define TRACE(...)                                                        \
     do {                                                                  \

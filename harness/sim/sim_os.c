@@ -221,6 +221,118 @@ sim_preempt(const char *where)
     sim_elsewhere(sim_app_concurrent, NULL);
 }
 
+/* ---- connectors' threads, run by a token ---- */
+
+/* The token names the one thread that may run: 0 the main thread (or the
+ * helper it waits for), else a connector's sim_ctask.id.  Each waits on
+ * a condition of its own, signalled when the token comes to it.  Ids are
+ * unique over the process, so a thread left behind by a failed world
+ * never runs again. */
+static pthread_mutex_t t_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t t_main_cv = PTHREAD_COND_INITIALIZER;
+static uint64_t t_token, t_next_id;
+static _Thread_local int t_self = -1;
+
+/* A connector thread's own: kept for as long as the thread lives. */
+struct ct_start {
+    void *(*fn)(void *);
+    void *arg;
+    uint64_t id;
+    int idx;
+    pthread_cond_t cv;
+};
+
+int
+sim_ctask_self(void)
+{
+    return t_self;
+}
+
+/* Gives the token to `to` and waits on cv until it is `mine` again. */
+static void
+token_pass(uint64_t to, pthread_cond_t *to_cv, uint64_t mine,
+           pthread_cond_t *cv)
+{
+    pthread_mutex_lock(&t_lock);
+    t_token = to;
+    pthread_cond_signal(to_cv);
+    while (t_token != mine)
+        pthread_cond_wait(cv, &t_lock);
+    pthread_mutex_unlock(&t_lock);
+}
+
+static void *
+ct_main(void *p)
+{
+    struct ct_start *st = p;
+
+    pthread_mutex_lock(&t_lock);
+    while (t_token != st->id)
+        pthread_cond_wait(&st->cv, &t_lock);
+    pthread_mutex_unlock(&t_lock);
+    t_self = st->idx;
+    st->fn(st->arg);
+    W.ctasks[st->idx].alive = false;
+    TRACE("connector %d: its thread ends", st->idx);
+    pthread_mutex_lock(&t_lock);
+    t_token = 0;
+    pthread_cond_signal(&t_main_cv);
+    pthread_mutex_unlock(&t_lock);
+    pthread_cond_destroy(&st->cv);
+    free(st);
+    return NULL;
+}
+
+void
+sim_ctask_run(int i)
+{
+    int saved = W.cur;
+
+    W.cur = -1;
+    W.ctasks[i].sleeping = false;
+    token_pass(W.ctasks[i].id, W.ctasks[i].cv, 0, &t_main_cv);
+    W.cur = saved;
+}
+
+/* The connector thread would block: the main thread runs until it is
+ * scheduled again. */
+static void
+ct_yield(void)
+{
+    struct sim_ctask *ct = &W.ctasks[t_self];
+
+    token_pass(0, &t_main_cv, ct->id, ct->cv);
+}
+
+static int
+ct_add(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    struct sim_ctask *ct;
+    struct ct_start *st;
+
+    if (W.nctasks == SIM_MAXCTASK || (st = malloc(sizeof(*st))) == NULL)
+        return EAGAIN;
+    ct = &W.ctasks[W.nctasks];
+    memset(ct, 0, sizeof(*ct));
+    ct->id = ++t_next_id;
+    ct->ended_at = -1;
+    st->fn = fn;
+    st->arg = arg;
+    st->id = ct->id;
+    st->idx = W.nctasks;
+    pthread_cond_init(&st->cv, NULL);
+    ct->cv = &st->cv;
+    if (pthread_create(t, NULL, ct_main, st) != 0) {
+        pthread_cond_destroy(&st->cv);
+        free(st);
+        return EAGAIN;
+    }
+    ct->alive = true;
+    TRACE("connector %d: its thread starts", W.nctasks);
+    W.nctasks++;
+    return 0;
+}
+
 /* ---- descriptors ---- */
 
 void
@@ -290,7 +402,7 @@ sim_fd_readable(int fd)
     case FD_LISTEN:
         return W.nbacklog > 0;
     default:
-        return false;
+        return false; /* FD_DIAL too */
     }
 }
 
@@ -299,6 +411,8 @@ sim_fd_writable(int fd)
 {
     struct sim_fd *f = &W.fds[fd];
 
+    if (f->kind == FD_DIAL)
+        return W.now >= W.conns[f->conn].dial_done;
     if (f->kind != FD_CONN)
         return f->kind == FD_PIPE_W;
     return W.conns[f->conn].rst || room(&W.conns[f->conn]) > 0;
@@ -309,6 +423,9 @@ sim_fd_error(int fd)
 {
     struct sim_fd *f = &W.fds[fd];
 
+    if (f->kind == FD_DIAL)
+        return W.now >= W.conns[f->conn].dial_done &&
+               W.conns[f->conn].dial_err != 0;
     return f->kind == FD_CONN && W.conns[f->conn].rst;
 }
 
@@ -510,9 +627,23 @@ s_close(int fd)
 
     if (f == NULL)
         return -1;
+    /* A connector closing a socket it did not make a client of: the
+     * attempt failed. */
+    if (t_self >= 0 && (f->kind == FD_SOCK || f->kind == FD_DIAL))
+        sim_connector_failed(t_self);
     switch (f->kind) {
+    case FD_DIAL:
+        k = &W.conns[f->conn];
+        k->st = C_REFUSED;
+        k->fd = -1;
+        k->srv_closed = true;
+        TRACE("connector closes socket %d (peer %d, not connected)", fd,
+              k->idx);
+        break;
     case FD_CONN:
         k = &W.conns[f->conn];
+        if (t_self >= 0 && !k->connected)
+            k->attach_failed = true;
         sim_preempt("close");
         app_sees_close(k);
         k->srv_closed = true;
@@ -623,6 +754,33 @@ s_setsockopt(int fd, int lvl, int name, const void *v, socklen_t l)
     return fd_get(fd, "setsockopt") != NULL ? 0 : -1;
 }
 
+/* A connect has ended: SO_ERROR says how; connected, the socket becomes
+ * the peer's connection (as if accepted: C_ACCEPTED). */
+static int
+dial_result(int fd, void *v, socklen_t *l)
+{
+    struct sim_conn *k = &W.conns[W.fds[fd].conn];
+
+    if (v == NULL || l == NULL || *l < sizeof(int)) {
+        errno = EINVAL;
+        return -1;
+    }
+    *(int *)v = k->dial_err;
+    if (k->dial_err != 0) {
+        k->st = C_REFUSED;
+        TRACE("connector: socket %d, peer %d refused (%s)", fd, k->idx,
+              strerror(k->dial_err));
+        return 0;
+    }
+    W.fds[fd].kind = FD_CONN;
+    k->st = C_ACCEPTED;
+    k->next_at = W.now;
+    W.progress++;
+    TRACE("connector: socket %d connected to peer %d (%s)", fd, k->idx,
+          k->kind < PEER_KINDS ? "a listening peer" : "?");
+    return 0;
+}
+
 /* SO_ERROR is ECONNRESET on a connection the peer reset, as the kernel
  * has it until the error is read; 0 otherwise and for other options. */
 static int
@@ -632,6 +790,9 @@ s_getsockopt(int fd, int lvl, int name, void *v, socklen_t *l)
 
     if (f == NULL)
         return -1;
+    if (f->kind == FD_DIAL && lvl == SOL_SOCKET && name == SO_ERROR &&
+        W.now >= W.conns[f->conn].dial_done)
+        return dial_result(fd, v, l);
     if (v != NULL && l != NULL && *l >= sizeof(int))
         *(int *)v = lvl == SOL_SOCKET && name == SO_ERROR &&
                             f->kind == FD_CONN && W.conns[f->conn].rst
@@ -716,13 +877,53 @@ s_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
     return nfd;
 }
 
+/* A connector dials the listening peer (only connectors connect): one
+ * attempt in eight is refused at once, one never completes (the
+ * connector's own timeout ends it), one is refused once under way; the
+ * others connect after 1-30 ms, to a new peer of a script drawn as any
+ * other's, with up to a quarter of the messages.  The listening peer
+ * takes W.dial_left connections in all, and then refuses every one. */
+int sim_conn_new(int nmsg);
+
 static int
 s_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-    (void)fd;
+    struct sim_fd *f = fd_get(fd, "connect");
+    struct sim_conn *k;
+    uint32_t r;
+    int j;
+
     (void)sa;
     (void)len;
-    errno = ECONNREFUSED;
+    if (f == NULL)
+        return -1;
+    if (t_self < 0) {
+        sim_fail("connect on descriptor %d, not from a connector", fd);
+        errno = ECONNREFUSED;
+        return -1;
+    }
+    sim_connector_dials(t_self);
+    r = sim_below(8);
+    if (r == 0 || W.dial_left <= 0 || W.nconns == SIM_MAXCONN) {
+        TRACE("connector %d: connect refused at once", t_self);
+        errno = ECONNREFUSED;
+        return -1;
+    }
+    if (r > 2)
+        W.dial_left--;
+    j = sim_conn_new((int)sim_range(1, (uint32_t)W.o.msgs / 4 + 1));
+    k = &W.conns[j];
+    k->st = C_DIALLING;
+    k->ctask = t_self;
+    k->fd = fd;
+    k->dial_done = r == 1 ? SIM_FOREVER : W.now + sim_range(1, 30);
+    k->dial_err = r == 2 ? ECONNREFUSED : 0;
+    f->kind = FD_DIAL;
+    f->conn = j;
+    TRACE("connector %d: connect under way on socket %d (peer %d, %s)",
+          t_self, fd, j,
+          r == 1 ? "never answers" : r == 2 ? "to be refused" : "to succeed");
+    errno = EINPROGRESS;
     return -1;
 }
 
@@ -940,22 +1141,11 @@ s_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
 }
 
 static int
-s_poll(struct pollfd *pf, nfds_t nfds, int timeout)
+poll_scan(struct pollfd *pf, nfds_t nfds)
 {
-    struct sim_task *tk = W.cur >= 0 ? &W.tasks[W.cur] : NULL;
     nfds_t i;
     int n = 0;
 
-    sim_preempt("poll");
-    if (tk != NULL) {
-        tk->npf = 0;
-        for (i = 0; i < nfds && i < 8; i++)
-            tk->pf[tk->npf++] = pf[i];
-    }
-    if (sim_chance(1, W.p_eintr)) {
-        errno = EINTR;
-        return -1;
-    }
     for (i = 0; i < nfds; i++) {
         int fd = pf[i].fd;
         short e = 0;
@@ -972,6 +1162,58 @@ s_poll(struct pollfd *pf, nfds_t nfds, int timeout)
         pf[i].revents = e;
         n += e != 0;
     }
+    return n;
+}
+
+/* poll() on a connector's thread: what is ready now, or the token goes
+ * back to the main thread until something is or the timeout has passed
+ * in virtual time. */
+static int
+ct_poll(struct pollfd *pf, nfds_t nfds, int timeout)
+{
+    struct sim_ctask *ct = &W.ctasks[t_self];
+    int64_t until = timeout < 0 ? SIM_FOREVER : W.now + timeout;
+    nfds_t i;
+    int n;
+
+    if (sim_chance(1, W.p_eintr)) {
+        TRACE("connector %d: poll interrupted (EINTR)", t_self);
+        errno = EINTR;
+        return -1;
+    }
+    for (;;) {
+        n = poll_scan(pf, nfds);
+        if (n > 0 || W.now >= until)
+            return n;
+        ct->sleeping = true;
+        ct->wake_at = until;
+        ct->npf = 0;
+        for (i = 0; i < nfds && i < 2; i++)
+            ct->pf[ct->npf++] = pf[i];
+        ct_yield();
+    }
+}
+
+static int
+s_poll(struct pollfd *pf, nfds_t nfds, int timeout)
+{
+    struct sim_task *tk = W.cur >= 0 ? &W.tasks[W.cur] : NULL;
+    nfds_t i;
+    int n = 0;
+
+    if (t_self >= 0)
+        return ct_poll(pf, nfds, timeout);
+    sim_preempt("poll");
+    if (tk != NULL) {
+        tk->npf = 0;
+        for (i = 0; i < nfds && i < 8; i++)
+            tk->pf[tk->npf++] = pf[i];
+    }
+    if (sim_chance(1, W.p_eintr)) {
+        errno = EINTR;
+        return -1;
+    }
+    n = poll_scan(pf, nfds);
     if (n == 0)
         task_sleeps(timeout);
     return n;
@@ -1034,9 +1276,10 @@ int sim_task_add(struct tsl_receiver *rx);
 static int
 s_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
 {
-    (void)fn;
     if (sim_chance(1, W.p_thread_fail))
         return EAGAIN;
+    if (W.in_connect)
+        return ct_add(t, fn, arg); /* a connector's */
     if (sim_task_add(arg) < 0)
         return EAGAIN;
     *t = pthread_self(); /* never joined: the task ends first */

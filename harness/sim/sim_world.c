@@ -321,6 +321,7 @@ gen_conn(int idx, int nmsg)
         k->fcap = keep.fcap;
     }
     k->idx = idx;
+    k->ctask = -1;
     W.live[W.nlive++] = idx;
     k->kind = (enum sim_peer)sim_below(W.o.classic ? SIM_CLASSIC_KINDS
                                                    : PEER_KINDS);
@@ -364,6 +365,103 @@ gen_conn(int idx, int nmsg)
         k->again = true;
         W.again_pending++;
     }
+}
+
+/* A new connection for a connector to make (sim_os.c's connect): the
+ * connector, not the peer, connects again. */
+int
+sim_conn_new(int nmsg)
+{
+    int j = W.nconns++;
+
+    gen_conn(j, nmsg);
+    if (W.conns[j].again) {
+        W.conns[j].again = false;
+        W.again_pending--;
+    }
+    return j;
+}
+
+/* ---- the connectors' invariants ---- */
+
+/* Why a connector stops: once, a forced close (its cancel too) or a
+ * stop; any other end of its client makes it connect again. */
+static bool
+connector_stays_down(const struct sim_ctask *ct)
+{
+    return ct->once || ct->cancelled ||
+           ct->ended_why == TSL_REASON_FORCED ||
+           ct->ended_why == TSL_REASON_SHUTDOWN;
+}
+
+void
+sim_connector_dials(int i)
+{
+    struct sim_ctask *ct = &W.ctasks[i];
+    int64_t need;
+
+    if (ct->ended_at >= 0 && ct->dials == ct->dials_at_end &&
+        connector_stays_down(ct) && !ct->cancelled)
+        sim_fail("connector %d connects again after its client ended with "
+                 "%s%s", i, tsl_reason_name(ct->ended_why),
+                 ct->once ? " (connect once)" : "");
+    if (ct->fails > 0) {
+        need = ct->fails > 6 ? 5000 : 100 << (ct->fails - 1);
+        if (need > 5000)
+            need = 5000;
+        if (W.now - ct->fail_at < need)
+            sim_fail("connector %d connects %lld ms after its failed attempt "
+                     "%d: its backoff is %lld ms", i,
+                     (long long)(W.now - ct->fail_at), ct->fails,
+                     (long long)need);
+    }
+    ct->dials++;
+    TRACE("connector %d: attempt %d", i, ct->dials);
+}
+
+void
+sim_connector_failed(int i)
+{
+    W.ctasks[i].fails++;
+    W.ctasks[i].fail_at = W.now;
+}
+
+/* A connector whose client ended for a reason that calls for it connects
+ * again at once (it naps at most 1 s before it sees the end). */
+static void
+check_connectors(void)
+{
+    int i;
+
+    for (i = 0; i < W.nctasks; i++) {
+        struct sim_ctask *ct = &W.ctasks[i];
+        if (!ct->alive || ct->ended_at < 0 || connector_stays_down(ct) ||
+            ct->dials != ct->dials_at_end || W.stopping)
+            continue;
+        if (W.now - ct->ended_at > 1000 + 200)
+            sim_fail("connector %d: its client ended with %s %lld ms ago and "
+                     "it has not connected again", i,
+                     tsl_reason_name(ct->ended_why),
+                     (long long)(W.now - ct->ended_at));
+    }
+}
+
+static bool fd_ready(int fd, uint32_t want_in, uint32_t want_out);
+
+static bool
+ctask_runnable(const struct sim_ctask *ct)
+{
+    int i;
+
+    if (!ct->alive)
+        return false;
+    if (!ct->sleeping || ct->wake_at <= W.now)
+        return true;
+    for (i = 0; i < ct->npf; i++)
+        if (fd_ready(ct->pf[i].fd, ct->pf[i].events & POLLIN,
+                     ct->pf[i].events & POLLOUT))
+            return true;
+    return false;
 }
 
 /* The connection is over for the peer: refused, reset, dead, or closed
@@ -516,11 +614,19 @@ task_run(int t)
 
 /* ---- the application's callbacks ---- */
 
+/* The peer of a client: the application's pointer, set at connected; the
+ * port before (a connector's clients all have the listening peer's port:
+ * their socket says which connection). */
 static struct sim_conn *
 conn_of(tsl_client_t *c)
 {
+    struct sim_conn *k = tsl_client_data(c);
     int i = (int)tsl_client_port(c) - SIM_PORT0;
 
+    if (k != NULL)
+        return k;
+    if (tsl_client_port(c) == SIM_CPORT && (k = sim_conn_of_fd(c->fd)))
+        return k;
     if (i < 0 || i >= W.nconns) {
         sim_fail("a callback for client %llu, whose port %u is no peer's",
                  (unsigned long long)tsl_client_id(c), tsl_client_port(c));
@@ -556,6 +662,7 @@ on_connected(tsl_server_t *s, tsl_client_t *c, void *ud)
     k->connected = true;
     k->c = c;
     k->id = tsl_client_id(c);
+    tsl_client_set_data(c, k);
     {
         int i;
         for (i = 0; i < W.nconns; i++)
@@ -568,7 +675,14 @@ on_connected(tsl_server_t *s, tsl_client_t *c, void *ud)
     k->nl_seen = W.not_listening;
     tsl_client_ref(c);
     note_hold(k);
-    W.accepted_cb++;
+    if (k->ctask >= 0) {
+        struct sim_ctask *ct = &W.ctasks[k->ctask];
+        W.made_cb++;
+        ct->client_live = true;
+        ct->fails = 0;
+    } else {
+        W.accepted_cb++;
+    }
     W.progress++;
     TRACE("connected: peer %d is client %llu", k->idx,
           (unsigned long long)k->id);
@@ -674,7 +788,9 @@ reason_allowed(struct sim_conn *k, tsl_reason_t why)
     case TSL_REASON_PEER_RESET:
         return k->rst;
     case TSL_REASON_FORCED:
-        return k->forced;
+        /* A cancelled connector closes its client (forced). */
+        return k->forced ||
+               (k->ctask >= 0 && W.ctasks[k->ctask].cancelled);
     case TSL_REASON_KA_EXPIRED:
         /* Not while bytes wait unread (the expiry peeks first). */
         return k->min_hold > 0 && W.now - k->last_read >= k->min_hold &&
@@ -714,6 +830,13 @@ on_disconnected(tsl_server_t *s, tsl_client_t *c, tsl_reason_t why,
     W.progress++;
     if (why < TSL_REASON_COUNT)
         W.disc_by_reason[why]++;
+    if (k->ctask >= 0) {
+        struct sim_ctask *ct = &W.ctasks[k->ctask];
+        ct->client_live = false;
+        ct->ended_at = W.now;
+        ct->ended_why = why;
+        ct->dials_at_end = ct->dials;
+    }
     if (!reason_allowed(k, why))
         sim_fail("peer %d (%s): disconnected with reason %s, which its "
                  "history does not allow (fin %d, rst %d, forced %d, "
@@ -986,7 +1109,9 @@ app_action(bool concurrent)
     static const int64_t overrides[] = {-1, 0, 150, 500};
     int rc;
 
-    switch (sim_below(8)) {
+    /* Connectors (8, 9) only outside --classic, so that its worlds draw
+     * what they drew before. */
+    switch (sim_below(W.o.classic ? 8 : 10)) {
     case 0:
         if (k == NULL)
             break;
@@ -1067,6 +1192,37 @@ app_action(bool concurrent)
             TRACE("app: NOT_ACCEPTING %s", on ? "off" : "on");
         }
         break;
+    case 8:
+        if (W.nctasks < SIM_MAXCTASK / 2) {
+            bool once = sim_chance(1, 4);
+            int n = W.nctasks;
+            W.in_connect = true;
+            rc = tsl_server_connect(W.srv, "127.0.0.1", SIM_CPORT,
+                                    once ? TSL_CONNECT_ONCE : 0);
+            W.in_connect = false;
+            if (rc > 0 && W.nctasks > n) {
+                W.ctasks[n].cid = rc;
+                W.ctasks[n].once = once;
+            }
+            TRACE("app: connect%s -> %d", once ? " once" : "", rc);
+        }
+        break;
+    case 9:
+        {
+            int live[SIM_MAXCTASK], n = 0, i;
+            for (i = 0; i < W.nctasks; i++)
+                if (W.ctasks[i].alive && !W.ctasks[i].cancelled &&
+                    W.ctasks[i].cid > 0)
+                    live[n++] = i;
+            if (n == 0)
+                break;
+            i = live[sim_below((uint32_t)n)];
+            rc = tsl_server_cancel_connect(W.srv, W.ctasks[i].cid);
+            if (rc == 0)
+                W.ctasks[i].cancelled = true;
+            TRACE("app: cancel connector %d -> %d", i, rc);
+        }
+        break;
     }
     W.ka_changed_at = W.now;
     sim_hash(0xa99 + (uint64_t)W.step);
@@ -1139,6 +1295,17 @@ shared_task(void)
 }
 
 static bool
+any_ctask_alive(void)
+{
+    int i;
+
+    for (i = 0; i < W.nctasks; i++)
+        if (W.ctasks[i].alive)
+            return true;
+    return false;
+}
+
+static bool
 any_task_alive(void)
 {
     int i;
@@ -1205,6 +1372,23 @@ stop_advance(void)
         if (any_task_alive())
             return false;
         tsl__dedicated_reap(srv, true);
+        /* tsl__connector_reap(srv, true) cancels the connectors and joins
+         * their threads: the cancel here, then their threads run to
+         * their end before the join. */
+        if (any_ctask_alive()) {
+            struct tsl_connector *c;
+            if (!W.ctasks_cancelled) {
+                W.ctasks_cancelled = true;
+                pthread_mutex_lock(&srv->conn_lock);
+                for (c = srv->conn_head; c != NULL; c = c->next) {
+                    atomic_store(&c->cancel, true);
+                    tsl__wakeup_signal(&c->wk);
+                }
+                pthread_mutex_unlock(&srv->conn_lock);
+                TRACE("stop: the connectors cancelled");
+            }
+            return false;
+        }
         tsl__connector_reap(srv, true);
         tsl__dedicated_reap(srv, true);
         tsl__receiver_release(&srv->rx);
@@ -1267,6 +1451,8 @@ check_step(void)
     if (ka_checked == W.now && W.step > 1)
         return;
     ka_checked = W.now;
+    if (W.nctasks > 0)
+        check_connectors();
     for (i = 0; i < W.nconns; i++) {
         struct sim_conn *k = &W.conns[i];
         int64_t h, due;
@@ -1388,7 +1574,8 @@ final_checks(void)
         if (k->connected && k->disconnects != 1)
             sim_fail("peer %d: %d disconnected callbacks after the stop",
                      k->idx, k->disconnects);
-        if (k->st == C_ACCEPTED && !k->connected && !k->rejected)
+        if (k->st == C_ACCEPTED && !k->connected && !k->rejected &&
+            !k->attach_failed)
             sim_fail("peer %d: accepted, neither connected nor rejected",
                      k->idx);
         if (k->st == C_ACCEPTED && !k->srv_closed)
@@ -1447,7 +1634,7 @@ final_checks(void)
 static bool
 step(void)
 {
-    int cand[SIM_MAXTASK + SIM_MAXCONN + 2], n = 0, i, c;
+    int cand[SIM_MAXTASK + SIM_MAXCONN + 2 + SIM_MAXCTASK], n = 0, i, c;
     int64_t next = SIM_FOREVER, at;
 
     if (W.again_pending > 0)
@@ -1471,7 +1658,19 @@ step(void)
         cand[n++] = SIM_MAXTASK + SIM_MAXCONN;
     if (!W.stopping && W.now >= W.stop_at)
         cand[n++] = SIM_MAXTASK + SIM_MAXCONN + 1;
+    for (i = 0; i < W.nctasks; i++)
+        if (ctask_runnable(&W.ctasks[i]))
+            cand[n++] = SIM_MAXTASK + SIM_MAXCONN + 2 + i;
     if (n == 0) {
+        /* A connector napping beside its live client wakes every second
+         * to look: no deadline of the world's (its client's end wakes
+         * it); nor is its next attempt once the listening peer takes no
+         * more (it would retry in vain until the stop). */
+        for (i = 0; i < W.nctasks; i++)
+            if (W.ctasks[i].alive && W.ctasks[i].sleeping &&
+                !W.ctasks[i].client_live && W.ctasks[i].wake_at < next &&
+                (W.dial_left > 0 || W.stopping))
+                next = W.ctasks[i].wake_at;
         for (i = 0; i < W.ntasks; i++)
             if (W.tasks[i].alive && W.tasks[i].sleeping &&
                 W.tasks[i].wake_at < next)
@@ -1505,6 +1704,8 @@ step(void)
         task_run(c);
     } else if (c < SIM_MAXTASK + SIM_MAXCONN) {
         peer_act(&W.conns[c - SIM_MAXTASK]);
+    } else if (c >= SIM_MAXTASK + SIM_MAXCONN + 2) {
+        sim_ctask_run(c - (SIM_MAXTASK + SIM_MAXCONN + 2));
     } else if (c == SIM_MAXTASK + SIM_MAXCONN) {
         W.app_actions_left--;
         W.app_next_at = W.now + sim_range(0, 400);
@@ -1577,6 +1778,7 @@ sim_world_run(const struct sim_opts *o)
     W.nconns = o->clients > SIM_MAXCONN ? SIM_MAXCONN : o->clients;
     for (i = 0; i < W.nconns; i++)
         gen_conn(i, o->msgs);
+    W.dial_left = o->classic ? 0 : (int)side_below(6) + 1;
     W.app_actions_left = (int)sim_below(24);
     W.app_next_at = W.now + sim_range(0, 300);
     W.stop_at = sim_chance(1, 5) ? W.now + sim_range(0, 3000) : SIM_FOREVER;

@@ -182,7 +182,8 @@ struct sim_opts {
     int msgs;
     int framing;             /* enum sim_framing, or -1: the seed's */
     bool classic;            /* the worlds of before framings, dying and
-                                reconnecting peers were drawn */
+                                reconnecting peers, connectors and
+                                allocation failures were drawn */
     bool trace;              /* keep and print the trace */
     bool verbose;            /* print it as it goes */
     bool avoid_hup_spin;     /* keep out of a known core bug (docs) */
@@ -224,6 +225,8 @@ struct sim_world {
     /* chaos, per world */
     uint32_t p_split, p_eintr, p_eagain, p_short, p_emfile, p_abort,
         p_thread_fail, p_preempt, p_in_callback;
+    uint32_t p_alloc;        /* an allocation fails 1 in p_alloc */
+    uint64_t allocs_failed;
     int preempts_left;
     /* the server and the application */
     tsl_server_t *srv;

@@ -10,7 +10,7 @@
  * readiness computed from the world, and a wait that finds nothing puts
  * the calling task to sleep (until its timeout, or for ever) instead of
  * blocking; the clock is W.now.  Allocations are counted, so a world can
- * check that nothing is left after its stop.
+ * check that nothing is left after its stop, and fail as the seed says.
  *
  * Checks made here, against the core's contracts: no call on a
  * descriptor that is not open, no close of one twice, a socket read only
@@ -1234,10 +1234,23 @@ s_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
 
 /* ---- memory, threads, the clock ---- */
 
+/* Allocations fail as the seed says (only while the server runs and
+ * before the stop: sim_world.c sets p_alloc). */
+static bool
+alloc_fails(const char *what, size_t n)
+{
+    if (!sim_chance(1, W.p_alloc))
+        return false;
+    W.allocs_failed++;
+    TRACE("%s of %zu bytes fails (ENOMEM)", what, n);
+    errno = ENOMEM;
+    return true;
+}
+
 static void *
 s_malloc(size_t n)
 {
-    void *p = malloc(n);
+    void *p = alloc_fails("malloc", n) ? NULL : malloc(n);
 
     W.live_allocs += p != NULL;
     return p;
@@ -1246,7 +1259,7 @@ s_malloc(size_t n)
 static void *
 s_calloc(size_t n, size_t size)
 {
-    void *p = calloc(n, size);
+    void *p = alloc_fails("calloc", n * size) ? NULL : calloc(n, size);
 
     W.live_allocs += p != NULL;
     return p;
@@ -1255,7 +1268,7 @@ s_calloc(size_t n, size_t size)
 static void *
 s_realloc(void *p, size_t n)
 {
-    void *q = realloc(p, n);
+    void *q = alloc_fails("realloc", n) ? NULL : realloc(p, n);
 
     if (p == NULL && q != NULL)
         W.live_allocs++;

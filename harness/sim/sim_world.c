@@ -96,9 +96,10 @@ sim_framing_by_name(const char *name)
 }
 
 /* The second stream (splitmix64), apart from the world's generator: the
- * framing and which peers connect again are drawn from it, so that a
- * --classic world (variable:strip, no reconnecting peers) draws from the
- * world's generator what it drew before either existed. */
+ * framing, which peers connect again, the listening peer's budget and
+ * the allocation failure rate are drawn from it, so that a --classic
+ * world (variable:strip, none of those, no dying peers, no connectors)
+ * draws from the world's generator what it drew before they existed. */
 static uint32_t
 side_below(uint32_t n)
 {
@@ -796,7 +797,8 @@ reason_allowed(struct sim_conn *k, tsl_reason_t why)
         return k->min_hold > 0 && W.now - k->last_read >= k->min_hold &&
                k->wrote == k->rd;
     case TSL_REASON_SLOW_CONSUMER:
-        return k->refused_bytes;
+        /* Or no memory for its output or its ring. */
+        return k->refused_bytes || W.allocs_failed > 0;
     case TSL_REASON_SHUTDOWN:
         return W.stopping;
     default:
@@ -1322,6 +1324,7 @@ stop_request(void)
     struct tsl_server *srv = W.srv;
 
     W.stopping = true;
+    W.p_alloc = 0;
     W.stop_t0 = W.now;
     W.stop_step0 = W.step;
     W.stop_phase = 1;
@@ -1775,6 +1778,10 @@ sim_world_run(const struct sim_opts *o)
         }
         W.p_thread_fail = sim_chance(1, 4) ? 4 : tf;
     }
+    /* Allocation failures in a quarter of the worlds outside --classic,
+     * from the second stream; until the stop is asked. */
+    if (!o->classic && side_below(4) == 0)
+        W.p_alloc = 2 + side_below(100);
     W.nconns = o->clients > SIM_MAXCONN ? SIM_MAXCONN : o->clients;
     for (i = 0; i < W.nconns; i++)
         gen_conn(i, o->msgs);

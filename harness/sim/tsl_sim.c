@@ -8,7 +8,8 @@
  *   it happens), --framing KIND (the framing of every world instead of
  *   the seed's: variable, variable-opts, delimiter, fixed, none),
  *   --classic (variable framing, no dying or reconnecting peers, no
- *   connectors: the worlds from before those were drawn),
+ *   connectors, no allocation failures: the worlds from before those
+ *   were drawn),
  *   --no-replay (do not replay failing seeds), --avoid
  *   LIST (tolerate known core bugs: hup-spin, nl-stranded, eof-ring;
  *   docs/simulation.md).

@@ -1,16 +1,18 @@
 /*
  * sim.h - the deterministic simulation of the core (tsl-sim).
  *
- * One process, one thread (plus a helper that plays "another thread" at
- * chosen points, always while the main thread waits for it): the real
- * controller, acceptor (hosted on the shared receiver, as on epoll),
- * receivers, pollers, the four framers and timer wheels run against a simulated
- * world behind the OS-call table - in-memory sockets and pipes, a fake
- * epoll and poll, a listening socket with a backlog, an allocation count
- * and a virtual clock - and every choice (who runs next, how a read is
- * split, when a peer writes, resets or goes silent, what the application
- * does) comes from one seeded generator.  The same seed gives the same
- * world, step for step.
+ * One process, one thread at a time (a helper plays "another thread" at
+ * chosen points while the main thread waits for it; connectors' threads
+ * and the select backend's acceptor thread run only while they hold a
+ * token): the real controller, acceptor (hosted on the shared receiver
+ * on epoll, its own thread on select), receivers, pollers, the four
+ * framers, timer wheels and connectors run against a simulated world
+ * behind the OS-call table - in-memory sockets and pipes, a fake epoll,
+ * poll and select, a listening socket with a backlog, a listening peer
+ * for the connectors, an allocation count and a virtual clock - and
+ * every choice (who runs next, how a read is split, when a peer writes,
+ * resets or goes silent, what the application does) comes from the
+ * seed.  The same seed gives the same world, step for step.
  *
  * Files: sim_os.c (the simulated OS and the generator), sim_world.c (the
  * peers, the application, the scheduler and the invariants), tsl_sim.c
@@ -149,6 +151,9 @@ struct sim_task {
     int epfd;                /* its epoll descriptor, -1: it polls */
     struct pollfd pf[8];     /* poll(): its last set */
     int npf;
+    bool sel;                /* it selects: its last sets */
+    fd_set srd, swr;
+    int sspan;
     int turns;
     int empty;               /* turns in a row that did nothing, awake */
 };
@@ -164,7 +169,8 @@ struct sim_ctask {
     int64_t wake_at;
     struct pollfd pf[2];     /* what it waits for */
     int npf;
-    int cid;                 /* its connector id */
+    int cid;                 /* its connector id (0: the acceptor's) */
+    bool acceptor;           /* the select backend's acceptor thread */
     bool once, cancelled;
     int fails;               /* failed attempts since the last success */
     int64_t fail_at;         /* when the last one failed */
@@ -181,6 +187,7 @@ struct sim_opts {
     int clients;
     int msgs;
     int framing;             /* enum sim_framing, or -1: the seed's */
+    int backend;             /* tsl_backend_t, or -1: the seed's */
     bool classic;            /* the worlds of before framings, dying and
                                 reconnecting peers, connectors and
                                 allocation failures were drawn */
@@ -226,6 +233,7 @@ struct sim_world {
     uint32_t p_split, p_eintr, p_eagain, p_short, p_emfile, p_abort,
         p_thread_fail, p_preempt, p_in_callback;
     uint32_t p_alloc;        /* an allocation fails 1 in p_alloc */
+    tsl_backend_t backend;
     uint64_t allocs_failed;
     int preempts_left;
     /* the server and the application */

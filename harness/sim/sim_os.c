@@ -466,6 +466,9 @@ watched_by_me(int fd)
                 return true;
         return false;
     }
+    if (tk->sel)
+        return fd < tk->sspan &&
+               (FD_ISSET(fd, &tk->srd) || FD_ISSET(fd, &tk->swr));
     for (i = 0; i < tk->npf; i++)
         if (tk->pf[i].fd == fd)
             return true;
@@ -490,7 +493,10 @@ s_recv(int fd, void *buf, size_t n, int flags)
         return -1;
     }
     k = &W.conns[f->conn];
-    if (!watched_by_me(fd))
+    /* (select's sets hold only what it waits for: the keepalive expiry's
+     * peek may look at a socket it does not wait on.) */
+    if (!watched_by_me(fd) &&
+        !((flags & MSG_PEEK) && W.cur >= 0 && W.tasks[W.cur].sel))
         sim_fail("task %d reads client socket %d (peer %d) without watching "
                  "it", W.cur, fd, k->idx);
     other = watched_elsewhere(fd, W.cur);
@@ -1219,17 +1225,64 @@ s_poll(struct pollfd *pf, nfds_t nfds, int timeout)
     return n;
 }
 
+/* select() as the select poller uses it (read and write sets, no
+ * exception set): level-triggered like poll, an error or reset shown as
+ * readable and writable; a descriptor in a set that is not open is the
+ * caller's bug (the kernel's EBADF). */
 static int
 s_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
 {
-    (void)n;
-    (void)r;
-    (void)w;
+    struct sim_task *tk = W.cur >= 0 ? &W.tasks[W.cur] : NULL;
+    fd_set rdy, wry;
+    int fd, cnt = 0;
+
     (void)e;
-    (void)t;
-    sim_fail("select() is not simulated");
-    errno = ENOSYS;
-    return -1;
+    sim_preempt("select");
+    if (tk != NULL) {
+        tk->sel = true;
+        FD_ZERO(&tk->srd);
+        FD_ZERO(&tk->swr);
+        if (r != NULL)
+            tk->srd = *r;
+        if (w != NULL)
+            tk->swr = *w;
+        tk->sspan = n < SIM_MAXFD ? n : SIM_MAXFD;
+    }
+    if (sim_chance(1, W.p_eintr)) {
+        errno = EINTR;
+        return -1;
+    }
+    FD_ZERO(&rdy);
+    FD_ZERO(&wry);
+    for (fd = 0; fd < n; fd++) {
+        bool in = r != NULL && FD_ISSET(fd, r);
+        bool out = w != NULL && FD_ISSET(fd, w);
+        bool err;
+        if (!in && !out)
+            continue;
+        if (fd >= SIM_MAXFD || W.fds[fd].kind == FD_FREE) {
+            sim_fail("select on descriptor %d, which is not open", fd);
+            errno = EBADF;
+            return -1;
+        }
+        err = sim_fd_error(fd);
+        if (in && (sim_fd_readable(fd) || err)) {
+            FD_SET(fd, &rdy);
+            cnt++;
+        }
+        if (out && (sim_fd_writable(fd) || err)) {
+            FD_SET(fd, &wry);
+            cnt++;
+        }
+    }
+    if (r != NULL)
+        *r = rdy;
+    if (w != NULL)
+        *w = wry;
+    if (cnt == 0)
+        task_sleeps(t == NULL ? -1
+                              : (int)(t->tv_sec * 1000 + t->tv_usec / 1000));
+    return cnt;
 }
 
 /* ---- memory, threads, the clock ---- */
@@ -1293,6 +1346,14 @@ s_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
         return EAGAIN;
     if (W.in_connect)
         return ct_add(t, fn, arg); /* a connector's */
+    if (W.srv != NULL && arg == (void *)&W.srv->acc) {
+        /* The select backend's acceptor: a thread that blocks in poll()
+         * like a connector's, run by the token the same way. */
+        int r = ct_add(t, fn, arg);
+        if (r == 0)
+            W.ctasks[W.nctasks - 1].acceptor = true;
+        return r;
+    }
     if (sim_task_add(arg) < 0)
         return EAGAIN;
     *t = pthread_self(); /* never joined: the task ends first */

@@ -3,10 +3,12 @@
  * application, the scheduler and the invariants (tsl-sim).
  *
  * A world is a real server (tsl_server_create, tsl_server_start on the
- * epoll backend, so the acceptor is the shared receiver's hook) whose
- * receiver threads are tasks this file plays: every step runs one turn
- * of a runnable receiver (tsl__loop_turn), or one action of a peer, or
- * one action of the application, chosen by the seed.  A receiver whose
+ * epoll backend, where the acceptor is the shared receiver's hook, or on
+ * select, where it has a thread) whose receiver threads are tasks this
+ * file plays: every step runs one turn of a runnable receiver
+ * (tsl__loop_turn), or one action of a peer, or one action of the
+ * application, or a connector's or the acceptor's thread until it would
+ * block, chosen by the seed.  A receiver whose
  * wait finds nothing sleeps until its timeout; time moves only when
  * nothing can run, to the next deadline.  What the real threads would do
  * around their turns (rx_main's end, the controller's stop) is done here
@@ -551,6 +553,13 @@ task_runnable(struct sim_task *tk)
         for (i = 0; i < ep->n; i++)
             if (fd_ready(ep->regs[i].fd, ep->regs[i].events & EPOLLIN,
                          ep->regs[i].events & EPOLLOUT))
+                return true;
+        return false;
+    }
+    if (tk->sel) {
+        for (i = 0; i < tk->sspan; i++)
+            if ((FD_ISSET(i, &tk->srd) && fd_ready(i, 1, 0)) ||
+                (FD_ISSET(i, &tk->swr) && fd_ready(i, 0, 1)))
                 return true;
         return false;
     }
@@ -1329,9 +1338,24 @@ stop_request(void)
     W.stop_step0 = W.step;
     W.stop_phase = 1;
     TRACE("app: stop");
-    /* tsl__acceptor_stop's first half: the host switches it off. */
+    /* tsl__acceptor_stop's first half: the host switches it off, or
+     * (select) its own thread is told to end. */
     atomic_store(&srv->acc.stop, true);
-    srv->acc.hook.wake(srv->acc.hook.loop);
+    if (srv->acc.hosted)
+        srv->acc.hook.wake(srv->acc.hook.loop);
+    else if (srv->acc.running)
+        tsl__wakeup_signal(&srv->acc.wk);
+}
+
+static bool
+acceptor_thread_alive(void)
+{
+    int i;
+
+    for (i = 0; i < W.nctasks; i++)
+        if (W.ctasks[i].acceptor && W.ctasks[i].alive)
+            return true;
+    return false;
 }
 
 /* Moves the stop on when what it waits for has happened; true if it did. */
@@ -1344,9 +1368,13 @@ stop_advance(void)
 
     switch (W.stop_phase) {
     case 1:
-        pthread_mutex_lock(&srv->acc.lock);
-        off = srv->acc.off;
-        pthread_mutex_unlock(&srv->acc.lock);
+        if (srv->acc.hosted) {
+            pthread_mutex_lock(&srv->acc.lock);
+            off = srv->acc.off;
+            pthread_mutex_unlock(&srv->acc.lock);
+        } else {
+            off = !acceptor_thread_alive(); /* then the join returns */
+        }
         if (!off)
             return false;
         tsl__acceptor_stop(&srv->acc); /* returns at once: it is off */
@@ -1549,7 +1577,7 @@ setup_server(void)
     tsl_server_set_callbacks(W.srv, &cb, NULL);
     if (tsl_server_set_framing(W.srv, &fr) < 0)
         return -1;
-    tsl_server_set_backend(W.srv, TSL_BACKEND_EPOLL);
+    tsl_server_set_backend(W.srv, W.backend);
     W.tick = sim_chance(1, 2) ? 10 : 50;
     tsl_server_set_timer_tick(W.srv, W.tick);
     if (sim_chance(1, 2)) {
@@ -1672,7 +1700,7 @@ step(void)
         for (i = 0; i < W.nctasks; i++)
             if (W.ctasks[i].alive && W.ctasks[i].sleeping &&
                 !W.ctasks[i].client_live && W.ctasks[i].wake_at < next &&
-                (W.dial_left > 0 || W.stopping))
+                (W.dial_left > 0 || W.stopping || W.ctasks[i].acceptor))
                 next = W.ctasks[i].wake_at;
         for (i = 0; i < W.ntasks; i++)
             if (W.tasks[i].alive && W.tasks[i].sleeping &&
@@ -1768,6 +1796,12 @@ sim_world_run(const struct sim_opts *o)
     choose_chaos();
     framing_sizes();
     tsl__sys_set(&sim_sys);
+    /* The select backend (its own acceptor thread) in a quarter of the
+     * worlds outside --classic. */
+    W.backend = !o->classic && side_below(4) == 0 ? TSL_BACKEND_SELECT
+                                                  : TSL_BACKEND_EPOLL;
+    if (o->backend >= 0)
+        W.backend = (tsl_backend_t)o->backend;
     {
         uint32_t tf = W.p_thread_fail;
         W.p_thread_fail = 0;

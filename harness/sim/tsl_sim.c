@@ -46,6 +46,7 @@ usage(void)
             "[--no-replay]\n"
             "               [--framing variable|variable-opts|delimiter|"
             "fixed|none] [--classic]\n"
+            "               [--backend epoll|select]\n"
             "               [--avoid hup-spin,nl-stranded,eof-ring]\n");
     exit(2);
 }
@@ -135,7 +136,7 @@ int
 main(int argc, char **argv)
 {
     struct sim_opts o = {.max_steps = 2000000, .clients = 10, .msgs = 100,
-                         .framing = -1};
+                         .framing = -1, .backend = -1};
     uint64_t a = 0, b = 0;
     bool one = false, many = false, do_replay = true;
     int i;
@@ -160,6 +161,14 @@ main(int argc, char **argv)
         } else if (strcmp(argv[i], "--framing") == 0 && i + 1 < argc) {
             o.framing = sim_framing_by_name(argv[++i]);
             if (o.framing < 0)
+                usage();
+        } else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
+            i++;
+            if (strcmp(argv[i], "epoll") == 0)
+                o.backend = TSL_BACKEND_EPOLL;
+            else if (strcmp(argv[i], "select") == 0)
+                o.backend = TSL_BACKEND_SELECT;
+            else
                 usage();
         } else if (strcmp(argv[i], "--classic") == 0) {
             o.classic = true;

@@ -35,13 +35,31 @@
 #define BACKOFF_MAX_MS 5000
 #define CONNECT_TIMEOUT_MS 5000
 
+/* poll() for up to ms >= 0; an interrupted wait (EINTR) goes on for the
+ * rest of the time, so that a signal neither fails an attempt nor cuts
+ * a backoff short. */
+static int
+wait_ms(struct pollfd *pf, nfds_t n, int ms)
+{
+    int64_t end = tsl__now_ms() + ms;
+    int r;
+
+    while ((r = tsl__sys->poll(pf, n, ms)) < 0 && errno == EINTR) {
+        int64_t left = end - tsl__now_ms();
+        if (left <= 0)
+            return 0;
+        ms = (int)left;
+    }
+    return r;
+}
+
 /* Sleeps up to ms, or until signalled (a cancel, or the client ended). */
 static void
 nap(struct tsl_connector *k, int ms)
 {
     struct pollfd pf = {k->wk.rfd, POLLIN, 0};
 
-    if (tsl__sys->poll(&pf, 1, ms) > 0)
+    if (wait_ms(&pf, 1, ms) > 0)
         tsl__wakeup_drain(&k->wk);
 }
 
@@ -66,7 +84,7 @@ attempt(struct tsl_connector *k)
     pf[1].fd = k->wk.rfd;
     pf[1].events = POLLIN;
     pf[0].revents = pf[1].revents = 0;
-    if (tsl__sys->poll(pf, 2, CONNECT_TIMEOUT_MS) <= 0 || pf[0].revents == 0)
+    if (wait_ms(pf, 2, CONNECT_TIMEOUT_MS) <= 0 || pf[0].revents == 0)
         goto fail; /* timed out, or woken (a cancel: the caller looks) */
     if (tsl__sys->getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ||
         err != 0)

@@ -161,18 +161,23 @@ ka_send_arm(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 
 /* Do bytes wait in the kernel, unread?  A client the receiver does not
  * read (paused at the high watermark, NOT_LISTENING, migrating) may be
- * talking all the while: its silence is the server's, not the peer's. */
-static bool
+ * talking all the while: its silence is the server's, not the peer's.
+ * 1 if they do, 0 if not, -1 if the connection was reset (select() shows
+ * no error for a socket it does not wait on: the peek is the first to
+ * see it). */
+static int
 bytes_wait(struct tsl_client *c)
 {
     uint8_t b;
     ssize_t r;
 
     if (!c->watched)
-        return false; /* hung up and parked (rx_watch): it says no more */
+        return 0; /* hung up and parked (rx_watch): it says no more */
     do
         r = tsl__sys->recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     while (r < 0 && errno == EINTR);
+    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        return -1;
     return r > 0;
 }
 
@@ -200,8 +205,10 @@ ka_fire(struct tsl_timer *t, int64_t now, void *arg)
         return;
     }
     if (hold != 0 && now - c->ka_last >= hold) {
-        if (!bytes_wait(c)) {
-            rx_finish(rx, c, TSL_REASON_KA_EXPIRED);
+        int w = bytes_wait(c);
+        if (w <= 0) {
+            rx_finish(rx, c, w < 0 ? TSL_REASON_PEER_RESET
+                                   : TSL_REASON_KA_EXPIRED);
             return;
         }
         c->ka_last = now; /* not silent: bytes wait for the server */

@@ -238,11 +238,15 @@ tsl_server_start(tsl_server_t *srv)
         goto out;
     }
     /* A frame the framing accepts must fit in the output, whole: an echo
-     * (or any reply of the same size) could otherwise never be sent. */
+     * (or any reply of the same size) could otherwise never be sent.
+     * With `none` a message is what one read returned: up to
+     * TSL__READ_MIN bytes (it has no ring), with nothing to add. */
     {
         size_t frame = tsl__framer_bufsize(&srv->framing);
         size_t need = frame + TSL_DELIM_MAX + 4; /* header or delimiter */
-        if (frame > 0 && srv->out_hard < need)
+        if (frame == 0)
+            need = TSL__READ_MIN;
+        if (srv->out_hard < need)
             srv->out_hard = need;
     }
     lfd = tsl__net_listen(&srv->addr, &bound);

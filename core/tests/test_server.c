@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "tsl.h"
+#include "tsl_internal.h"
 
 static void
 create_validates_arguments(void **state)
@@ -179,6 +180,34 @@ configuration_is_checked(void **state)
     tsl_server_destroy(srv);
 }
 
+/* At start the hard output limit is raised to the largest message the
+ * framing delivers, so that any message can be sent back whole: with
+ * `none` that is one read (TSL__READ_MIN), not nothing. */
+static void
+start_raises_the_hard_limit_to_the_largest_message(void **state)
+{
+    static const tsl_framing_kind_t kinds[] = {
+        TSL_FRAMING_NONE, TSL_FRAMING_FIXED, TSL_FRAMING_VARIABLE,
+        TSL_FRAMING_DELIMITER};
+    static const size_t largest[] = {TSL__READ_MIN, 4, 65535, 65535 + 1};
+    tsl_server_t *srv;
+    tsl_framing_t f;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        assert_int_equal(tsl_server_create(&srv, "h", "127.0.0.1", 0), 0);
+        tsl_framing_default(&f, kinds[i]);
+        f.fixed_size = 4;
+        assert_int_equal(tsl_server_set_framing(srv, &f), 0);
+        assert_int_equal(tsl_server_set_output_limits(srv, 1, 2, 3, 1), 0);
+        assert_int_equal(tsl_server_start(srv), 0);
+        assert_true(srv->out_hard >= largest[i]);
+        assert_int_equal(tsl_server_stop(srv), 0);
+        tsl_server_destroy(srv);
+    }
+}
+
 static void
 start_reports_bind_errors(void **state)
 {
@@ -254,6 +283,7 @@ main(void)
         cmocka_unit_test(flags_set_and_clear),
         cmocka_unit_test(blacklist_and_max_clients),
         cmocka_unit_test(configuration_is_checked),
+        cmocka_unit_test(start_raises_the_hard_limit_to_the_largest_message),
         cmocka_unit_test(start_reports_bind_errors),
         cmocka_unit_test(text_tables),
         cmocka_unit_test(stats_json_is_complete_and_sized),

@@ -1,16 +1,18 @@
 /*
  * sim.h - the deterministic simulation of the core (tsl-sim).
  *
- * One process, one thread (plus a helper that plays "another thread" at
- * chosen points, always while the main thread waits for it): the real
- * controller, acceptor (hosted on the shared receiver, as on epoll),
- * receivers, pollers, framers and timer wheels run against a simulated
- * world behind the OS-call table - in-memory sockets and pipes, a fake
- * epoll and poll, a listening socket with a backlog, an allocation count
- * and a virtual clock - and every choice (who runs next, how a read is
- * split, when a peer writes, resets or goes silent, what the application
- * does) comes from one seeded generator.  The same seed gives the same
- * world, step for step.
+ * One process, one thread at a time (a helper plays "another thread" at
+ * chosen points while the main thread waits for it; connectors' threads
+ * and the select backend's acceptor thread run only while they hold a
+ * token): the real controller, acceptor (hosted on the shared receiver
+ * on epoll, its own thread on select), receivers, pollers, the four
+ * framers, timer wheels and connectors run against a simulated world
+ * behind the OS-call table - in-memory sockets and pipes, a fake epoll,
+ * poll and select, a listening socket with a backlog, a listening peer
+ * for the connectors, an allocation count and a virtual clock - and
+ * every choice (who runs next, how a read is split, when a peer writes,
+ * resets or goes silent, what the application does) comes from the
+ * seed.  The same seed gives the same world, step for step.
  *
  * Files: sim_os.c (the simulated OS and the generator), sim_world.c (the
  * peers, the application, the scheduler and the invariants), tsl_sim.c
@@ -31,6 +33,8 @@
 #define SIM_MAXCONN 64
 #define SIM_MAXTASK 64
 #define SIM_MAXREG 80
+#define SIM_MAXCTASK 8  /* connectors a world */
+#define SIM_CPORT 9000  /* where the connectors dial: a listening peer */
 #define SIM_FOREVER INT64_MAX
 #define SIM_PORT0 10000
 #define SIM_TIME0 1000000 /* the virtual clock starts here (ms) */
@@ -44,7 +48,8 @@ uint32_t sim_range(uint32_t lo, uint32_t hi); /* lo..hi */
 
 /* ---- descriptors ---- */
 enum sim_fdkind { FD_FREE, FD_CONN, FD_PIPE_R, FD_PIPE_W, FD_LISTEN,
-                  FD_NULL, FD_EPOLL, FD_SOCK };
+                  FD_NULL, FD_EPOLL, FD_SOCK,
+                  FD_DIAL /* a connector's socket, its connect under way */ };
 
 struct sim_reg { int fd; uint32_t events; uint64_t data; };
 
@@ -62,11 +67,21 @@ struct sim_fd {
 
 struct sim_pipe { int bytes; bool rclosed, wclosed; };
 
-/* Peer scripts. */
+/* Peer scripts.  The first seven are the classic ones (--classic). */
 enum sim_peer { PEER_ECHO, PEER_SLOW, PEER_FLOOD, PEER_HALFCLOSE,
-                PEER_KA_SENDER, PEER_KA_FORGET, PEER_RESETTER, PEER_KINDS };
+                PEER_KA_SENDER, PEER_KA_FORGET, PEER_RESETTER, PEER_DIES,
+                PEER_FIN_LOST, PEER_KINDS };
+#define SIM_CLASSIC_KINDS (PEER_RESETTER + 1)
 
-enum sim_cstate { C_IDLE, C_BACKLOG, C_ACCEPTED, C_REFUSED };
+enum sim_cstate { C_IDLE, C_BACKLOG, C_ACCEPTED, C_REFUSED,
+                  C_DIALLING /* a connector's connect under way */ };
+
+/* The server's framing, one a world: variable:strip (the worlds from
+ * before framings were drawn), variable with drawn options, delimiter,
+ * fixed, none.  Drawn from a stream of its own, so that forcing
+ * SIM_FR_VARIABLE gives exactly the worlds of before. */
+enum sim_framing { SIM_FR_VARIABLE, SIM_FR_VAROPTS, SIM_FR_DELIM,
+                   SIM_FR_FIXED, SIM_FR_NONE, SIM_FR_KINDS };
 
 /* One connection: the peer's script and both directions of its bytes. */
 struct sim_conn {
@@ -81,15 +96,28 @@ struct sim_conn {
     uint8_t *out;
     size_t out_len, out_cap;
     size_t wrote;            /* written by the peer so far */
-    size_t wnext;            /* the first frame boundary past wrote */
+    uint32_t *fend;          /* where each frame ends (keepalives too) */
+    size_t fcap;
+    uint32_t nfr;
+    uint32_t wfi;            /* the first frame ending past wrote */
     size_t rd;               /* read by the server */
     size_t stop_writing_at;  /* KA_FORGET: goes silent here */
     bool fin, rst;
     int64_t rst_at;          /* RESETTER */
-    /* messages: frame k is out[moff[k] .. moff[k] + mlen[k] + 2) */
+    bool dead;               /* DIES, FIN_LOST: neither reads nor writes */
+    bool fin_lost;           /* FIN_LOST: closed, its FIN never arrived */
+    bool again;              /* connects again once this connection ends */
+    bool respawned;          /* ... and has */
+    int ctask;               /* the connector that made it, -1: accepted */
+    int64_t dial_done;       /* C_DIALLING: when the connect ends */
+    int dial_err;            /* ... and its error (0: connected) */
+    bool attach_failed;      /* made, but the server could not serve it */
+    /* messages: frame k starts at out[moff[k]], its payload is mlen[k]
+     * bytes (the framing adds its header and delimiter) */
     uint32_t *moff, *mlen;
     uint32_t nmsg, mcap;
-    uint32_t delivered;
+    uint32_t delivered;      /* message callbacks */
+    size_t dbytes;           /* framing none: bytes delivered */
     /* server -> peer: the expected echo (message frames only) */
     uint8_t *echo;
     size_t echo_len, echo_cap;
@@ -123,8 +151,34 @@ struct sim_task {
     int epfd;                /* its epoll descriptor, -1: it polls */
     struct pollfd pf[8];     /* poll(): its last set */
     int npf;
+    bool sel;                /* it selects: its last sets */
+    fd_set srd, swr;
+    int sspan;
     int turns;
     int empty;               /* turns in a row that did nothing, awake */
+};
+
+/* A connector's thread: a real thread (it blocks in poll() between
+ * attempts and while its client lives), run only while it holds the
+ * token, which it gives back whenever it would block. */
+struct sim_ctask {
+    uint64_t id;             /* the token's value for it (unique) */
+    pthread_cond_t *cv;      /* its thread waits on it for the token */
+    bool alive;
+    bool sleeping;
+    int64_t wake_at;
+    struct pollfd pf[2];     /* what it waits for */
+    int npf;
+    int cid;                 /* its connector id (0: the acceptor's) */
+    bool acceptor;           /* the select backend's acceptor thread */
+    bool once, cancelled;
+    int fails;               /* failed attempts since the last success */
+    int64_t fail_at;         /* when the last one failed */
+    int dials;               /* attempts */
+    bool client_live;        /* its client is connected */
+    int64_t ended_at;        /* when its last client ended, -1: none */
+    tsl_reason_t ended_why;
+    int dials_at_end;
 };
 
 struct sim_opts {
@@ -132,6 +186,11 @@ struct sim_opts {
     uint64_t max_steps;
     int clients;
     int msgs;
+    int framing;             /* enum sim_framing, or -1: the seed's */
+    int backend;             /* tsl_backend_t, or -1: the seed's */
+    bool classic;            /* the worlds of before framings, dying and
+                                reconnecting peers, connectors and
+                                allocation failures were drawn */
     bool trace;              /* keep and print the trace */
     bool verbose;            /* print it as it goes */
     bool avoid_hup_spin;     /* keep out of a known core bug (docs) */
@@ -154,6 +213,15 @@ struct sim_world {
     int npipes;
     struct sim_conn conns[SIM_MAXCONN];
     int nconns;
+    int again_pending;       /* peers to connect again when they end */
+    int live[SIM_MAXCONN];   /* connections not over yet, in order */
+    int nlive;
+    struct sim_ctask ctasks[SIM_MAXCTASK];
+    int nctasks;
+    bool in_connect;         /* the application calls tsl_server_connect */
+    bool ctasks_cancelled;   /* by the stop */
+    uint64_t made_cb;        /* connected callbacks of connectors' clients */
+    int dial_left;           /* connections the listening peer still takes */
     int backlog[SIM_MAXCONN];
     int nbacklog;
     int lfd;
@@ -164,6 +232,9 @@ struct sim_world {
     /* chaos, per world */
     uint32_t p_split, p_eintr, p_eagain, p_short, p_emfile, p_abort,
         p_thread_fail, p_preempt, p_in_callback;
+    uint32_t p_alloc;        /* an allocation fails 1 in p_alloc */
+    tsl_backend_t backend;
+    uint64_t allocs_failed;
     int preempts_left;
     /* the server and the application */
     tsl_server_t *srv;
@@ -208,9 +279,19 @@ void sim_preempt(const char *where);
 bool sim_world_run(const struct sim_opts *o);
 /* Messages the last world delivered. */
 uint64_t sim_world_delivered(void);
+/* enum sim_framing of a name ("variable", "variable-opts", "delimiter",
+ * "fixed", "none"), -1 if none. */
+int sim_framing_by_name(const char *name);
 /* The application's action run at a preemption point. */
 void sim_app_concurrent(void *arg);
 struct sim_conn *sim_conn_of_fd(int fd);
+/* A connector dials (its invariants) and fails an attempt. */
+void sim_connector_dials(int ct);
+void sim_connector_failed(int ct);
+/* Runs connector ct until it would block or ends (sim_os.c). */
+void sim_ctask_run(int ct);
+/* The connector running on this thread, -1 if none (sim_os.c). */
+int sim_ctask_self(void);
 
 #define TRACE(...)                                                        \
     do {                                                                  \

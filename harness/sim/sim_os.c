@@ -10,7 +10,7 @@
  * readiness computed from the world, and a wait that finds nothing puts
  * the calling task to sleep (until its timeout, or for ever) instead of
  * blocking; the clock is W.now.  Allocations are counted, so a world can
- * check that nothing is left after its stop.
+ * check that nothing is left after its stop, and fail as the seed says.
  *
  * Checks made here, against the core's contracts: no call on a
  * descriptor that is not open, no close of one twice, a socket read only
@@ -221,6 +221,118 @@ sim_preempt(const char *where)
     sim_elsewhere(sim_app_concurrent, NULL);
 }
 
+/* ---- connectors' threads, run by a token ---- */
+
+/* The token names the one thread that may run: 0 the main thread (or the
+ * helper it waits for), else a connector's sim_ctask.id.  Each waits on
+ * a condition of its own, signalled when the token comes to it.  Ids are
+ * unique over the process, so a thread left behind by a failed world
+ * never runs again. */
+static pthread_mutex_t t_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t t_main_cv = PTHREAD_COND_INITIALIZER;
+static uint64_t t_token, t_next_id;
+static _Thread_local int t_self = -1;
+
+/* A connector thread's own: kept for as long as the thread lives. */
+struct ct_start {
+    void *(*fn)(void *);
+    void *arg;
+    uint64_t id;
+    int idx;
+    pthread_cond_t cv;
+};
+
+int
+sim_ctask_self(void)
+{
+    return t_self;
+}
+
+/* Gives the token to `to` and waits on cv until it is `mine` again. */
+static void
+token_pass(uint64_t to, pthread_cond_t *to_cv, uint64_t mine,
+           pthread_cond_t *cv)
+{
+    pthread_mutex_lock(&t_lock);
+    t_token = to;
+    pthread_cond_signal(to_cv);
+    while (t_token != mine)
+        pthread_cond_wait(cv, &t_lock);
+    pthread_mutex_unlock(&t_lock);
+}
+
+static void *
+ct_main(void *p)
+{
+    struct ct_start *st = p;
+
+    pthread_mutex_lock(&t_lock);
+    while (t_token != st->id)
+        pthread_cond_wait(&st->cv, &t_lock);
+    pthread_mutex_unlock(&t_lock);
+    t_self = st->idx;
+    st->fn(st->arg);
+    W.ctasks[st->idx].alive = false;
+    TRACE("connector %d: its thread ends", st->idx);
+    pthread_mutex_lock(&t_lock);
+    t_token = 0;
+    pthread_cond_signal(&t_main_cv);
+    pthread_mutex_unlock(&t_lock);
+    pthread_cond_destroy(&st->cv);
+    free(st);
+    return NULL;
+}
+
+void
+sim_ctask_run(int i)
+{
+    int saved = W.cur;
+
+    W.cur = -1;
+    W.ctasks[i].sleeping = false;
+    token_pass(W.ctasks[i].id, W.ctasks[i].cv, 0, &t_main_cv);
+    W.cur = saved;
+}
+
+/* The connector thread would block: the main thread runs until it is
+ * scheduled again. */
+static void
+ct_yield(void)
+{
+    struct sim_ctask *ct = &W.ctasks[t_self];
+
+    token_pass(0, &t_main_cv, ct->id, ct->cv);
+}
+
+static int
+ct_add(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    struct sim_ctask *ct;
+    struct ct_start *st;
+
+    if (W.nctasks == SIM_MAXCTASK || (st = malloc(sizeof(*st))) == NULL)
+        return EAGAIN;
+    ct = &W.ctasks[W.nctasks];
+    memset(ct, 0, sizeof(*ct));
+    ct->id = ++t_next_id;
+    ct->ended_at = -1;
+    st->fn = fn;
+    st->arg = arg;
+    st->id = ct->id;
+    st->idx = W.nctasks;
+    pthread_cond_init(&st->cv, NULL);
+    ct->cv = &st->cv;
+    if (pthread_create(t, NULL, ct_main, st) != 0) {
+        pthread_cond_destroy(&st->cv);
+        free(st);
+        return EAGAIN;
+    }
+    ct->alive = true;
+    TRACE("connector %d: its thread starts", W.nctasks);
+    W.nctasks++;
+    return 0;
+}
+
 /* ---- descriptors ---- */
 
 void
@@ -290,7 +402,7 @@ sim_fd_readable(int fd)
     case FD_LISTEN:
         return W.nbacklog > 0;
     default:
-        return false;
+        return false; /* FD_DIAL too */
     }
 }
 
@@ -299,6 +411,8 @@ sim_fd_writable(int fd)
 {
     struct sim_fd *f = &W.fds[fd];
 
+    if (f->kind == FD_DIAL)
+        return W.now >= W.conns[f->conn].dial_done;
     if (f->kind != FD_CONN)
         return f->kind == FD_PIPE_W;
     return W.conns[f->conn].rst || room(&W.conns[f->conn]) > 0;
@@ -309,6 +423,9 @@ sim_fd_error(int fd)
 {
     struct sim_fd *f = &W.fds[fd];
 
+    if (f->kind == FD_DIAL)
+        return W.now >= W.conns[f->conn].dial_done &&
+               W.conns[f->conn].dial_err != 0;
     return f->kind == FD_CONN && W.conns[f->conn].rst;
 }
 
@@ -349,6 +466,9 @@ watched_by_me(int fd)
                 return true;
         return false;
     }
+    if (tk->sel)
+        return fd < tk->sspan &&
+               (FD_ISSET(fd, &tk->srd) || FD_ISSET(fd, &tk->swr));
     for (i = 0; i < tk->npf; i++)
         if (tk->pf[i].fd == fd)
             return true;
@@ -373,7 +493,10 @@ s_recv(int fd, void *buf, size_t n, int flags)
         return -1;
     }
     k = &W.conns[f->conn];
-    if (!watched_by_me(fd))
+    /* (select's sets hold only what it waits for: the keepalive expiry's
+     * peek may look at a socket it does not wait on.) */
+    if (!watched_by_me(fd) &&
+        !((flags & MSG_PEEK) && W.cur >= 0 && W.tasks[W.cur].sel))
         sim_fail("task %d reads client socket %d (peer %d) without watching "
                  "it", W.cur, fd, k->idx);
     other = watched_elsewhere(fd, W.cur);
@@ -492,6 +615,10 @@ s_send(int fd, const void *buf, size_t n, int flags)
     sim_hash(can * 17 + 3);
     TRACE("server -> peer %d: %zu bytes sent (%zu on the wire)", k->idx, can,
           k->sent);
+    if (k->fin_lost && !k->rst) {
+        k->rst = true;
+        TRACE("peer %d: its host answers them with a reset", k->idx);
+    }
     return (ssize_t)can;
 }
 
@@ -506,9 +633,23 @@ s_close(int fd)
 
     if (f == NULL)
         return -1;
+    /* A connector closing a socket it did not make a client of: the
+     * attempt failed. */
+    if (t_self >= 0 && (f->kind == FD_SOCK || f->kind == FD_DIAL))
+        sim_connector_failed(t_self);
     switch (f->kind) {
+    case FD_DIAL:
+        k = &W.conns[f->conn];
+        k->st = C_REFUSED;
+        k->fd = -1;
+        k->srv_closed = true;
+        TRACE("connector closes socket %d (peer %d, not connected)", fd,
+              k->idx);
+        break;
     case FD_CONN:
         k = &W.conns[f->conn];
+        if (t_self >= 0 && !k->connected)
+            k->attach_failed = true;
         sim_preempt("close");
         app_sees_close(k);
         k->srv_closed = true;
@@ -619,6 +760,33 @@ s_setsockopt(int fd, int lvl, int name, const void *v, socklen_t l)
     return fd_get(fd, "setsockopt") != NULL ? 0 : -1;
 }
 
+/* A connect has ended: SO_ERROR says how; connected, the socket becomes
+ * the peer's connection (as if accepted: C_ACCEPTED). */
+static int
+dial_result(int fd, void *v, socklen_t *l)
+{
+    struct sim_conn *k = &W.conns[W.fds[fd].conn];
+
+    if (v == NULL || l == NULL || *l < sizeof(int)) {
+        errno = EINVAL;
+        return -1;
+    }
+    *(int *)v = k->dial_err;
+    if (k->dial_err != 0) {
+        k->st = C_REFUSED;
+        TRACE("connector: socket %d, peer %d refused (%s)", fd, k->idx,
+              strerror(k->dial_err));
+        return 0;
+    }
+    W.fds[fd].kind = FD_CONN;
+    k->st = C_ACCEPTED;
+    k->next_at = W.now;
+    W.progress++;
+    TRACE("connector: socket %d connected to peer %d (%s)", fd, k->idx,
+          k->kind < PEER_KINDS ? "a listening peer" : "?");
+    return 0;
+}
+
 /* SO_ERROR is ECONNRESET on a connection the peer reset, as the kernel
  * has it until the error is read; 0 otherwise and for other options. */
 static int
@@ -628,6 +796,9 @@ s_getsockopt(int fd, int lvl, int name, void *v, socklen_t *l)
 
     if (f == NULL)
         return -1;
+    if (f->kind == FD_DIAL && lvl == SOL_SOCKET && name == SO_ERROR &&
+        W.now >= W.conns[f->conn].dial_done)
+        return dial_result(fd, v, l);
     if (v != NULL && l != NULL && *l >= sizeof(int))
         *(int *)v = lvl == SOL_SOCKET && name == SO_ERROR &&
                             f->kind == FD_CONN && W.conns[f->conn].rst
@@ -712,13 +883,53 @@ s_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
     return nfd;
 }
 
+/* A connector dials the listening peer (only connectors connect): one
+ * attempt in eight is refused at once, one never completes (the
+ * connector's own timeout ends it), one is refused once under way; the
+ * others connect after 1-30 ms, to a new peer of a script drawn as any
+ * other's, with up to a quarter of the messages.  The listening peer
+ * takes W.dial_left connections in all, and then refuses every one. */
+int sim_conn_new(int nmsg);
+
 static int
 s_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-    (void)fd;
+    struct sim_fd *f = fd_get(fd, "connect");
+    struct sim_conn *k;
+    uint32_t r;
+    int j;
+
     (void)sa;
     (void)len;
-    errno = ECONNREFUSED;
+    if (f == NULL)
+        return -1;
+    if (t_self < 0) {
+        sim_fail("connect on descriptor %d, not from a connector", fd);
+        errno = ECONNREFUSED;
+        return -1;
+    }
+    sim_connector_dials(t_self);
+    r = sim_below(8);
+    if (r == 0 || W.dial_left <= 0 || W.nconns == SIM_MAXCONN) {
+        TRACE("connector %d: connect refused at once", t_self);
+        errno = ECONNREFUSED;
+        return -1;
+    }
+    if (r > 2)
+        W.dial_left--;
+    j = sim_conn_new((int)sim_range(1, (uint32_t)W.o.msgs / 4 + 1));
+    k = &W.conns[j];
+    k->st = C_DIALLING;
+    k->ctask = t_self;
+    k->fd = fd;
+    k->dial_done = r == 1 ? SIM_FOREVER : W.now + sim_range(1, 30);
+    k->dial_err = r == 2 ? ECONNREFUSED : 0;
+    f->kind = FD_DIAL;
+    f->conn = j;
+    TRACE("connector %d: connect under way on socket %d (peer %d, %s)",
+          t_self, fd, j,
+          r == 1 ? "never answers" : r == 2 ? "to be refused" : "to succeed");
+    errno = EINPROGRESS;
     return -1;
 }
 
@@ -936,22 +1147,11 @@ s_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
 }
 
 static int
-s_poll(struct pollfd *pf, nfds_t nfds, int timeout)
+poll_scan(struct pollfd *pf, nfds_t nfds)
 {
-    struct sim_task *tk = W.cur >= 0 ? &W.tasks[W.cur] : NULL;
     nfds_t i;
     int n = 0;
 
-    sim_preempt("poll");
-    if (tk != NULL) {
-        tk->npf = 0;
-        for (i = 0; i < nfds && i < 8; i++)
-            tk->pf[tk->npf++] = pf[i];
-    }
-    if (sim_chance(1, W.p_eintr)) {
-        errno = EINTR;
-        return -1;
-    }
     for (i = 0; i < nfds; i++) {
         int fd = pf[i].fd;
         short e = 0;
@@ -968,30 +1168,142 @@ s_poll(struct pollfd *pf, nfds_t nfds, int timeout)
         pf[i].revents = e;
         n += e != 0;
     }
+    return n;
+}
+
+/* poll() on a connector's thread: what is ready now, or the token goes
+ * back to the main thread until something is or the timeout has passed
+ * in virtual time. */
+static int
+ct_poll(struct pollfd *pf, nfds_t nfds, int timeout)
+{
+    struct sim_ctask *ct = &W.ctasks[t_self];
+    int64_t until = timeout < 0 ? SIM_FOREVER : W.now + timeout;
+    nfds_t i;
+    int n;
+
+    if (sim_chance(1, W.p_eintr)) {
+        TRACE("connector %d: poll interrupted (EINTR)", t_self);
+        errno = EINTR;
+        return -1;
+    }
+    for (;;) {
+        n = poll_scan(pf, nfds);
+        if (n > 0 || W.now >= until)
+            return n;
+        ct->sleeping = true;
+        ct->wake_at = until;
+        ct->npf = 0;
+        for (i = 0; i < nfds && i < 2; i++)
+            ct->pf[ct->npf++] = pf[i];
+        ct_yield();
+    }
+}
+
+static int
+s_poll(struct pollfd *pf, nfds_t nfds, int timeout)
+{
+    struct sim_task *tk = W.cur >= 0 ? &W.tasks[W.cur] : NULL;
+    nfds_t i;
+    int n = 0;
+
+    if (t_self >= 0)
+        return ct_poll(pf, nfds, timeout);
+    sim_preempt("poll");
+    if (tk != NULL) {
+        tk->npf = 0;
+        for (i = 0; i < nfds && i < 8; i++)
+            tk->pf[tk->npf++] = pf[i];
+    }
+    if (sim_chance(1, W.p_eintr)) {
+        errno = EINTR;
+        return -1;
+    }
+    n = poll_scan(pf, nfds);
     if (n == 0)
         task_sleeps(timeout);
     return n;
 }
 
+/* select() as the select poller uses it (read and write sets, no
+ * exception set): level-triggered like poll, an error or reset shown as
+ * readable and writable; a descriptor in a set that is not open is the
+ * caller's bug (the kernel's EBADF). */
 static int
 s_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
 {
-    (void)n;
-    (void)r;
-    (void)w;
+    struct sim_task *tk = W.cur >= 0 ? &W.tasks[W.cur] : NULL;
+    fd_set rdy, wry;
+    int fd, cnt = 0;
+
     (void)e;
-    (void)t;
-    sim_fail("select() is not simulated");
-    errno = ENOSYS;
-    return -1;
+    sim_preempt("select");
+    if (tk != NULL) {
+        tk->sel = true;
+        FD_ZERO(&tk->srd);
+        FD_ZERO(&tk->swr);
+        if (r != NULL)
+            tk->srd = *r;
+        if (w != NULL)
+            tk->swr = *w;
+        tk->sspan = n < SIM_MAXFD ? n : SIM_MAXFD;
+    }
+    if (sim_chance(1, W.p_eintr)) {
+        errno = EINTR;
+        return -1;
+    }
+    FD_ZERO(&rdy);
+    FD_ZERO(&wry);
+    for (fd = 0; fd < n; fd++) {
+        bool in = r != NULL && FD_ISSET(fd, r);
+        bool out = w != NULL && FD_ISSET(fd, w);
+        bool err;
+        if (!in && !out)
+            continue;
+        if (fd >= SIM_MAXFD || W.fds[fd].kind == FD_FREE) {
+            sim_fail("select on descriptor %d, which is not open", fd);
+            errno = EBADF;
+            return -1;
+        }
+        err = sim_fd_error(fd);
+        if (in && (sim_fd_readable(fd) || err)) {
+            FD_SET(fd, &rdy);
+            cnt++;
+        }
+        if (out && (sim_fd_writable(fd) || err)) {
+            FD_SET(fd, &wry);
+            cnt++;
+        }
+    }
+    if (r != NULL)
+        *r = rdy;
+    if (w != NULL)
+        *w = wry;
+    if (cnt == 0)
+        task_sleeps(t == NULL ? -1
+                              : (int)(t->tv_sec * 1000 + t->tv_usec / 1000));
+    return cnt;
 }
 
 /* ---- memory, threads, the clock ---- */
 
+/* Allocations fail as the seed says (only while the server runs and
+ * before the stop: sim_world.c sets p_alloc). */
+static bool
+alloc_fails(const char *what, size_t n)
+{
+    if (!sim_chance(1, W.p_alloc))
+        return false;
+    W.allocs_failed++;
+    TRACE("%s of %zu bytes fails (ENOMEM)", what, n);
+    errno = ENOMEM;
+    return true;
+}
+
 static void *
 s_malloc(size_t n)
 {
-    void *p = malloc(n);
+    void *p = alloc_fails("malloc", n) ? NULL : malloc(n);
 
     W.live_allocs += p != NULL;
     return p;
@@ -1000,7 +1312,7 @@ s_malloc(size_t n)
 static void *
 s_calloc(size_t n, size_t size)
 {
-    void *p = calloc(n, size);
+    void *p = alloc_fails("calloc", n * size) ? NULL : calloc(n, size);
 
     W.live_allocs += p != NULL;
     return p;
@@ -1009,7 +1321,7 @@ s_calloc(size_t n, size_t size)
 static void *
 s_realloc(void *p, size_t n)
 {
-    void *q = realloc(p, n);
+    void *q = alloc_fails("realloc", n) ? NULL : realloc(p, n);
 
     if (p == NULL && q != NULL)
         W.live_allocs++;
@@ -1030,9 +1342,18 @@ int sim_task_add(struct tsl_receiver *rx);
 static int
 s_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
 {
-    (void)fn;
     if (sim_chance(1, W.p_thread_fail))
         return EAGAIN;
+    if (W.in_connect)
+        return ct_add(t, fn, arg); /* a connector's */
+    if (W.srv != NULL && arg == (void *)&W.srv->acc) {
+        /* The select backend's acceptor: a thread that blocks in poll()
+         * like a connector's, run by the token the same way. */
+        int r = ct_add(t, fn, arg);
+        if (r == 0)
+            W.ctasks[W.nctasks - 1].acceptor = true;
+        return r;
+    }
     if (sim_task_add(arg) < 0)
         return EAGAIN;
     *t = pthread_self(); /* never joined: the task ends first */

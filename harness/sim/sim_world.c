@@ -3,18 +3,21 @@
  * application, the scheduler and the invariants (tsl-sim).
  *
  * A world is a real server (tsl_server_create, tsl_server_start on the
- * epoll backend, so the acceptor is the shared receiver's hook) whose
- * receiver threads are tasks this file plays: every step runs one turn
- * of a runnable receiver (tsl__loop_turn), or one action of a peer, or
- * one action of the application, chosen by the seed.  A receiver whose
+ * epoll backend, where the acceptor is the shared receiver's hook, or on
+ * select, where it has a thread) whose receiver threads are tasks this
+ * file plays: every step runs one turn of a runnable receiver
+ * (tsl__loop_turn), or one action of a peer, or one action of the
+ * application, or a connector's or the acceptor's thread until it would
+ * block, chosen by the seed.  A receiver whose
  * wait finds nothing sleeps until its timeout; time moves only when
  * nothing can run, to the next deadline.  What the real threads would do
  * around their turns (rx_main's end, the controller's stop) is done here
  * in the same order as tsl_receiver.c and tsl_server.c do it.
  *
- * Peers follow scripts (enum sim_peer): each sends a stream of variable
- * frames generated up front and checks every byte that comes back
- * against the echo it expects.  The application echoes every message
+ * Peers follow scripts (enum sim_peer): each sends a stream of frames of
+ * the world's framing (variable with or without options, delimiter,
+ * fixed, none: enum sim_framing), generated up front, and checks every
+ * byte that comes back against the echo it expects.  The application echoes every message
  * and, at seeded moments, forces disconnects, flips NOT_LISTENING,
  * NOT_ACCEPTING and MULTI_THREADED, migrates clients both ways, changes
  * keepalives and stops; some of its actions run on another thread in the
@@ -45,7 +48,8 @@
 #define BUSY_TURNS 200          /* empty turns in a row: a busy loop */
 
 static const char *const peer_names[PEER_KINDS] = {
-    "echo", "slow", "flood", "half-close", "ka-sender", "ka-forget", "reset"};
+    "echo", "slow", "flood", "half-close", "ka-sender", "ka-forget",
+    "reset", "dies", "fin-lost"};
 
 /* ---- generating the peers ---- */
 
@@ -70,18 +74,211 @@ grow(void **p, size_t *cap, size_t need, size_t elem)
 
 static uint32_t size_lo, size_hi; /* payload sizes of this world */
 
+/* ---- the framing of this world ---- */
+
+static const char *const framing_names[SIM_FR_KINDS] = {
+    "variable", "variable-opts", "delimiter", "fixed", "none"};
+
+static tsl_framing_t fr;
+static enum sim_framing fr_kind;
+static uint32_t f_hdr;  /* header bytes on the wire before a payload */
+static uint32_t f_skip; /* of which not delivered (strip) */
+static uint32_t f_tail; /* delimiter bytes after it */
+static uint64_t side_rs; /* the second stream (side_below) */
+
+int
+sim_framing_by_name(const char *name)
+{
+    int i;
+
+    for (i = 0; i < SIM_FR_KINDS; i++)
+        if (strcmp(name, framing_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* The second stream (splitmix64), apart from the world's generator: the
+ * framing, which peers connect again, the listening peer's budget and
+ * the allocation failure rate are drawn from it, so that a --classic
+ * world (variable:strip, none of those, no dying peers, no connectors)
+ * draws from the world's generator what it drew before they existed. */
+static uint32_t
+side_below(uint32_t n)
+{
+    uint64_t z = (side_rs += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (uint32_t)(((z >> 32) * n) >> 32);
+}
+
+static void
+choose_framing(uint64_t seed, int forced)
+{
+    static const uint8_t delim_bytes[] = {0x00, 'a', 'b', 0xff};
+    uint32_t r, i;
+
+    side_rs = seed ^ 0x6672616d696e67ull;
+    r = side_below(20); /* 8 : 3 : 4 : 3 : 2 */
+    fr_kind = r < 8 ? SIM_FR_VARIABLE
+              : r < 11 ? SIM_FR_VAROPTS
+              : r < 15 ? SIM_FR_DELIM
+              : r < 18 ? SIM_FR_FIXED
+              : SIM_FR_NONE;
+    if (forced >= 0)
+        fr_kind = (enum sim_framing)forced;
+    f_hdr = f_skip = f_tail = 0;
+    switch (fr_kind) {
+    case SIM_FR_VARIABLE:
+        tsl_framing_default(&fr, TSL_FRAMING_VARIABLE);
+        fr.strip_header = 1;
+        fr.max_frame = MAX_FRAME;
+        f_hdr = f_skip = 2;
+        break;
+    case SIM_FR_VAROPTS:
+        tsl_framing_default(&fr, TSL_FRAMING_VARIABLE);
+        fr.hdr_width = (uint8_t[]){1, 2, 4}[side_below(3)];
+        fr.big_endian = (uint8_t)side_below(2);
+        fr.len_exclusive = (uint8_t)side_below(2);
+        fr.strip_header = (uint8_t)side_below(2);
+        fr.max_frame = fr.hdr_width == 1 ? 255 : MAX_FRAME;
+        f_hdr = fr.hdr_width;
+        f_skip = fr.strip_header ? f_hdr : 0;
+        break;
+    case SIM_FR_DELIM:
+        tsl_framing_default(&fr, TSL_FRAMING_DELIMITER);
+        switch (side_below(4)) {
+        case 0:
+            fr.delim[0] = '\n';
+            fr.delim_len = 1;
+            break;
+        case 1:
+            memcpy(fr.delim, "\r\n", 2);
+            fr.delim_len = 2;
+            break;
+        default:
+            /* From a small alphabet, so that it overlaps itself. */
+            fr.delim_len = (uint8_t)(1 + side_below(TSL_DELIM_MAX));
+            for (i = 0; i < fr.delim_len; i++)
+                fr.delim[i] = delim_bytes[side_below(4)];
+            break;
+        }
+        fr.max_frame = MAX_FRAME;
+        f_tail = fr.delim_len;
+        break;
+    case SIM_FR_FIXED:
+        tsl_framing_default(&fr, TSL_FRAMING_FIXED); /* N: framing_sizes */
+        break;
+    default:
+        tsl_framing_default(&fr, TSL_FRAMING_NONE);
+        break;
+    }
+}
+
+/* The framing as a spec (docs/wire-format.md), for the trace. */
+static const char *
+framing_spec(void)
+{
+    static char buf[64];
+    int n;
+    uint32_t i;
+
+    switch (fr.kind) {
+    case TSL_FRAMING_VARIABLE:
+        snprintf(buf, sizeof(buf), "variable:hdr=%u,%s,%s,%s,max=%u",
+                 fr.hdr_width, fr.big_endian ? "be" : "le",
+                 fr.len_exclusive ? "exclusive" : "inclusive",
+                 fr.strip_header ? "strip" : "keep", fr.max_frame);
+        break;
+    case TSL_FRAMING_DELIMITER:
+        n = snprintf(buf, sizeof(buf), "delimiter:");
+        for (i = 0; i < fr.delim_len; i++)
+            n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%02x",
+                          fr.delim[i]);
+        snprintf(buf + n, sizeof(buf) - (size_t)n, ",max=%u", fr.max_frame);
+        break;
+    case TSL_FRAMING_FIXED:
+        snprintf(buf, sizeof(buf), "fixed:%u", fr.fixed_size);
+        break;
+    default:
+        snprintf(buf, sizeof(buf), "none");
+        break;
+    }
+    return buf;
+}
+
+/* The payload sizes, as the framing allows them. */
+static void
+framing_sizes(void)
+{
+    uint32_t most = MAX_FRAME - 2;
+
+    if (fr_kind == SIM_FR_VAROPTS)
+        most = fr.max_frame - f_hdr;
+    if (size_hi > most)
+        size_hi = most;
+    if (size_lo > size_hi)
+        size_lo = size_hi;
+    if (fr_kind == SIM_FR_DELIM && side_below(3) == 0)
+        size_lo = 0; /* empty messages (two delimiters in a row) */
+    /* N within the world's sizes: as many bytes as the others carry. */
+    if (fr_kind == SIM_FR_FIXED) {
+        fr.fixed_size = size_lo + side_below(size_hi - size_lo + 1);
+        size_lo = size_hi = fr.fixed_size;
+    }
+}
+
+/* A delimiter payload: prefixes of the delimiter sprinkled in, then every
+ * place where the delimiter would start before the payload's end (in the
+ * payload followed by the delimiter) broken with a byte it does not
+ * contain.  Left to right: a byte so replaced is in no occurrence. */
+static void
+delim_payload(uint8_t *p, uint32_t n)
+{
+    uint8_t buf[MAX_FRAME + TSL_DELIM_MAX], safe = 0x20;
+    uint32_t dl = fr.delim_len, i, j, pos, len;
+
+    for (j = sim_below(4); j > 0 && n > 0; j--) {
+        pos = sim_below(n);
+        len = sim_range(1, dl);
+        if (len > n - pos)
+            len = n - pos;
+        memcpy(p + pos, fr.delim, len);
+    }
+    while (memchr(fr.delim, safe, dl) != NULL)
+        safe++;
+    memcpy(buf, p, n);
+    memcpy(buf + n, fr.delim, dl);
+    for (i = 0; i < n; i++) {
+        const uint8_t *q = memchr(buf + i, fr.delim[0], n - i);
+        if (q == NULL)
+            break;
+        i = (uint32_t)(q - buf);
+        if (memcmp(buf + i, fr.delim, dl) == 0)
+            buf[i] = p[i] = safe;
+    }
+}
+
+/* Appends a frame of the world's framing: header, payload, delimiter. */
 static void
 put_frame(struct sim_conn *k, const uint8_t *payload, uint32_t n, bool msg)
 {
     size_t cap = k->out_cap;
-    uint32_t total = n + 2;
+    uint32_t total = f_hdr + n + f_tail, len, i;
+    uint8_t *p;
 
     grow((void **)&k->out, &cap, k->out_len + total, 1);
     k->out_cap = cap;
-    k->out[k->out_len] = (uint8_t)total;
-    k->out[k->out_len + 1] = (uint8_t)(total >> 8);
+    p = k->out + k->out_len;
+    len = fr.len_exclusive ? n : total;
+    for (i = 0; i < f_hdr; i++)
+        p[fr.big_endian ? f_hdr - 1 - i : i] = (uint8_t)(len >> (8 * i));
     if (n > 0)
-        memcpy(k->out + k->out_len + 2, payload, n);
+        memcpy(p + f_hdr, payload, n);
+    memcpy(p + f_hdr + n, fr.delim, f_tail);
+    grow((void **)&k->fend, &k->fcap, k->nfr + 1, sizeof(uint32_t));
+    k->fend[k->nfr++] = (uint32_t)(k->out_len + total);
     if (msg) {
         size_t mc = k->mcap, ec = k->echo_cap;
         grow((void **)&k->moff, &mc, k->nmsg + 1, sizeof(uint32_t));
@@ -98,6 +295,9 @@ put_frame(struct sim_conn *k, const uint8_t *payload, uint32_t n, bool msg)
     k->out_len += total;
 }
 
+/* pattern[j] = j * 13 (mod 256): every byte value once in 256. */
+static uint8_t pattern[256 + MAX_FRAME];
+
 static void
 gen_conn(int idx, int nmsg)
 {
@@ -106,6 +306,9 @@ gen_conn(int idx, int nmsg)
     int m;
     uint32_t i, n;
 
+    if (pattern[1] == 0)
+        for (i = 0; i < sizeof(pattern); i++)
+            pattern[i] = (uint8_t)(i * 13);
     /* Keep the buffers, reset the rest. */
     {
         struct sim_conn keep = *k;
@@ -117,9 +320,14 @@ gen_conn(int idx, int nmsg)
         k->mcap = keep.mcap;
         k->echo = keep.echo;
         k->echo_cap = keep.echo_cap;
+        k->fend = keep.fend;
+        k->fcap = keep.fcap;
     }
     k->idx = idx;
-    k->kind = (enum sim_peer)sim_below(PEER_KINDS);
+    k->ctask = -1;
+    W.live[W.nlive++] = idx;
+    k->kind = (enum sim_peer)sim_below(W.o.classic ? SIM_CLASSIC_KINDS
+                                                   : PEER_KINDS);
     if (sim_chance(1, 3))
         k->kind = PEER_ECHO;
     k->fd = -1;
@@ -134,18 +342,163 @@ gen_conn(int idx, int nmsg)
     if (k->kind == PEER_SLOW && k->room_cap > 2048)
         k->room_cap = sim_range(256, 2048);
     for (m = 0; m < nmsg; m++) {
-        if (k->kind == PEER_KA_SENDER && sim_chance(1, 3))
-            put_frame(k, NULL, 0, false); /* a keepalive */
+        /* A keepalive: variable framing has one (a header-only frame). */
+        if (k->kind == PEER_KA_SENDER && fr.kind == TSL_FRAMING_VARIABLE &&
+            sim_chance(1, 3))
+            put_frame(k, NULL, 0, false);
         n = sim_range(size_lo, size_hi);
-        for (i = 0; i < n; i++)
-            payload[i] = (uint8_t)(idx * 131 + m * 7 + i * 13);
+        /* payload[i] = idx * 131 + m * 7 + i * 13 (mod 256), copied from
+         * a table of j * 13: 197 is 13's inverse mod 256. */
+        memcpy(payload, pattern + ((idx * 131 + m * 7) * 197 & 255), n);
+        if (fr_kind == SIM_FR_DELIM)
+            delim_payload(payload, n);
         put_frame(k, payload, n, true);
     }
     k->stop_writing_at = k->out_len;
-    if (k->kind == PEER_KA_FORGET)
+    /* KA_FORGET goes silent at a seeded byte (often mid-frame); DIES and
+     * FIN_LOST die there, replies still on their way. */
+    if (k->kind == PEER_KA_FORGET || k->kind == PEER_DIES ||
+        k->kind == PEER_FIN_LOST)
         k->stop_writing_at = sim_below((uint32_t)k->out_len + 1);
     if (k->kind == PEER_RESETTER)
         k->rst_at = k->connect_at + sim_below(3000);
+    /* A fifth of the first peers connect again when their connection
+     * ends, half of those that did. */
+    if (!W.o.classic && side_below(idx < W.o.clients ? 5 : 2) == 0) {
+        k->again = true;
+        W.again_pending++;
+    }
+}
+
+/* A new connection for a connector to make (sim_os.c's connect): the
+ * connector, not the peer, connects again. */
+int
+sim_conn_new(int nmsg)
+{
+    int j = W.nconns++;
+
+    gen_conn(j, nmsg);
+    if (W.conns[j].again) {
+        W.conns[j].again = false;
+        W.again_pending--;
+    }
+    return j;
+}
+
+/* ---- the connectors' invariants ---- */
+
+/* Why a connector stops: once, a forced close (its cancel too) or a
+ * stop; any other end of its client makes it connect again. */
+static bool
+connector_stays_down(const struct sim_ctask *ct)
+{
+    return ct->once || ct->cancelled ||
+           ct->ended_why == TSL_REASON_FORCED ||
+           ct->ended_why == TSL_REASON_SHUTDOWN;
+}
+
+void
+sim_connector_dials(int i)
+{
+    struct sim_ctask *ct = &W.ctasks[i];
+    int64_t need;
+
+    if (ct->ended_at >= 0 && ct->dials == ct->dials_at_end &&
+        connector_stays_down(ct) && !ct->cancelled)
+        sim_fail("connector %d connects again after its client ended with "
+                 "%s%s", i, tsl_reason_name(ct->ended_why),
+                 ct->once ? " (connect once)" : "");
+    if (ct->fails > 0) {
+        need = ct->fails > 6 ? 5000 : 100 << (ct->fails - 1);
+        if (need > 5000)
+            need = 5000;
+        if (W.now - ct->fail_at < need)
+            sim_fail("connector %d connects %lld ms after its failed attempt "
+                     "%d: its backoff is %lld ms", i,
+                     (long long)(W.now - ct->fail_at), ct->fails,
+                     (long long)need);
+    }
+    ct->dials++;
+    TRACE("connector %d: attempt %d", i, ct->dials);
+}
+
+void
+sim_connector_failed(int i)
+{
+    W.ctasks[i].fails++;
+    W.ctasks[i].fail_at = W.now;
+}
+
+/* A connector whose client ended for a reason that calls for it connects
+ * again at once (it naps at most 1 s before it sees the end). */
+static void
+check_connectors(void)
+{
+    int i;
+
+    for (i = 0; i < W.nctasks; i++) {
+        struct sim_ctask *ct = &W.ctasks[i];
+        if (!ct->alive || ct->ended_at < 0 || connector_stays_down(ct) ||
+            ct->dials != ct->dials_at_end || W.stopping)
+            continue;
+        if (W.now - ct->ended_at > 1000 + 200)
+            sim_fail("connector %d: its client ended with %s %lld ms ago and "
+                     "it has not connected again", i,
+                     tsl_reason_name(ct->ended_why),
+                     (long long)(W.now - ct->ended_at));
+    }
+}
+
+static bool fd_ready(int fd, uint32_t want_in, uint32_t want_out);
+
+static bool
+ctask_runnable(const struct sim_ctask *ct)
+{
+    int i;
+
+    if (!ct->alive)
+        return false;
+    if (!ct->sleeping || ct->wake_at <= W.now)
+        return true;
+    for (i = 0; i < ct->npf; i++)
+        if (fd_ready(ct->pf[i].fd, ct->pf[i].events & POLLIN,
+                     ct->pf[i].events & POLLOUT))
+            return true;
+    return false;
+}
+
+/* The connection is over for the peer: refused, reset, dead, or closed
+ * by the server and read to its end. */
+static bool
+peer_over(const struct sim_conn *k)
+{
+    return k->st == C_REFUSED || k->rst || k->dead ||
+           (k->srv_closed && k->got == k->sent);
+}
+
+/* Peers whose connection ended and that connect again: a new connection
+ * (a new peer slot, port and client id), its script drawn anew, with the
+ * messages the last one did not get delivered (a few, if none is left):
+ * a reconnecting peer carries about the load of one that does not. */
+static void
+reconnect_peers(void)
+{
+    int i, j, left;
+
+    for (i = 0; i < W.nconns; i++) {
+        struct sim_conn *k = &W.conns[i];
+        if (!k->again || k->respawned || !peer_over(k))
+            continue;
+        k->respawned = true;
+        W.again_pending--;
+        if (W.stopping || W.nconns == SIM_MAXCONN)
+            continue;
+        j = W.nconns++;
+        left = (int)(k->nmsg - k->delivered);
+        gen_conn(j, left > 0 ? left : (int)sim_range(1, W.o.msgs / 10 + 1));
+        TRACE("peer %d connects again, as peer %d (%s)", i, j,
+              peer_names[W.conns[j].kind]);
+    }
 }
 
 /* ---- tasks: the receivers' threads ---- */
@@ -200,6 +553,13 @@ task_runnable(struct sim_task *tk)
         for (i = 0; i < ep->n; i++)
             if (fd_ready(ep->regs[i].fd, ep->regs[i].events & EPOLLIN,
                          ep->regs[i].events & EPOLLOUT))
+                return true;
+        return false;
+    }
+    if (tk->sel) {
+        for (i = 0; i < tk->sspan; i++)
+            if ((FD_ISSET(i, &tk->srd) && fd_ready(i, 1, 0)) ||
+                (FD_ISSET(i, &tk->swr) && fd_ready(i, 0, 1)))
                 return true;
         return false;
     }
@@ -264,11 +624,19 @@ task_run(int t)
 
 /* ---- the application's callbacks ---- */
 
+/* The peer of a client: the application's pointer, set at connected; the
+ * port before (a connector's clients all have the listening peer's port:
+ * their socket says which connection). */
 static struct sim_conn *
 conn_of(tsl_client_t *c)
 {
+    struct sim_conn *k = tsl_client_data(c);
     int i = (int)tsl_client_port(c) - SIM_PORT0;
 
+    if (k != NULL)
+        return k;
+    if (tsl_client_port(c) == SIM_CPORT && (k = sim_conn_of_fd(c->fd)))
+        return k;
     if (i < 0 || i >= W.nconns) {
         sim_fail("a callback for client %llu, whose port %u is no peer's",
                  (unsigned long long)tsl_client_id(c), tsl_client_port(c));
@@ -304,11 +672,27 @@ on_connected(tsl_server_t *s, tsl_client_t *c, void *ud)
     k->connected = true;
     k->c = c;
     k->id = tsl_client_id(c);
+    tsl_client_set_data(c, k);
+    {
+        int i;
+        for (i = 0; i < W.nconns; i++)
+            if (&W.conns[i] != k && W.conns[i].connected &&
+                W.conns[i].id == k->id)
+                sim_fail("peer %d is client %llu, as peer %d was", k->idx,
+                         (unsigned long long)k->id, i);
+    }
     k->last_read = W.now;
     k->nl_seen = W.not_listening;
     tsl_client_ref(c);
     note_hold(k);
-    W.accepted_cb++;
+    if (k->ctask >= 0) {
+        struct sim_ctask *ct = &W.ctasks[k->ctask];
+        W.made_cb++;
+        ct->client_live = true;
+        ct->fails = 0;
+    } else {
+        W.accepted_cb++;
+    }
     W.progress++;
     TRACE("connected: peer %d is client %llu", k->idx,
           (unsigned long long)k->id);
@@ -320,7 +704,10 @@ static void
 on_message(tsl_server_t *s, tsl_client_t *c, const uint8_t *m, size_t len,
            void *ud)
 {
+    static uint8_t reply[MAX_FRAME + 16];
     struct sim_conn *k = conn_of(c);
+    const uint8_t *back = m;
+    long blen = (long)len;
     uint32_t i;
     int rc;
 
@@ -334,22 +721,53 @@ on_message(tsl_server_t *s, tsl_client_t *c, const uint8_t *m, size_t len,
         return;
     }
     i = k->delivered;
-    if (i >= k->nmsg) {
-        sim_fail("peer %d: message %u delivered, but it sent %u", k->idx,
-                 i + 1, k->nmsg);
-        return;
-    }
-    if (len != k->mlen[i] || memcmp(m, k->out + k->moff[i] + 2, len) != 0) {
-        sim_fail("peer %d: message %u is not the one it sent (%zu bytes, "
-                 "sent %u): lost, duplicated or reordered", k->idx, i, len,
-                 k->mlen[i]);
-        return;
+    if (fr_kind == SIM_FR_NONE) {
+        /* Whatever a read returned: the next bytes of the stream. */
+        if (len == 0 || k->dbytes + len > k->rd ||
+            memcmp(m, k->out + k->dbytes, len) != 0) {
+            sim_fail("peer %d: %zu bytes delivered at byte %zu are not the "
+                     "next it sent (%zu read): lost, duplicated or "
+                     "reordered", k->idx, len, k->dbytes, k->rd);
+            return;
+        }
+        k->dbytes += len;
+    } else {
+        uint32_t want, total;
+        if (i >= k->nmsg) {
+            sim_fail("peer %d: message %u delivered, but it sent %u",
+                     k->idx, i + 1, k->nmsg);
+            return;
+        }
+        want = k->mlen[i] + f_hdr - f_skip;
+        if (len != want ||
+            memcmp(m, k->out + k->moff[i] + f_skip, len) != 0) {
+            sim_fail("peer %d: message %u is not the one it sent (%zu "
+                     "bytes, sent %u): lost, duplicated or reordered",
+                     k->idx, i, len, want);
+            return;
+        }
+        /* The reply is the frame again.  tsl_framing_encode must make it:
+         * checked on a sample of the messages (for a delimiter it scans
+         * every position of the message, a third of a world's time). */
+        total = k->mlen[i] + f_hdr + f_tail;
+        back = k->out + k->moff[i];
+        blen = (long)total;
+        if (i < 4 || i % 16 == 0) {
+            blen = tsl_framing_encode(&fr, m, len, reply, sizeof(reply));
+            if (blen != (long)total || memcmp(reply, back, total) != 0) {
+                sim_fail("peer %d: tsl_framing_encode of message %u gives "
+                         "%ld bytes, not its %u-byte frame", k->idx, i, blen,
+                         total);
+                return;
+            }
+            back = reply;
+        }
     }
     k->delivered++;
     W.progress++;
     sim_hash(0x5151 + len);
     TRACE("message %u of peer %d (%zu bytes)", i, k->idx, len);
-    rc = tsl_client_send(c, k->out + k->moff[i], len + 2);
+    rc = tsl_client_send(c, back, (size_t)blen);
     if (rc == 0)
         k->msgs_out++;
     else
@@ -359,6 +777,14 @@ on_message(tsl_server_t *s, tsl_client_t *c, const uint8_t *m, size_t len,
         W.app_actions_left--;
         app_on_client(k);
     }
+}
+
+/* Everything the peer sent has reached the application. */
+static bool
+all_delivered(const struct sim_conn *k)
+{
+    return fr_kind == SIM_FR_NONE ? k->dbytes == k->out_len
+                                  : k->delivered == k->nmsg;
 }
 
 static bool
@@ -372,13 +798,16 @@ reason_allowed(struct sim_conn *k, tsl_reason_t why)
     case TSL_REASON_PEER_RESET:
         return k->rst;
     case TSL_REASON_FORCED:
-        return k->forced;
+        /* A cancelled connector closes its client (forced). */
+        return k->forced ||
+               (k->ctask >= 0 && W.ctasks[k->ctask].cancelled);
     case TSL_REASON_KA_EXPIRED:
         /* Not while bytes wait unread (the expiry peeks first). */
         return k->min_hold > 0 && W.now - k->last_read >= k->min_hold &&
                k->wrote == k->rd;
     case TSL_REASON_SLOW_CONSUMER:
-        return k->refused_bytes;
+        /* Or no memory for its output or its ring. */
+        return k->refused_bytes || W.allocs_failed > 0;
     case TSL_REASON_SHUTDOWN:
         return W.stopping;
     default:
@@ -412,6 +841,13 @@ on_disconnected(tsl_server_t *s, tsl_client_t *c, tsl_reason_t why,
     W.progress++;
     if (why < TSL_REASON_COUNT)
         W.disc_by_reason[why]++;
+    if (k->ctask >= 0) {
+        struct sim_ctask *ct = &W.ctasks[k->ctask];
+        ct->client_live = false;
+        ct->ended_at = W.now;
+        ct->ended_why = why;
+        ct->dials_at_end = ct->dials;
+    }
     if (!reason_allowed(k, why))
         sim_fail("peer %d (%s): disconnected with reason %s, which its "
                  "history does not allow (fin %d, rst %d, forced %d, "
@@ -430,10 +866,11 @@ on_disconnected(tsl_server_t *s, tsl_client_t *c, tsl_reason_t why,
                  (unsigned long long)st.bytes_out,
                  (unsigned long long)st.msgs_out, k->rd, k->delivered,
                  k->sent, (unsigned long long)k->msgs_out);
-    if (why == TSL_REASON_PEER_CLOSED && k->delivered != k->nmsg &&
+    if (why == TSL_REASON_PEER_CLOSED && !all_delivered(k) &&
         !W.o.avoid_eof_ring)
-        sim_fail("peer %d: closed after sending %u messages, %u delivered",
-                 k->idx, k->nmsg, k->delivered);
+        sim_fail("peer %d: closed after sending %u messages (%zu bytes), "
+                 "%u delivered (%zu bytes)", k->idx, k->nmsg, k->out_len,
+                 k->delivered, k->dbytes);
     k->c = NULL;
     tsl_client_unref(c);
 }
@@ -469,7 +906,7 @@ on_rejected(tsl_server_t *s, const char *ip, uint16_t port, tsl_reject_t why,
 
 /* ---- the peers' actions ---- */
 
-enum { PA_NONE, PA_CONNECT, PA_WRITE, PA_READ, PA_FIN, PA_RST };
+enum { PA_NONE, PA_CONNECT, PA_WRITE, PA_READ, PA_FIN, PA_RST, PA_DIE };
 
 static bool
 fast_reader(const struct sim_conn *k)
@@ -486,7 +923,7 @@ peer_can(const struct sim_conn *k)
 
     if (k->st == C_IDLE)
         return W.now >= k->connect_at && !W.stopping ? 1u << PA_CONNECT : 0;
-    if (!open || k->rst)
+    if (!open || k->rst || k->dead)
         return 0;
     if (k->sent > k->got && (fast_reader(k) || W.now >= k->next_at))
         can |= 1u << PA_READ;
@@ -496,11 +933,15 @@ peer_can(const struct sim_conn *k)
         can |= 1u << PA_WRITE;
     if (!k->fin && k->wrote == k->out_len &&
         (k->kind == PEER_HALFCLOSE ||
-         (k->kind == PEER_ECHO && k->got == k->echo_len && (k->idx & 1))))
+         (k->kind == PEER_ECHO && k->got == k->echo_len &&
+          ((k->idx & 1) || k->again))))
         can |= 1u << PA_FIN;
     if (k->kind == PEER_RESETTER && W.now >= k->rst_at &&
         !(W.o.avoid_hup_spin && W.not_listening))
         can |= 1u << PA_RST;
+    if ((k->kind == PEER_DIES || k->kind == PEER_FIN_LOST) &&
+        k->wrote == k->stop_writing_at)
+        can |= 1u << PA_DIE;
     return can;
 }
 
@@ -510,7 +951,7 @@ peer_next(const struct sim_conn *k)
 {
     if (k->st == C_IDLE)
         return W.stopping ? SIM_FOREVER : k->connect_at;
-    if ((k->st != C_BACKLOG && k->st != C_ACCEPTED) || k->rst)
+    if ((k->st != C_BACKLOG && k->st != C_ACCEPTED) || k->rst || k->dead)
         return SIM_FOREVER;
     if (k->sent > k->got && !fast_reader(k))
         return k->next_at;
@@ -537,13 +978,6 @@ write_gap(const struct sim_conn *k)
     }
 }
 
-/* The end of the frame that starts at off. */
-static size_t
-frame_end(const struct sim_conn *k, size_t off)
-{
-    return off + (k->out[off] | (size_t)k->out[off + 1] << 8);
-}
-
 /* How much the peer writes now: a few bytes (a split header or
  * payload), up to a cut inside the next frame, or several frames at once
  * (coalesced), cut anywhere; a flood writes big blocks, a keepalive
@@ -552,11 +986,13 @@ static size_t
 write_chunk(struct sim_conn *k)
 {
     size_t end;
-    uint32_t r = sim_below(10), n;
+    uint32_t r = sim_below(10), n, j;
 
-    while (k->wnext <= k->wrote && k->wnext < k->out_len)
-        k->wnext = frame_end(k, k->wnext);
-    end = k->wnext;
+    /* end: the end of the frame the next byte belongs to, fend[j]. */
+    while (k->wfi < k->nfr && k->fend[k->wfi] <= k->wrote)
+        k->wfi++;
+    j = k->wfi;
+    end = j < k->nfr ? k->fend[j] : k->out_len;
     if (k->kind == PEER_FLOOD)
         return sim_range(1, 16384);
     if (k->kind == PEER_KA_SENDER)
@@ -565,13 +1001,13 @@ write_chunk(struct sim_conn *k)
         return sim_range(1, 4);
     if (r < 5) {
         if (end < k->out_len && sim_chance(1, 2))
-            end += sim_below((uint32_t)(frame_end(k, end) - end));
+            end += sim_below((uint32_t)(k->fend[j + 1] - end));
         return end - k->wrote;
     }
     for (n = sim_range(1, 8); n > 0 && end < k->out_len; n--)
-        end = frame_end(k, end);
+        end = k->fend[++j];
     if (sim_chance(1, 3) && end < k->out_len)
-        end += sim_below((uint32_t)(frame_end(k, end) - end));
+        end += sim_below((uint32_t)(k->fend[j + 1] - end));
     return end - k->wrote;
 }
 
@@ -579,10 +1015,10 @@ static void
 peer_act(struct sim_conn *k)
 {
     unsigned can = peer_can(k), pick;
-    int opts[6], n = 0, a;
+    int opts[7], n = 0, a;
     size_t chunk, left;
 
-    for (a = PA_CONNECT; a <= PA_RST; a++)
+    for (a = PA_CONNECT; a <= PA_DIE; a++)
         if (can & (1u << a))
             opts[n++] = a;
     if (n == 0)
@@ -626,6 +1062,16 @@ peer_act(struct sim_conn *k)
     case PA_RST:
         k->rst = true;
         TRACE("peer %d resets the connection", k->idx);
+        break;
+    case PA_DIE:
+        /* Its host dies (nothing more, not even a reset), or it closes
+         * and the FIN is lost: then the server's next bytes meet a host
+         * that knows no such connection and answers with a reset. */
+        k->dead = true;
+        k->fin_lost = k->kind == PEER_FIN_LOST;
+        TRACE("peer %d %s", k->idx,
+              k->fin_lost ? "closes, and its FIN is lost"
+                          : "dies silently");
         break;
     }
     sim_hash(0x9e37 + (uint64_t)opts[pick] * 31 + (uint64_t)k->idx);
@@ -674,7 +1120,9 @@ app_action(bool concurrent)
     static const int64_t overrides[] = {-1, 0, 150, 500};
     int rc;
 
-    switch (sim_below(8)) {
+    /* Connectors (8, 9) only outside --classic, so that its worlds draw
+     * what they drew before. */
+    switch (sim_below(W.o.classic ? 8 : 10)) {
     case 0:
         if (k == NULL)
             break;
@@ -755,6 +1203,37 @@ app_action(bool concurrent)
             TRACE("app: NOT_ACCEPTING %s", on ? "off" : "on");
         }
         break;
+    case 8:
+        if (W.nctasks < SIM_MAXCTASK / 2) {
+            bool once = sim_chance(1, 4);
+            int n = W.nctasks;
+            W.in_connect = true;
+            rc = tsl_server_connect(W.srv, "127.0.0.1", SIM_CPORT,
+                                    once ? TSL_CONNECT_ONCE : 0);
+            W.in_connect = false;
+            if (rc > 0 && W.nctasks > n) {
+                W.ctasks[n].cid = rc;
+                W.ctasks[n].once = once;
+            }
+            TRACE("app: connect%s -> %d", once ? " once" : "", rc);
+        }
+        break;
+    case 9:
+        {
+            int live[SIM_MAXCTASK], n = 0, i;
+            for (i = 0; i < W.nctasks; i++)
+                if (W.ctasks[i].alive && !W.ctasks[i].cancelled &&
+                    W.ctasks[i].cid > 0)
+                    live[n++] = i;
+            if (n == 0)
+                break;
+            i = live[sim_below((uint32_t)n)];
+            rc = tsl_server_cancel_connect(W.srv, W.ctasks[i].cid);
+            if (rc == 0)
+                W.ctasks[i].cancelled = true;
+            TRACE("app: cancel connector %d -> %d", i, rc);
+        }
+        break;
     }
     W.ka_changed_at = W.now;
     sim_hash(0xa99 + (uint64_t)W.step);
@@ -827,6 +1306,17 @@ shared_task(void)
 }
 
 static bool
+any_ctask_alive(void)
+{
+    int i;
+
+    for (i = 0; i < W.nctasks; i++)
+        if (W.ctasks[i].alive)
+            return true;
+    return false;
+}
+
+static bool
 any_task_alive(void)
 {
     int i;
@@ -843,13 +1333,29 @@ stop_request(void)
     struct tsl_server *srv = W.srv;
 
     W.stopping = true;
+    W.p_alloc = 0;
     W.stop_t0 = W.now;
     W.stop_step0 = W.step;
     W.stop_phase = 1;
     TRACE("app: stop");
-    /* tsl__acceptor_stop's first half: the host switches it off. */
+    /* tsl__acceptor_stop's first half: the host switches it off, or
+     * (select) its own thread is told to end. */
     atomic_store(&srv->acc.stop, true);
-    srv->acc.hook.wake(srv->acc.hook.loop);
+    if (srv->acc.hosted)
+        srv->acc.hook.wake(srv->acc.hook.loop);
+    else if (srv->acc.running)
+        tsl__wakeup_signal(&srv->acc.wk);
+}
+
+static bool
+acceptor_thread_alive(void)
+{
+    int i;
+
+    for (i = 0; i < W.nctasks; i++)
+        if (W.ctasks[i].acceptor && W.ctasks[i].alive)
+            return true;
+    return false;
 }
 
 /* Moves the stop on when what it waits for has happened; true if it did. */
@@ -862,9 +1368,13 @@ stop_advance(void)
 
     switch (W.stop_phase) {
     case 1:
-        pthread_mutex_lock(&srv->acc.lock);
-        off = srv->acc.off;
-        pthread_mutex_unlock(&srv->acc.lock);
+        if (srv->acc.hosted) {
+            pthread_mutex_lock(&srv->acc.lock);
+            off = srv->acc.off;
+            pthread_mutex_unlock(&srv->acc.lock);
+        } else {
+            off = !acceptor_thread_alive(); /* then the join returns */
+        }
         if (!off)
             return false;
         tsl__acceptor_stop(&srv->acc); /* returns at once: it is off */
@@ -893,6 +1403,23 @@ stop_advance(void)
         if (any_task_alive())
             return false;
         tsl__dedicated_reap(srv, true);
+        /* tsl__connector_reap(srv, true) cancels the connectors and joins
+         * their threads: the cancel here, then their threads run to
+         * their end before the join. */
+        if (any_ctask_alive()) {
+            struct tsl_connector *c;
+            if (!W.ctasks_cancelled) {
+                W.ctasks_cancelled = true;
+                pthread_mutex_lock(&srv->conn_lock);
+                for (c = srv->conn_head; c != NULL; c = c->next) {
+                    atomic_store(&c->cancel, true);
+                    tsl__wakeup_signal(&c->wk);
+                }
+                pthread_mutex_unlock(&srv->conn_lock);
+                TRACE("stop: the connectors cancelled");
+            }
+            return false;
+        }
         tsl__connector_reap(srv, true);
         tsl__dedicated_reap(srv, true);
         tsl__receiver_release(&srv->rx);
@@ -955,6 +1482,8 @@ check_step(void)
     if (ka_checked == W.now && W.step > 1)
         return;
     ka_checked = W.now;
+    if (W.nctasks > 0)
+        check_connectors();
     for (i = 0; i < W.nconns; i++) {
         struct sim_conn *k = &W.conns[i];
         int64_t h, due;
@@ -987,18 +1516,19 @@ quiescent(void)
     }
     for (i = 0; i < W.nconns; i++) {
         struct sim_conn *k = &W.conns[i];
-        if (!k->connected || k->disconnects > 0 || k->rst || k->send_failed)
+        if (!k->connected || k->disconnects > 0 || k->rst || k->dead ||
+            k->send_failed)
             continue;
         if (k->wrote > k->rd && !(W.o.avoid_nl_stranded && k->nl_seen))
             sim_fail("stall: peer %d has %zu bytes the server never reads",
                      k->idx, k->wrote - k->rd);
-        else if (k->delivered < k->nmsg &&
+        else if (fr_kind != SIM_FR_NONE && k->delivered < k->nmsg &&
                  k->wrote >= k->moff[k->delivered] + k->mlen[k->delivered] +
-                                 2 &&
+                                 f_hdr + f_tail &&
                  !(W.o.avoid_nl_stranded && k->nl_seen))
             sim_fail("stall: peer %d sent message %u whole, never delivered",
                      k->idx, k->delivered);
-        else if (k->sent < k->echo_len && k->delivered == k->nmsg &&
+        else if (k->sent < k->echo_len && all_delivered(k) &&
                  k->sent == k->got)
             sim_fail("stall: peer %d waits for %zu bytes of replies",
                      k->idx, k->echo_len - k->sent);
@@ -1036,7 +1566,6 @@ static int
 setup_server(void)
 {
     tsl_callbacks_t cb = {0};
-    tsl_framing_t f;
     size_t low, high;
 
     if (tsl_server_create(&W.srv, "sim", "127.0.0.1", 0) < 0)
@@ -1046,11 +1575,9 @@ setup_server(void)
     cb.disconnected = on_disconnected;
     cb.rejected = on_rejected;
     tsl_server_set_callbacks(W.srv, &cb, NULL);
-    tsl_framing_default(&f, TSL_FRAMING_VARIABLE);
-    f.strip_header = 1;
-    f.max_frame = MAX_FRAME;
-    tsl_server_set_framing(W.srv, &f);
-    tsl_server_set_backend(W.srv, TSL_BACKEND_EPOLL);
+    if (tsl_server_set_framing(W.srv, &fr) < 0)
+        return -1;
+    tsl_server_set_backend(W.srv, W.backend);
     W.tick = sim_chance(1, 2) ? 10 : 50;
     tsl_server_set_timer_tick(W.srv, W.tick);
     if (sim_chance(1, 2)) {
@@ -1078,7 +1605,8 @@ final_checks(void)
         if (k->connected && k->disconnects != 1)
             sim_fail("peer %d: %d disconnected callbacks after the stop",
                      k->idx, k->disconnects);
-        if (k->st == C_ACCEPTED && !k->connected && !k->rejected)
+        if (k->st == C_ACCEPTED && !k->connected && !k->rejected &&
+            !k->attach_failed)
             sim_fail("peer %d: accepted, neither connected nor rejected",
                      k->idx);
         if (k->st == C_ACCEPTED && !k->srv_closed)
@@ -1137,26 +1665,49 @@ final_checks(void)
 static bool
 step(void)
 {
-    int cand[SIM_MAXTASK + SIM_MAXCONN + 2], n = 0, i, c;
+    int cand[SIM_MAXTASK + SIM_MAXCONN + 2 + SIM_MAXCTASK], n = 0, i, c;
     int64_t next = SIM_FOREVER, at;
 
+    if (W.again_pending > 0)
+        reconnect_peers();
     for (i = 0; i < W.ntasks; i++)
         if (task_runnable(&W.tasks[i]))
             cand[n++] = i;
-    for (i = 0; i < W.nconns; i++)
-        if (peer_can(&W.conns[i]))
-            cand[n++] = SIM_MAXTASK + i;
+    /* A connection over for its peer can do nothing again: it leaves the
+     * list (in order, so that the choices stay the same). */
+    for (i = 0; i < W.nlive; i++) {
+        struct sim_conn *k = &W.conns[W.live[i]];
+        if (peer_over(k)) {
+            memmove(W.live + i, W.live + i + 1,
+                    (size_t)(--W.nlive - i) * sizeof(W.live[0]));
+            i--;
+        } else if (peer_can(k)) {
+            cand[n++] = SIM_MAXTASK + k->idx;
+        }
+    }
     if (!W.stopping && W.app_actions_left > 0 && W.now >= W.app_next_at)
         cand[n++] = SIM_MAXTASK + SIM_MAXCONN;
     if (!W.stopping && W.now >= W.stop_at)
         cand[n++] = SIM_MAXTASK + SIM_MAXCONN + 1;
+    for (i = 0; i < W.nctasks; i++)
+        if (ctask_runnable(&W.ctasks[i]))
+            cand[n++] = SIM_MAXTASK + SIM_MAXCONN + 2 + i;
     if (n == 0) {
+        /* A connector napping beside its live client wakes every second
+         * to look: no deadline of the world's (its client's end wakes
+         * it); nor is its next attempt once the listening peer takes no
+         * more (it would retry in vain until the stop). */
+        for (i = 0; i < W.nctasks; i++)
+            if (W.ctasks[i].alive && W.ctasks[i].sleeping &&
+                !W.ctasks[i].client_live && W.ctasks[i].wake_at < next &&
+                (W.dial_left > 0 || W.stopping || W.ctasks[i].acceptor))
+                next = W.ctasks[i].wake_at;
         for (i = 0; i < W.ntasks; i++)
             if (W.tasks[i].alive && W.tasks[i].sleeping &&
                 W.tasks[i].wake_at < next)
                 next = W.tasks[i].wake_at;
-        for (i = 0; i < W.nconns; i++) {
-            at = peer_next(&W.conns[i]);
+        for (i = 0; i < W.nlive; i++) {
+            at = peer_next(&W.conns[W.live[i]]);
             if (at > W.now && at < next)
                 next = at;
         }
@@ -1184,6 +1735,8 @@ step(void)
         task_run(c);
     } else if (c < SIM_MAXTASK + SIM_MAXCONN) {
         peer_act(&W.conns[c - SIM_MAXTASK]);
+    } else if (c >= SIM_MAXTASK + SIM_MAXCONN + 2) {
+        sim_ctask_run(c - (SIM_MAXTASK + SIM_MAXCONN + 2));
     } else if (c == SIM_MAXTASK + SIM_MAXCONN) {
         W.app_actions_left--;
         W.app_next_at = W.now + sim_range(0, 400);
@@ -1229,6 +1782,8 @@ sim_world_run(const struct sim_opts *o)
         W.conns[i].mcap = keep[i].mcap;
         W.conns[i].echo = keep[i].echo;
         W.conns[i].echo_cap = keep[i].echo_cap;
+        W.conns[i].fend = keep[i].fend;
+        W.conns[i].fcap = keep[i].fcap;
     }
     W.trace = trace;
     W.o = *o;
@@ -1237,8 +1792,16 @@ sim_world_run(const struct sim_opts *o)
     sim_rng_seed(o->seed);
     sim_os_reset();
     flag_na_seen = false;
+    choose_framing(o->seed, o->framing);
     choose_chaos();
+    framing_sizes();
     tsl__sys_set(&sim_sys);
+    /* The select backend (its own acceptor thread) in a quarter of the
+     * worlds outside --classic. */
+    W.backend = !o->classic && side_below(4) == 0 ? TSL_BACKEND_SELECT
+                                                  : TSL_BACKEND_EPOLL;
+    if (o->backend >= 0)
+        W.backend = (tsl_backend_t)o->backend;
     {
         uint32_t tf = W.p_thread_fail;
         W.p_thread_fail = 0;
@@ -1249,15 +1812,22 @@ sim_world_run(const struct sim_opts *o)
         }
         W.p_thread_fail = sim_chance(1, 4) ? 4 : tf;
     }
+    /* Allocation failures in a quarter of the worlds outside --classic,
+     * from the second stream; until the stop is asked. */
+    if (!o->classic && side_below(4) == 0)
+        W.p_alloc = 2 + side_below(100);
     W.nconns = o->clients > SIM_MAXCONN ? SIM_MAXCONN : o->clients;
     for (i = 0; i < W.nconns; i++)
         gen_conn(i, o->msgs);
+    W.dial_left = o->classic ? 0 : (int)side_below(6) + 1;
     W.app_actions_left = (int)sim_below(24);
     W.app_next_at = W.now + sim_range(0, 300);
     W.stop_at = sim_chance(1, 5) ? W.now + sim_range(0, 3000) : SIM_FOREVER;
-    TRACE("world %llu: %d peers x %d messages, hold %u, tick %u, chaos "
-          "split 1/%u eintr 1/%u eagain 1/%u short 1/%u emfile 1/%u",
-          (unsigned long long)o->seed, W.nconns, o->msgs, W.hold, W.tick,
+    TRACE("world %llu: %d peers x %d messages, framing %s (%u..%u bytes), "
+          "hold %u, tick %u, chaos split 1/%u eintr 1/%u eagain 1/%u short "
+          "1/%u emfile 1/%u",
+          (unsigned long long)o->seed, W.nconns, o->msgs,
+          framing_spec(), size_lo, size_hi, W.hold, W.tick,
           W.p_split, W.p_eintr, W.p_eagain, W.p_short, W.p_emfile);
     while (W.stop_phase < 4 && !W.failed) {
         if (!step())

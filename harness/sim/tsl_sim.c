@@ -5,7 +5,12 @@
  *   tsl-sim --seeds A..B             many; ends with
  *                                    "N worlds, F failed, R worlds/s"
  *   options: --clients N (10), --msgs M (100), --verbose (the trace as
- *   it happens), --no-replay (do not replay failing seeds), --avoid
+ *   it happens), --framing KIND (the framing of every world instead of
+ *   the seed's: variable, variable-opts, delimiter, fixed, none),
+ *   --classic (variable framing, no dying or reconnecting peers, no
+ *   connectors, no allocation failures: the worlds from before those
+ *   were drawn),
+ *   --no-replay (do not replay failing seeds), --avoid
  *   LIST (tolerate known core bugs: hup-spin, nl-stranded, eof-ring;
  *   docs/simulation.md).
  *
@@ -39,6 +44,9 @@ usage(void)
             "usage: tsl-sim --seed N [--steps K] | --seeds A..B\n"
             "               [--clients N] [--msgs M] [--verbose] "
             "[--no-replay]\n"
+            "               [--framing variable|variable-opts|delimiter|"
+            "fixed|none] [--classic]\n"
+            "               [--backend epoll|select]\n"
             "               [--avoid hup-spin,nl-stranded,eof-ring]\n");
     exit(2);
 }
@@ -127,7 +135,8 @@ run_range(struct sim_opts o, uint64_t a, uint64_t b, bool do_replay,
 int
 main(int argc, char **argv)
 {
-    struct sim_opts o = {.max_steps = 2000000, .clients = 10, .msgs = 100};
+    struct sim_opts o = {.max_steps = 2000000, .clients = 10, .msgs = 100,
+                         .framing = -1, .backend = -1};
     uint64_t a = 0, b = 0;
     bool one = false, many = false, do_replay = true;
     int i;
@@ -149,6 +158,21 @@ main(int argc, char **argv)
             o.clients = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--msgs") == 0 && i + 1 < argc) {
             o.msgs = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--framing") == 0 && i + 1 < argc) {
+            o.framing = sim_framing_by_name(argv[++i]);
+            if (o.framing < 0)
+                usage();
+        } else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
+            i++;
+            if (strcmp(argv[i], "epoll") == 0)
+                o.backend = TSL_BACKEND_EPOLL;
+            else if (strcmp(argv[i], "select") == 0)
+                o.backend = TSL_BACKEND_SELECT;
+            else
+                usage();
+        } else if (strcmp(argv[i], "--classic") == 0) {
+            o.classic = true;
+            o.framing = SIM_FR_VARIABLE;
         } else if (strcmp(argv[i], "--verbose") == 0) {
             o.verbose = true;
         } else if (strcmp(argv[i], "--avoid") == 0 && i + 1 < argc) {

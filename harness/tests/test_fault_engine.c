@@ -136,6 +136,40 @@ dontwait_on_a_blocking_socket_sees_the_hold(void **state)
     done(s, c);
 }
 
+/* Held bytes wake a select with a long timeout when they come due: the
+ * engine waits in the kernel only until then, not for the program's whole
+ * timeout, in the first wait as in the ones after it. */
+static void
+select_returns_when_held_bytes_come_due(void **state)
+{
+    struct timeval tv = {10, 0};
+    struct pollfd p;
+    fd_set rs;
+    char buf[64];
+    int64_t t0;
+    int s, c;
+
+    (void)state;
+    arm("coalesce=1000,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    assert_int_equal(send(c, "abc", 3, 0), 3);
+    p.fd = s;
+    p.events = POLLIN;
+    assert_int_equal(poll(&p, 1, 5000), 1); /* the kernel has them */
+    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_int_equal(errno, EAGAIN); /* now the engine holds them */
+    t0 = now_ms();
+    FD_ZERO(&rs);
+    FD_SET(s, &rs);
+    assert_int_equal(F->select(s + 1, &rs, NULL, NULL, &tv), 1);
+    assert_true(FD_ISSET(s, &rs));
+    /* The hold is far shorter than half the timeout, on any machine. */
+    assert_true(now_ms() - t0 < 5000);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), 3);
+    assert_memory_equal(buf, "abc", 3);
+    done(s, c);
+}
+
 static void
 nonblocking_socket_still_gets_eagain(void **state)
 {
@@ -541,6 +575,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(blocking_coalesce_waits_then_returns_data),
         cmocka_unit_test(dontwait_on_a_blocking_socket_sees_the_hold),
+        cmocka_unit_test(select_returns_when_held_bytes_come_due),
         cmocka_unit_test(nonblocking_socket_still_gets_eagain),
         cmocka_unit_test(blocking_delay_waits_its_time),
         cmocka_unit_test(lost_fin_blocks_until_rcvtimeo),

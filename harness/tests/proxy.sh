@@ -9,6 +9,9 @@
 #           tsl-echo-epoll, socat (TCP4-LISTEN,fork PIPE)
 #   CASE    split | coalesce | delay | bandwidth | slow_close: seeded
 #           plans, 3 clients x 200 messages
+#           bandwidth_sizes: at 100,000 B/s, one frame at a time of each
+#           size around a write's cap (20 ms of bandwidth, 2,001 bytes),
+#           every byte of each echo checked
 #           fin_loss | crash_silent | crash_reset: connection 1 only; the
 #           server must catch it (its timeout or the reset), connection 2
 #           ends normally
@@ -66,6 +69,7 @@ split) plan="split=1..7,short=1..5,seed=$seed" ;;
 coalesce) plan="coalesce=300,seed=$seed" ;;
 delay) plan="delay=3,jitter=6,seed=$seed" ;;
 bandwidth) plan="bandwidth=2000000,seed=$seed" ;;
+bandwidth_sizes) plan="bandwidth=100000,seed=$seed" ;;
 slow_close) plan="slow_close=150,seed=$seed" ;;
 fin_loss) plan="fin_loss@conn=1,seed=$seed" ;;
 crash_silent) plan="crash_silent=300@conn=1,seed=$seed" ;;
@@ -217,6 +221,27 @@ split | coalesce | delay | bandwidth | slow_close)
   for f in $want; do
     (($(logged "$f") > 0)) || fail "no $f in the fault log"
   done
+  ;;
+bandwidth_sizes)
+  "$py" - "$port" >"$work/sizes" 2>&1 <<'EOF' || fail "$(cat "$work/sizes")"
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+for size in range(1940, 2020):  # total frame bytes, header included
+    frame = bytes([size & 0xff, size >> 8]) + bytes(
+        (size * 7 + i) & 0xff for i in range(size - 2))
+    s.sendall(frame)
+    got = b""
+    while len(got) < size:
+        b = s.recv(size - len(got))
+        if not b:
+            sys.exit("EOF after %d of the %d-byte echo" % (len(got), size))
+        got += b
+    if got != frame:
+        i = next(i for i in range(size) if got[i] != frame[i])
+        sys.exit("the %d-byte echo differs from byte %d on" % (size, i))
+print("80 sizes echoed")
+EOF
+  (($(logged bandwidth) > 0)) || fail "no bandwidth in the fault log"
   ;;
 fin_loss)
   load_ok 1 20 "$seed"

@@ -406,6 +406,19 @@ waits_get_eintr_only_where_a_signal_could_interrupt(void **state)
     errno = 0;
     assert_int_equal(F->poll(&p, 1, 5000), -1);
     assert_int_equal(errno, EINTR);
+    /* A select on the socket in any one of its sets. */
+    for (i = 0; i < 3; i++) {
+        FD_ZERO(&rs);
+        FD_SET(s, &rs);
+        tv.tv_sec = 5;
+        tv.tv_usec = 0;
+        errno = 0;
+        assert_int_equal(F->select(s + 1, i == 0 ? &rs : NULL,
+                                   i == 1 ? &rs : NULL, i == 2 ? &rs : NULL,
+                                   &tv),
+                         -1);
+        assert_int_equal(errno, EINTR);
+    }
     /* Blocked in this thread: it cannot interrupt here. */
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);

@@ -40,11 +40,14 @@
 # is printed), stillborn (does not compile: not counted), equivalent (the
 # site is listed in ci/mutate.equivalent with a one-line reason: not
 # counted; a line there reads `FILE:OP:N: the line's text -- reason`, so
-# that it holds when other lines move).  The score is killed / (killed +
+# that it holds when other lines move, or `FILE@FUNCTION:OP:N: ...` for
+# that line in one function only, when the same text means something
+# else elsewhere in the file).  The score is killed / (killed +
 # survived), and a kill counts only if the killing test passes three more
 # times without the mutant.  With --gate PCT
 # the exit status is 1 when the score is below PCT; 2 for usage errors.
-# --list prints the sites the sample would take, and builds nothing.
+# --list prints the sites the sample would take (and which are listed as
+# equivalent), and builds nothing.
 #
 # The summary gives killed/counted per file and per tree (core/src,
 # harness).
@@ -264,17 +267,39 @@ if os.path.exists(eq_path):
         ln = ln.strip()
         if not ln or ln.startswith("#"):
             continue
-        m = re.match(r"^(\S+):(\w+):(\d+): (.*?) -- (.+)$", ln)
+        m = re.match(r"^([^\s:@]+)(?:@(\w+))?:(\w+):(\d+): (.*?) -- (.+)$", ln)
         if not m:
-            print("mutate: ci/mutate.equivalent:%d: not FILE:OP:N: TEXT -- REASON" % no,
-                  file=sys.stderr)
+            print("mutate: ci/mutate.equivalent:%d: not FILE[@FUNCTION]:OP:N: TEXT -- REASON"
+                  % no, file=sys.stderr)
             sys.exit(2)
-        equiv[(m.group(1), m.group(2), int(m.group(3)), m.group(4).strip())] = m.group(5)
+        equiv[(m.group(1), m.group(2), m.group(3), int(m.group(4)),
+               m.group(5).strip())] = m.group(6)
 
 
-def equiv_key(s):
-    text = open(os.path.join(top, s[0])).read().split("\n")[s[1] - 1].strip()
-    return (s[0], s[2], s[3], text)
+def function_of(lines, no):
+    """The function whose body holds line `no`: the name at column 0 on
+    the nearest line above that starts a definition (the project's layout
+    puts the return type on its own line)."""
+    for j in range(no - 1, -1, -1):
+        m = re.match(r"^([A-Za-z_]\w*)\(", lines[j])
+        if m:
+            return m.group(1)
+        if lines[j].startswith("}"):
+            break
+    return None
+
+
+def equiv_reason(s):
+    """The reason the site is listed as equivalent, or None.  An entry
+    FILE:OP:N: TEXT covers the line wherever it is in FILE; an entry
+    FILE@FUNCTION:OP:N: TEXT only inside that function."""
+    lines = open(os.path.join(top, s[0])).read().split("\n")
+    text = lines[s[1] - 1].strip()
+    for fn in (None, function_of(lines, s[1])):
+        r = equiv.get((s[0], fn, s[2], s[3], text))
+        if r is not None:
+            return r
+    return None
 rng = random.Random(seed)
 sample = rng.sample(every, min(count, len(every)))
 # The core's mutants first: they rebuild the fast suite's targets only, and
@@ -310,7 +335,7 @@ say("mutate: seed %d, %d of %d sites in %d files (replay: ci/mutate.sh --seed %d
     % (seed, len(sample), len(every), len(paths), seed, count, files))
 if list_only:
     for s in sample:
-        say("  " + site_id(s))
+        say("  " + site_id(s) + ("  (equivalent)" if equiv_reason(s) is not None else ""))
     sys.exit(0)
 
 # ---- the copy and its build --------------------------------------------------
@@ -401,9 +426,10 @@ for i, s in enumerate(sample, 1):
         say("%s  stillborn (no change at this site)" % tag)
         continue
     text, desc = got
-    if equiv_key(s) in equiv:
+    why = equiv_reason(s)
+    if why is not None:
         equivalent += 1
-        say("%s  equivalent: %s" % (tag, equiv[equiv_key(s)]))
+        say("%s  equivalent: %s" % (tag, why))
         continue
     open(path, "w").write(text)
     try:

@@ -722,6 +722,70 @@ fd_above_fd_setsize_is_refused(void)
     IT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
 }
 
+/* Moves each accepted socket to the lowest free descriptor from
+ * high_target on, and notes which one it got. */
+static atomic_int high_target, high_got;
+
+static int
+exact_fd_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+    int c = tsl__sys_libc.accept4(fd, sa, len, flags), h;
+
+    if (c < 0)
+        return c;
+    h = fcntl(c, F_DUPFD_CLOEXEC, atomic_load(&high_target));
+    close(c);
+    atomic_store(&high_got, h);
+    return h;
+}
+
+/* The limit exactly: select() watches descriptors 0 .. FD_SETSIZE - 1, so
+ * FD_SETSIZE - 1 is served and FD_SETSIZE is the first refused. */
+static void
+fd_setsize_is_the_first_refused(void)
+{
+    struct it_server s;
+    struct rlimit rl, old;
+    int last, first;
+
+    IT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+    rl = old;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < FD_SETSIZE + 64) {
+        printf("skipped: RLIMIT_NOFILE hard limit %llu is too low\n",
+               (unsigned long long)rl.rlim_max);
+        exit(77);
+    }
+    rl.rlim_cur = FD_SETSIZE + 64;
+    IT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    counting = tsl__sys_libc;
+    counting.accept4 = exact_fd_accept4;
+    tsl__sys_set(&counting);
+    it_server_start(&s, "fdsetsize", "variable", IT_ECHO);
+    atomic_store(&high_target, FD_SETSIZE - 1);
+    last = it_connect(s.port);
+    it_echo_once(last, "the last select() can watch");
+    IT_EQ(atomic_load(&high_got), FD_SETSIZE - 1);
+    atomic_store(&high_target, FD_SETSIZE);
+    first = it_connect(s.port);
+    if (tsl_server_backend(s.srv) == TSL_BACKEND_SELECT) {
+        IT_WAIT(&s, s.by_reject[TSL_REJECT_FD_TOO_LARGE] == 1, 2000);
+        IT_EQ(atomic_load(&high_got), FD_SETSIZE);
+        IT_CHECK(it_wait_closed(first, 2000));
+        IT_EQ(s.connected, 1);
+    } else {
+        it_echo_once(first, "epoll has no such limit");
+        IT_EQ(atomic_load(&high_got), FD_SETSIZE);
+        IT_EQ(s.rejected, 0);
+    }
+    /* The client below the limit is still served. */
+    it_echo_once(last, "still served");
+    it_close(first);
+    it_close(last);
+    it_server_finish(&s);
+    tsl__sys_set(NULL);
+    IT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+}
+
 /* ---- work a receiver hands to itself ---- */
 
 /* A disconnect requested from the disconnected callback of another client
@@ -1202,6 +1266,7 @@ main(int argc, char **argv)
         {"fd_exhaustion_sheds_without_spinning",
          fd_exhaustion_sheds_without_spinning},
         {"fd_above_fd_setsize_is_refused", fd_above_fd_setsize_is_refused},
+        {"fd_setsize_is_the_first_refused", fd_setsize_is_the_first_refused},
         {"disconnect_from_disconnected_callback",
          disconnect_from_disconnected_callback},
         {"accept_errors_back_off_and_recover",

@@ -461,7 +461,7 @@ static int
 server_start_once(struct tsl_conform_server *s, uint16_t port,
                   const char *plan, char *why, size_t wn)
 {
-    char cmd[2048], tmpl[] = "/tmp/tsl-conform-XXXXXX", how[96];
+    char cmd[2048], tmpl[sizeof(s->out)], how[96];
     char faults[300], preload[1100];
     char *argv[] = {"sh", "-c", cmd, NULL};
     char **env;
@@ -477,7 +477,7 @@ server_start_once(struct tsl_conform_server *s, uint16_t port,
                  target.text);
         return -1;
     }
-    if ((fd = mkostemp(tmpl, O_CLOEXEC)) < 0) {
+    if ((fd = tsl_conform_tmpfile(tmpl, sizeof(tmpl), "")) < 0) {
         snprintf(why, wn, "cannot create an output file: %s",
                  strerror(errno));
         return -1;

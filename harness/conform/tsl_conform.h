@@ -131,6 +131,12 @@ void tsl_conform_addr_text(const struct tsl_conform_addr *a, uint16_t port,
                            char *out, size_t n);
 
 int64_t tsl_conform_now_ms(void);
+/* A new temporary file, "$TMPDIR/tsl-conform-WHAT-XXXXXX" ("/tmp"
+ * without TMPDIR; "tsl-conform-XXXXXX" for an empty WHAT), its name put
+ * in path: the descriptor (close-on-exec), or -1 with errno
+ * (ENAMETOOLONG when the name does not fit in n).  The caller removes
+ * the file. */
+int tsl_conform_tmpfile(char *path, size_t n, const char *what);
 int tsl_conform_ms(const struct tsl_conform_ctx *cx, int base);
 enum tsl_conform_verdict tsl_conform_fail(char *why, size_t n,
                                           const char *fmt, ...)

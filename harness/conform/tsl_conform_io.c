@@ -271,6 +271,25 @@ tsl_conform_open_narrow(struct tsl_conform_ctx *cx, struct tsl_peer *p,
     return 0;
 }
 
+int
+tsl_conform_tmpfile(char *path, size_t n, const char *what)
+{
+    const char *dir = getenv("TMPDIR");
+    int k;
+
+    if (dir == NULL || dir[0] == '\0')
+        dir = "/tmp";
+    k = snprintf(path, n, "%s/tsl-conform-%s%sXXXXXX", dir, what,
+                 what[0] != '\0' ? "-" : "");
+    if (k < 0 || (size_t)k >= n) {
+        if (n > 0)
+            path[0] = '\0';
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return mkostemp(path, O_CLOEXEC);
+}
+
 void
 tsl_conform_hexdiff(char *why, size_t n, const uint8_t *want,
                     const uint8_t *got, size_t len, size_t at)

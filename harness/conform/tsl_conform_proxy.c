@@ -184,7 +184,7 @@ tsl_conform_proxy_start(struct tsl_conform_proxy *px, const char *path,
                         uint16_t upstream, uint64_t seed, int wait_ms,
                         char *why, size_t n)
 {
-    char up[80], plan[48], tmpl[] = "/tmp/tsl-conform-proxy-XXXXXX";
+    char up[80], plan[48], tmpl[sizeof(px->log)];
     char first[512];
     char *argv[] = {(char *)path, "--listen", "127.0.0.1:0", "--upstream",
                     up, "--faults", plan, "--control", "127.0.0.1:0",
@@ -203,7 +203,7 @@ tsl_conform_proxy_start(struct tsl_conform_proxy *px, const char *path,
     px->upstream = upstream;
     tsl_conform_addr_text(to, upstream, up, sizeof(up));
     snprintf(plan, sizeof(plan), "seed=%llu", (unsigned long long)seed);
-    if ((lfd = mkostemp(tmpl, O_CLOEXEC)) < 0)
+    if ((lfd = tsl_conform_tmpfile(tmpl, sizeof(tmpl), "proxy")) < 0)
         return snprintf(why, n, "tsl-proxy: no log file: %s",
                         strerror(errno)),
                -1;

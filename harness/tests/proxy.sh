@@ -9,6 +9,12 @@
 #           tsl-echo-epoll, socat (TCP4-LISTEN,fork PIPE)
 #   CASE    split | coalesce | delay | bandwidth | slow_close: seeded
 #           plans, 3 clients x 200 messages
+#           bandwidth_sizes: at 100,000 B/s, one frame at a time of each
+#           size around a write's cap (20 ms of bandwidth, 2,001 bytes),
+#           every byte of each echo checked
+#           client_reset: a client that resets its connection (no fault
+#           plan): the proxy ends it as client-reset, resetting the
+#           server's side too
 #           fin_loss | crash_silent | crash_reset: connection 1 only; the
 #           server must catch it (its timeout or the reset), connection 2
 #           ends normally
@@ -66,6 +72,8 @@ split) plan="split=1..7,short=1..5,seed=$seed" ;;
 coalesce) plan="coalesce=300,seed=$seed" ;;
 delay) plan="delay=3,jitter=6,seed=$seed" ;;
 bandwidth) plan="bandwidth=2000000,seed=$seed" ;;
+bandwidth_sizes) plan="bandwidth=100000,seed=$seed" ;;
+client_reset) plan="seed=$seed" ;;
 slow_close) plan="slow_close=150,seed=$seed" ;;
 fin_loss) plan="fin_loss@conn=1,seed=$seed" ;;
 crash_silent) plan="crash_silent=300@conn=1,seed=$seed" ;;
@@ -217,6 +225,46 @@ split | coalesce | delay | bandwidth | slow_close)
   for f in $want; do
     (($(logged "$f") > 0)) || fail "no $f in the fault log"
   done
+  ;;
+bandwidth_sizes)
+  "$py" - "$port" >"$work/sizes" 2>&1 <<'EOF' || fail "$(cat "$work/sizes")"
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+for size in range(1940, 2020):  # total frame bytes, header included
+    frame = bytes([size & 0xff, size >> 8]) + bytes(
+        (size * 7 + i) & 0xff for i in range(size - 2))
+    s.sendall(frame)
+    got = b""
+    while len(got) < size:
+        b = s.recv(size - len(got))
+        if not b:
+            sys.exit("EOF after %d of the %d-byte echo" % (len(got), size))
+        got += b
+    if got != frame:
+        i = next(i for i in range(size) if got[i] != frame[i])
+        sys.exit("the %d-byte echo differs from byte %d on" % (size, i))
+print("80 sizes echoed")
+EOF
+  (($(logged bandwidth) > 0)) || fail "no bandwidth in the fault log"
+  ;;
+client_reset)
+  "$py" - "$port" >"$work/reset" 2>&1 <<'EOF' || fail "$(cat "$work/reset")"
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"\x07\x00hello")
+got = b""
+while len(got) < 7:
+    b = s.recv(7 - len(got))
+    if not b:
+        sys.exit("EOF before the echo")
+    got += b
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()  # an RST, not a FIN
+EOF
+  wait_for "$pout" '"event":"closed","conn":1,' 10 ||
+    fail "the proxy did not end connection 1"
+  grep -q '"event":"closed","conn":1,"reason":"client-reset"' "$pout" ||
+    fail "connection 1 did not end as client-reset: $(grep '"closed"' "$pout")"
   ;;
 fin_loss)
   load_ok 1 20 "$seed"

@@ -136,6 +136,40 @@ dontwait_on_a_blocking_socket_sees_the_hold(void **state)
     done(s, c);
 }
 
+/* Held bytes wake a select with a long timeout when they come due: the
+ * engine waits in the kernel only until then, not for the program's whole
+ * timeout, in the first wait as in the ones after it. */
+static void
+select_returns_when_held_bytes_come_due(void **state)
+{
+    struct timeval tv = {10, 0};
+    struct pollfd p;
+    fd_set rs;
+    char buf[64];
+    int64_t t0;
+    int s, c;
+
+    (void)state;
+    arm("coalesce=1000,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    assert_int_equal(send(c, "abc", 3, 0), 3);
+    p.fd = s;
+    p.events = POLLIN;
+    assert_int_equal(poll(&p, 1, 5000), 1); /* the kernel has them */
+    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_int_equal(errno, EAGAIN); /* now the engine holds them */
+    t0 = now_ms();
+    FD_ZERO(&rs);
+    FD_SET(s, &rs);
+    assert_int_equal(F->select(s + 1, &rs, NULL, NULL, &tv), 1);
+    assert_true(FD_ISSET(s, &rs));
+    /* The hold is far shorter than half the timeout, on any machine. */
+    assert_true(now_ms() - t0 < 5000);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), 3);
+    assert_memory_equal(buf, "abc", 3);
+    done(s, c);
+}
+
 static void
 nonblocking_socket_still_gets_eagain(void **state)
 {
@@ -177,6 +211,50 @@ blocking_delay_waits_its_time(void **state)
     assert_int_equal(F->recv(s, buf, sizeof(buf), 0), 4);
     assert_true(now_ms() - t0 >= 55);
     assert_memory_equal(buf, "late", 4);
+    done(s, c);
+}
+
+/* Delayed bytes go out as they come due, each arrival after its own
+ * delay: when the first bytes are due and later ones are not, a read
+ * gets the first ones only. */
+static void
+delayed_bytes_go_out_in_their_own_time(void **state)
+{
+    struct pollfd p;
+    char buf[64];
+    int64_t t1;
+    ssize_t r;
+    int s, c;
+
+    (void)state;
+    arm("delay=1000,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    p.fd = s;
+    p.events = POLLIN;
+    assert_int_equal(send(c, "ab", 2, 0), 2);
+    assert_int_equal(poll(&p, 1, 5000), 1); /* the kernel has them */
+    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_int_equal(errno, EAGAIN); /* held until due */
+    assert_int_equal(F->poll(&p, 1, 5000), 1); /* "ab" is due */
+    t1 = now_ms();
+    assert_int_equal(send(c, "cd", 2, 0), 2);
+    p.revents = 0;
+    assert_int_equal(poll(&p, 1, 5000), 1); /* the kernel has "cd" */
+    r = F->recv(s, buf, sizeof(buf), MSG_DONTWAIT);
+    if (now_ms() - t1 < 900) { /* else too slow to tell: "cd" is due too */
+        assert_int_equal(r, 2);
+        assert_memory_equal(buf, "ab", 2);
+        r = F->recv(s, buf, sizeof(buf), MSG_DONTWAIT);
+        if (now_ms() - t1 < 900) {
+            assert_int_equal(r, -1);
+            assert_int_equal(errno, EAGAIN);
+        }
+        p.revents = 0;
+        assert_int_equal(F->poll(&p, 1, 5000), 1);
+        assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), 2);
+        assert_memory_equal(buf, "cd", 2);
+        assert_true(now_ms() - t1 >= 990);
+    }
     done(s, c);
 }
 
@@ -283,6 +361,71 @@ eintr_only_where_a_signal_could_interrupt(void **state)
     assert_int_equal(send(c, "d", 1, 0), 1);
     assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), 1);
     assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+    done(s, c);
+}
+
+/* The waits (poll, select) are never restarted, SA_RESTART or not: with
+ * an eintr plan they fail with EINTR as soon as the program catches a
+ * signal that is not blocked, and never for handlers of the program's own
+ * faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS: synchronous,
+ * they cannot arrive during a wait). */
+static void
+waits_get_eintr_only_where_a_signal_could_interrupt(void **state)
+{
+    static const int sync_sigs[] = {SIGSEGV, SIGBUS, SIGFPE,
+                                    SIGILL,  SIGTRAP, SIGSYS};
+    struct sigaction sa, old[6], old_usr1;
+    struct timeval tv;
+    struct pollfd p;
+    sigset_t set, prev;
+    fd_set rs;
+    size_t i;
+    int s, c;
+
+    (void)state;
+    arm("eintr=100,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    assert_int_equal(send(c, "a", 1, 0), 1);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_usr1;
+    for (i = 0; i < 6; i++)
+        assert_int_equal(sigaction(sync_sigs[i], &sa, &old[i]), 0);
+    p.fd = s;
+    p.events = POLLIN;
+    assert_int_equal(F->poll(&p, 1, 5000), 1);
+    FD_ZERO(&rs);
+    FD_SET(s, &rs);
+    tv.tv_sec = 5;
+    tv.tv_usec = 0;
+    assert_int_equal(F->select(s + 1, &rs, NULL, NULL, &tv), 1);
+    for (i = 0; i < 6; i++)
+        assert_int_equal(sigaction(sync_sigs[i], &old[i], NULL), 0);
+    /* A handler, even with SA_RESTART: EINTR. */
+    sa.sa_flags = SA_RESTART;
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old_usr1), 0);
+    errno = 0;
+    assert_int_equal(F->poll(&p, 1, 5000), -1);
+    assert_int_equal(errno, EINTR);
+    /* A select on the socket in any one of its sets. */
+    for (i = 0; i < 3; i++) {
+        FD_ZERO(&rs);
+        FD_SET(s, &rs);
+        tv.tv_sec = 5;
+        tv.tv_usec = 0;
+        errno = 0;
+        assert_int_equal(F->select(s + 1, i == 0 ? &rs : NULL,
+                                   i == 1 ? &rs : NULL, i == 2 ? &rs : NULL,
+                                   &tv),
+                         -1);
+        assert_int_equal(errno, EINTR);
+    }
+    /* Blocked in this thread: it cannot interrupt here. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, &prev);
+    assert_int_equal(F->poll(&p, 1, 5000), 1);
+    pthread_sigmask(SIG_SETMASK, &prev, NULL);
+    assert_int_equal(sigaction(SIGUSR1, &old_usr1, NULL), 0);
     done(s, c);
 }
 
@@ -541,11 +684,14 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(blocking_coalesce_waits_then_returns_data),
         cmocka_unit_test(dontwait_on_a_blocking_socket_sees_the_hold),
+        cmocka_unit_test(select_returns_when_held_bytes_come_due),
         cmocka_unit_test(nonblocking_socket_still_gets_eagain),
         cmocka_unit_test(blocking_delay_waits_its_time),
+        cmocka_unit_test(delayed_bytes_go_out_in_their_own_time),
         cmocka_unit_test(lost_fin_blocks_until_rcvtimeo),
         cmocka_unit_test(lost_fin_is_hidden_from_a_select_before_the_read),
         cmocka_unit_test(eintr_only_where_a_signal_could_interrupt),
+        cmocka_unit_test(waits_get_eintr_only_where_a_signal_could_interrupt),
         cmocka_unit_test(
             short_writes_on_blocking_sockets_only_when_interruptible),
         cmocka_unit_test(peek_sees_held_bytes_first),

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""report_json.py TSL-CONFORM BROKEN-ECHO: the JSON report of a run with
+failures, read back as JSON and checked field by field against the run:
+the server command as given (a `"` and a `\\` in it), one entry per case
+with its result and points, the totals, and the hex dump of a differing
+echo with the first differing byte marked, and only that one."""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+conform, broken = sys.argv[1:3]
+fails = []
+
+
+def check(ok, what):
+    print(("ok: " if ok else "FAIL: ") + what)
+    if not ok:
+        fails.append(what)
+
+
+with tempfile.TemporaryDirectory() as d:
+    out = os.path.join(d, "r.json")
+    # The shell that starts the server reads what follows `#` as a comment.
+    server = '%s oneread {port} 500 # a "quoted" \\ name' % broken
+    r = subprocess.run([conform, "--server", server, "--cases", "1.*",
+                        "--expect-fail", "1.2.1,1.2.2", "--json", out],
+                       capture_output=True, text=True, timeout=120)
+    print(r.stdout, end="")
+    check(r.returncode == 0, "tsl-conform exit status 0 (was %d)" % r.returncode)
+    try:
+        rep = json.load(open(out))
+    except (OSError, ValueError) as e:
+        print("FAIL: the report is not JSON: %s" % e)
+        sys.exit(1)
+
+check(rep.get("tool") == "tsl-conform", "tool is tsl-conform")
+check(rep.get("server") == server, "server is the command as given: %r"
+      % rep.get("server"))
+cases = rep.get("cases", [])
+ids = [c.get("id") for c in cases]
+check(ids[:4] == ["1.1", "1.2.1", "1.2.2", "1.3"],
+      "the cases in order: %s" % ids)
+text = {}  # id -> (result, points, max) as the text summary says
+for ln in r.stdout.splitlines():
+    m = re.match(r"^(\d+(?:\.\d+)+) +(pass|FAIL|skip|n/a) +(\d+)/(\d+) ", ln)
+    if m:
+        text[m.group(1)] = (m.group(2).lower(), int(m.group(3)), int(m.group(4)))
+check(sorted(text) == sorted(ids), "the same cases as the text summary")
+for c in cases:
+    t = text.get(c["id"])
+    check(t == (c["result"], c["points"], c["max"]),
+          "%s: %s %d/%d as the summary says %s"
+          % (c["id"], c["result"], c["points"], c["max"], t))
+for key, res in (("passed", "pass"), ("failed", "fail")):
+    check(rep.get(key) == sum(c["result"] == res for c in cases),
+          "%s counts the %s cases" % (key, res))
+check(rep.get("points") == sum(c["points"] for c in cases) and
+      rep.get("max_points") == sum(c["max"] for c in cases),
+      "points and max_points are the cases' sums")
+for c in cases:
+    check(c["result"] != "fail" or c["reason"] != "",
+          "%s: a failed case has a reason" % c["id"])
+    check(("--cases '%s'" % c["id"]) in c["replay"],
+          "%s: its replay command runs it alone" % c["id"])
+
+# A differing echo: `differs from byte AT on`, then the expected and the
+# received bytes from FROM, the first differing one in brackets.
+dumps = 0
+for c in cases:
+    m = re.search(r"differs from byte (\d+) on.*\n  expected @(\d+):((?: [0-9a-f]{2})+)"
+                  r"\n  got      @(\d+):((?: \[?[0-9a-f]{2}\]?)+)", c["reason"])
+    if not m:
+        continue
+    dumps += 1
+    at, frm = int(m.group(1)), int(m.group(2))
+    want = m.group(3).split()
+    got = m.group(5).split()
+    marked = [i for i, b in enumerate(got) if b.startswith("[")]
+    check(int(m.group(4)) == frm and frm <= at < frm + len(got),
+          "%s: the dump starts at %d and holds byte %d" % (c["id"], frm, at))
+    check(marked == [at - frm], "%s: byte %d alone is marked (marked: %s)"
+          % (c["id"], at, [frm + i for i in marked]))
+    plain = [b.strip("[]") for b in got]
+    check(plain[:at - frm] == want[:at - frm] and
+          plain[at - frm] != want[at - frm],
+          "%s: the bytes before the mark agree, the marked one differs"
+          % c["id"])
+check(dumps > 0, "a failed echo's reason has a hex dump")
+sys.exit(1 if fails else 0)

@@ -9,9 +9,9 @@
  * What it covers: frames split across reads and coalesced in one read,
  * one write for the replies to one read, output that waits for
  * writability and then drains in order, a stall, keepalive expiry (and a
- * client kept by its traffic), a protocol error that ends one client
- * only, the hand-off of a client with half a frame to another receiver,
- * and the stop.
+ * client kept by its traffic, and a reset met by the expiry's peek), a
+ * protocol error that ends one client only, the hand-off of a client
+ * with half a frame to another receiver, and the stop.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,6 +37,7 @@ struct sock {
     uint8_t in[8192];      /* what the peer sent, not read yet from in_off */
     size_t in_len, in_off;
     bool eof;
+    bool reset;            /* the peer reset: reads fail (ECONNRESET) */
     uint8_t out[65536];    /* what the server wrote */
     size_t out_len;
     size_t room;           /* bytes send() still takes (UNLIMITED) */
@@ -81,6 +82,10 @@ f_recv(int fd, void *buf, size_t n, int flags)
 
     assert_non_null(s);
     assert_false(s->closed);
+    if (s->reset) {
+        errno = ECONNRESET;
+        return -1;
+    }
     if (s->in_off == s->in_len) {
         if (s->eof)
             return 0;
@@ -917,6 +922,31 @@ unread_bytes_keep_a_client_the_server_does_not_read(void **state)
     assert_memory_equal(seen[1].last, "waiting", 7);
 }
 
+/* A peer that resets while the server does not read it: a poller that
+ * reports only what it is asked (select, this fake) shows nothing for
+ * it, and the keepalive expiry's peek is the first to meet the reset.
+ * The client ends peer-reset, not ka-expired (it was ka-expired before:
+ * the failed peek counted as no byte waiting). */
+static void
+reset_met_by_the_expiry_peek_is_peer_reset(void **state)
+{
+    int turns = 0;
+
+    (void)state;
+    assert_int_equal(tsl_server_set_keepalive(srv, 500), 0);
+    open_rx(0);
+    add_client(0, 0);
+    add_client(1, 0);
+    assert_int_equal(tsl_server_set_flags(srv, TSL_SERVER_NOT_LISTENING), 0);
+    socks[1].reset = true;
+    while (seen[1].disconnects == 0 && turns++ < 100)
+        assert_true(turn(0, 100));
+    assert_int_equal(seen[0].disconnects, 1);
+    assert_int_equal(seen[0].reason, TSL_REASON_KA_EXPIRED);
+    assert_int_equal(seen[1].disconnects, 1);
+    assert_int_equal(seen[1].reason, TSL_REASON_PEER_RESET);
+}
+
 /* Delivery stops once the replies buffered this turn pass the high
  * watermark - pass it, not reach it: with the watermark at exactly four
  * replies, a fifth is still delivered in the same turn, and a sixth waits
@@ -1284,6 +1314,8 @@ main(void)
         cmocka_unit_test_setup_teardown(
             unread_bytes_keep_a_client_the_server_does_not_read, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            reset_met_by_the_expiry_peek_is_peer_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(
             delivery_stops_past_the_high_watermark_not_at_it, setup,
             teardown),

@@ -493,10 +493,12 @@ s_recv(int fd, void *buf, size_t n, int flags)
         return -1;
     }
     k = &W.conns[f->conn];
-    /* (select's sets hold only what it waits for: the keepalive expiry's
-     * peek may look at a socket it does not wait on.) */
+    /* (select's sets are those of its last wait and hold only what it
+     * waits for: a client it adopted since, or one the keepalive expiry
+     * peeks at, is not in them; it must at least serve the client.) */
     if (!watched_by_me(fd) &&
-        !((flags & MSG_PEEK) && W.cur >= 0 && W.tasks[W.cur].sel))
+        !(W.cur >= 0 && W.tasks[W.cur].sel && k->c != NULL &&
+          k->c->owner_rx == W.tasks[W.cur].rx))
         sim_fail("task %d reads client socket %d (peer %d) without watching "
                  "it", W.cur, fd, k->idx);
     other = watched_elsewhere(fd, W.cur);

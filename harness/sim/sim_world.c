@@ -17,11 +17,12 @@
  * Peers follow scripts (enum sim_peer): each sends a stream of frames of
  * the world's framing (variable with or without options, delimiter,
  * fixed, none: enum sim_framing), generated up front, and checks every
- * byte that comes back against the echo it expects.  The application echoes every message
- * and, at seeded moments, forces disconnects, flips NOT_LISTENING,
- * NOT_ACCEPTING and MULTI_THREADED, migrates clients both ways, changes
- * keepalives and stops; some of its actions run on another thread in the
- * middle of a receiver's system call (sim_preempt).
+ * byte that comes back against the echo it expects; some die, some
+ * connect again.  The application echoes every message and, at seeded
+ * moments, forces disconnects, flips NOT_LISTENING, NOT_ACCEPTING and
+ * MULTI_THREADED, migrates clients both ways, changes keepalives, starts
+ * and cancels connectors and stops; some of its actions run on another
+ * thread in the middle of a receiver's system call (sim_preempt).
  *
  * Invariants, checked where they can break and after every step: one
  * disconnected per client with a reason its history allows; every

@@ -477,6 +477,14 @@ watched_by_me(int fd)
 
 /* ---- sockets ---- */
 
+
+/* Does rx serve c (c in its array)?  Read between steps: one thread. */
+static bool
+rx_serves(const struct tsl_receiver *rx, const struct tsl_client *c)
+{
+    return rx != NULL && c->slot < rx->n && rx->clients[c->slot] == c;
+}
+
 static ssize_t
 s_recv(int fd, void *buf, size_t n, int flags)
 {
@@ -498,7 +506,7 @@ s_recv(int fd, void *buf, size_t n, int flags)
      * peeks at, is not in them; it must at least serve the client.) */
     if (!watched_by_me(fd) &&
         !(W.cur >= 0 && W.tasks[W.cur].sel && k->c != NULL &&
-          k->c->owner_rx == W.tasks[W.cur].rx))
+          rx_serves(W.tasks[W.cur].rx, k->c)))
         sim_fail("task %d reads client socket %d (peer %d) without watching "
                  "it", W.cur, fd, k->idx);
     other = watched_elsewhere(fd, W.cur);

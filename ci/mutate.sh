@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ci/mutate.sh [--seed N] [--count K] [--gate PCT] [--files 'GLOB ...']
 #              [--suite REGEX] [--timeout S] [--report FILE] [--list] [--head]
+#              [--memcheck]
 # - the project's own mutation tester.  It copies the checkout (the files
 #   git does not ignore, as they are in the work tree; with --head, the
 #   last commit instead) to build/mutate/tree, builds it
@@ -17,7 +18,8 @@
 # tests, the fault plan corpus, the features x faults matrix, the EINTR
 # waits and the torture; the LD_PRELOAD shim: the shim and preload
 # entries; the test client and tsl-load: the matrix, the preload checks and
-# tsl-conform on tsl-echo; tsl-conform: the conform entries; tsl-sim: the
+# tsl-conform on tsl-echo; tsl-conform: the conform entries (its proxy
+# driver, tsl_conform_proxy.c, the conform.proxy ones too); tsl-sim: the
 # sim entries; tsl-proxy: the proxy entries.  A harness mutant rebuilds
 # every target (only what depends on the file is remade).
 #
@@ -46,6 +48,10 @@
 # survived), and a kill counts only if the killing test passes three more
 # times without the mutant.  With --gate PCT
 # the exit status is 1 when the score is below PCT; 2 for usage errors.
+# --memcheck: a core/src mutant that the fast suite does not kill is run
+# against the fast suite's Valgrind memcheck twins as well (the CI's
+# valgrind job, minutes a survivor), so that a mutant only memcheck can
+# see (an uninitialised read, a leak) counts as killed, by the twin named.
 # --list prints the sites the sample would take (and which are listed as
 # equivalent), and builds nothing.
 #
@@ -68,6 +74,7 @@ timeout=30
 report=
 list=0
 head=0
+memcheck=0
 usage() {
   sed -n '2,3p' "$0" | sed 's/^# //' >&2
   exit 2
@@ -83,6 +90,7 @@ while (($#)); do
     --report) report=${2:?}; shift 2 ;;
     --list) list=1; shift ;;
     --head) head=1; shift ;;
+    --memcheck) memcheck=1; shift ;;
     -h|--help) usage ;;
     *) echo "mutate: unknown argument '$1'" >&2; usage ;;
   esac
@@ -93,10 +101,12 @@ done
 command -v python3 >/dev/null || { echo "mutate: python3 not found" >&2; exit 2; }
 
 exec python3 - "$top" "$seed" "$count" "${gate:--1}" "$files" "$suite" \
-  "$timeout" "$report" "$list" "$head" <<'PY'
+  "$timeout" "$report" "$list" "$head" "$memcheck" <<'PY'
 import fnmatch, glob, os, random, re, shutil, subprocess, sys, time
 
-(top, seed, count, gate, files, suite, timeout, report, list_only, from_head) = sys.argv[1:]
+(top, seed, count, gate, files, suite, timeout, report, list_only, from_head,
+ memcheck) = sys.argv[1:]
+memcheck = memcheck == "1"
 seed, count, gate, timeout = int(seed), int(count), int(gate), int(timeout)
 list_only = list_only == "1"
 work = os.path.join(top, "build", "mutate")
@@ -152,6 +162,18 @@ LOCK = re.compile(r"^\s*pthread_mutex_lock\((.+)\);\s*$")
 SIGNAL = re.compile(r"^\s*(pthread_cond_(signal|broadcast)|tsl__wakeup_signal)\(.*\);\s*$")
 
 
+def cond_closes(code):
+    """Whether the if/while condition that opens on this (blanked) line
+    closes on it too: one that goes on over more lines cannot be negated
+    here, so it is no site (it would only be drawn and skipped)."""
+    depth = 0
+    for ch in code[code.index("("):]:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return True
+    return False
+
+
 def sites_of(path):
     rel = os.path.relpath(path, top)
     lines = open(path).read().split("\n")
@@ -179,7 +201,7 @@ def sites_of(path):
         for pat, rep in LOGIC:
             for k, m in enumerate(re.finditer(pat, code)):
                 found.append((rel, no, "logic", k, pat, rep))
-        if re.match(r"^\s*(\}\s*else\s+)?(if|while)\s*\(", code):
+        if re.match(r"^\s*(\}\s*else\s+)?(if|while)\s*\(", code) and cond_closes(code):
             found.append((rel, no, "negate", 0, None, None))
         for k, m in enumerate(re.finditer(r"(?<![\w.\[])([0-9]|[1-5][0-9]|6[0-4])(?![\w.xX\]])", code)):
             found.append((rel, no, "const", k, None, None))
@@ -319,7 +341,9 @@ SUITES = [
     ("harness/tsl_peer.c", r"^(integration\.(matrix|preload)\.|conform\.tsl_echo\.)", "peer", False),
     ("harness/tools/tsl_load.c", r"^(integration\.preload\.|conform\.tsl_echo\.)", "tsl-load", False),
     ("harness/tools/tsl_proxy.c", r"^(integration\.proxy\.|conform\.proxy\.)", "proxy", False),
-    ("harness/conform/*", r"^conform\.(broken|tsl_echo|class|fixture|vectors)", "conform", False),
+    ("harness/conform/tsl_conform_proxy.c",
+     r"^conform\.(broken|tsl_echo|class|fixture|vectors|options|proxy)", "conform+proxy", False),
+    ("harness/conform/*", r"^conform\.(broken|tsl_echo|class|fixture|vectors|options)", "conform", False),
     ("harness/sim/*", r"^sim\.", "sim", False),
 ]
 
@@ -375,14 +399,35 @@ def build(path=None):
     return r.returncode == 0, r.stdout + r.stderr
 
 
-if not os.path.exists(os.path.join(bdir, "CMakeCache.txt")):
+# With --memcheck the memcheck twins are registered (the fast runs leave
+# them out either way); configured again if that changed.
+want_vg = "-DTSL_VALGRIND=%s" % ("ON" if memcheck else "OFF")
+cache = os.path.join(bdir, "CMakeCache.txt")
+if (not os.path.exists(cache) or
+        ("TSL_VALGRIND:BOOL=%s" % want_vg.split("=")[1]) not in open(cache).read()):
     subprocess.run(["cmake", "-S", tree, "-B", bdir, "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
-                    "-DTSL_WERROR=OFF", "-DTSL_VALGRIND=OFF"], check=True, capture_output=True)
+                    "-DTSL_WERROR=OFF", want_vg], check=True, capture_output=True)
 ok, log = build()
 if not ok:
     print(log[-3000:])
     print("mutate: the unmutated tree does not build", file=sys.stderr)
     sys.exit(2)
+
+
+def run_memcheck(path):
+    """None if the memcheck twins of the fast suite pass (or do not apply to
+    `path`), else the first failing one."""
+    if not memcheck or not path.startswith("core/src/") or suite:
+        return None
+    r = subprocess.run(["ctest", "--test-dir", bdir, "-R", FAST, "-L", "valgrind",
+                        "-j2", "--stop-on-failure", "--timeout", str(10 * timeout)],
+                       capture_output=True, text=True)
+    if "No tests were found" in r.stdout + r.stderr:
+        return None
+    if r.returncode != 0:
+        m = re.search(r"\d+ - (\S+) \(", r.stdout)
+        return m.group(1) if m else "ctest exit %d (memcheck)" % r.returncode
+    return None
 
 
 def run_suite(path):
@@ -439,6 +484,8 @@ for i, s in enumerate(sample, 1):
             say("%s  stillborn (does not compile)" % tag)
             continue
         by = run_suite(s[0])
+        if by is None:
+            by = run_memcheck(s[0])
     finally:
         open(path, "w").write(orig)
     f = per_file.setdefault(s[0], [0, 0])
@@ -460,7 +507,8 @@ for name in sorted({k[1] for k in kills}):
     base, epoll = name.replace(" (epoll)", ""), name.endswith(" (epoll)")
     e = dict(os.environ, **({"TSL_BACKEND": "epoll"} if epoll else {}))
     r = subprocess.run(["ctest", "--test-dir", bdir, "-R", "^" + re.escape(base) + "$",
-                        "--repeat", "until-fail:3", "--timeout", str(timeout)],
+                        "--repeat", "until-fail:3", "--timeout",
+                        str(10 * timeout if base.endswith(".memcheck") else timeout)],
                        capture_output=True, text=True, env=e)
     if r.returncode != 0 or "No tests were found" in r.stdout + r.stderr:
         flaky.add(name)

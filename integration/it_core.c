@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <dirent.h>
 #include <unistd.h>
@@ -786,6 +788,63 @@ fd_setsize_is_the_first_refused(void)
     IT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
 }
 
+/* Counts the waits (select, poll, epoll_wait) the server's threads make. */
+static atomic_int wait_calls;
+
+static int
+counting_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
+{
+    atomic_fetch_add(&wait_calls, 1);
+    return tsl__sys_libc.select(n, r, w, e, t);
+}
+
+static int
+counting_poll(struct pollfd *fds, nfds_t n, int ms)
+{
+    atomic_fetch_add(&wait_calls, 1);
+    return tsl__sys_libc.poll(fds, n, ms);
+}
+
+static int
+counting_epoll_wait(int ep, struct epoll_event *evs, int max, int ms)
+{
+    atomic_fetch_add(&wait_calls, 1);
+    return tsl__sys_libc.epoll_wait(ep, evs, max, ms);
+}
+
+/* A client that says nothing, with no keepalive, no frame timeout and no
+ * output waiting, has no deadline: the server's threads sleep in their
+ * waits instead of turning (a timer due at once would wake the receiver
+ * every 50 ms tick).  A window of 500 ms for that to show. */
+static void
+an_idle_client_sets_no_deadline(void)
+{
+    struct it_server s;
+    int64_t end;
+    int fd, calls, more;
+
+    counting = tsl__sys_libc;
+    counting.select = counting_select;
+    counting.poll = counting_poll;
+    counting.epoll_wait = counting_epoll_wait;
+    tsl__sys_set(&counting);
+    it_server_start(&s, "idle", "variable", IT_ECHO);
+    fd = it_connect(s.port);
+    it_echo_once(fd, "then silence");
+    calls = atomic_load(&wait_calls);
+    end = it_now_ms() + 500;
+    pthread_mutex_lock(&s.mu);
+    while (it_now_ms() < end)
+        it_wait_slice(&s);
+    pthread_mutex_unlock(&s.mu);
+    more = atomic_load(&wait_calls) - calls;
+    if (more > 3)
+        IT_FAIL("%d waits in 500 ms with one idle client", more);
+    it_close(fd);
+    it_server_finish(&s);
+    tsl__sys_set(NULL);
+}
+
 /* ---- work a receiver hands to itself ---- */
 
 /* A disconnect requested from the disconnected callback of another client
@@ -1267,6 +1326,7 @@ main(int argc, char **argv)
          fd_exhaustion_sheds_without_spinning},
         {"fd_above_fd_setsize_is_refused", fd_above_fd_setsize_is_refused},
         {"fd_setsize_is_the_first_refused", fd_setsize_is_the_first_refused},
+        {"an_idle_client_sets_no_deadline", an_idle_client_sets_no_deadline},
         {"disconnect_from_disconnected_callback",
          disconnect_from_disconnected_callback},
         {"accept_errors_back_off_and_recover",

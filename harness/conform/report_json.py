@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""report_json.py TSL-CONFORM BROKEN-ECHO: the JSON report of a run with
-failures, read back as JSON and checked field by field against the run:
-the server command as given (a `"` and a `\\` in it), one entry per case
-with its result and points, the totals, and the hex dump of a differing
-echo with the first differing byte marked, and only that one."""
+"""report_json.py TSL-CONFORM BROKEN-ECHO SELECT-ECHO: the JSON report of
+a run with failures, read back as JSON and checked field by field against
+the run: the server command as given (a `"` and a `\\` in it), one entry
+per case with its result and points, the totals, and the hex dump of a
+differing echo with the first differing byte marked, and only that one.
+Then the notes on a server outside the cases (the select() fixture ends
+by SIGTERM's default action): the same in the JSON and the HTML reports."""
 import json
 import os
 import re
@@ -11,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 
-conform, broken = sys.argv[1:3]
+conform, broken, select_echo = sys.argv[1:4]
 fails = []
 
 
@@ -89,4 +91,20 @@ for c in cases:
           "%s: the bytes before the mark agree, the marked one differs"
           % c["id"])
 check(dumps > 0, "a failed echo's reason has a hex dump")
+
+with tempfile.TemporaryDirectory() as d:
+    js, html = os.path.join(d, "r.json"), os.path.join(d, "r.html")
+    r = subprocess.run([conform, "--server", select_echo + " {port} 500",
+                        "--cases", "1.1", "--json", js, "--html", html],
+                       capture_output=True, text=True, timeout=120)
+    print(r.stdout, end="")
+    notes = json.load(open(js)).get("notes", [])
+    page = open(html).read()
+check(len(notes) == 1 and "SIGTERM" in notes[0].get("text", ""),
+      "one note, on the stop by SIGTERM: %s" % notes)
+at = page.find("The servers outside the cases")
+items = re.findall(r"<li[ >]", page[at:]) if at >= 0 else []
+check(len(items) == len(notes),
+      "the HTML report lists %d notes, as the JSON has %d"
+      % (len(items), len(notes)))
 sys.exit(1 if fails else 0)

@@ -61,7 +61,11 @@
 # Defaults: --seed from the clock (printed), --count 20, --files
 # 'core/src/*.c' and the harness's sources (not its tests, fixtures or
 # broken servers), the suites above, --timeout 30 (per test: a mutant
-# that hangs is killed by the timeout and counted as killed).
+# that hangs is killed by the timeout and counted as killed).  A whole
+# suite run also has a wall-clock limit of 20 x --timeout, after which it
+# and every process it started are killed (a mutant that forks without
+# reaping, or hangs a test that has a TIMEOUT of its own); that counts as
+# killed too, by "wall-clock limit".
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -414,19 +418,46 @@ if not ok:
     sys.exit(2)
 
 
+WALL = 20 * timeout  # a whole suite run; ctest's --timeout is per test
+WALL_KILL = "wall-clock limit"
+
+
+def ctest(args, env=None):
+    """ctest in a process group of its own, ended with everything it started
+    when it is over or after WALL seconds: a mutant that forks without
+    reaping or hangs a test with a TIMEOUT of its own cannot outlive its
+    run.  Past the limit the result has returncode None."""
+    p = subprocess.Popen(["ctest"] + args, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, env=env,
+                         start_new_session=True)
+    try:
+        out, _ = p.communicate(timeout=WALL)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        out, rc = "", None
+    try:
+        os.killpg(p.pid, 9)
+    except ProcessLookupError:
+        pass
+    if rc is None:
+        p.communicate()
+    return rc, out
+
+
 def run_memcheck(path):
     """None if the memcheck twins of the fast suite pass (or do not apply to
     `path`), else the first failing one."""
     if not memcheck or not path.startswith("core/src/") or suite:
         return None
-    r = subprocess.run(["ctest", "--test-dir", bdir, "-R", FAST, "-L", "valgrind",
-                        "-j2", "--stop-on-failure", "--timeout", str(10 * timeout)],
-                       capture_output=True, text=True)
-    if "No tests were found" in r.stdout + r.stderr:
+    rc, out = ctest(["--test-dir", bdir, "-R", FAST, "-L", "valgrind", "-j2",
+                     "--stop-on-failure", "--timeout", str(10 * timeout)])
+    if rc is None:
+        return WALL_KILL + " (memcheck)"
+    if "No tests were found" in out:
         return None
-    if r.returncode != 0:
-        m = re.search(r"\d+ - (\S+) \(", r.stdout)
-        return m.group(1) if m else "ctest exit %d (memcheck)" % r.returncode
+    if rc != 0:
+        m = re.search(r"\d+ - (\S+) \(", out)
+        return m.group(1) if m else "ctest exit %d (memcheck)" % rc
     return None
 
 
@@ -435,12 +466,13 @@ def run_suite(path):
     regex, label, both = suite_of(path)
     for env in ({}, {"TSL_BACKEND": "epoll"}) if both else ({},):
         e = dict(os.environ, **env)
-        r = subprocess.run(["ctest", "--test-dir", bdir, "-R", regex, "-E", "memcheck",
-                            "-j2", "--stop-on-failure", "--timeout", str(timeout)],
-                           capture_output=True, text=True, env=e)
-        if r.returncode != 0:
-            m = re.search(r"\d+ - (\S+) \(", r.stdout)
-            name = m.group(1) if m else "ctest exit %d" % r.returncode
+        rc, out = ctest(["--test-dir", bdir, "-R", regex, "-E", "memcheck", "-j2",
+                         "--stop-on-failure", "--timeout", str(timeout)], env=e)
+        if rc is None:
+            return WALL_KILL + (" (epoll)" if env else "")
+        if rc != 0:
+            m = re.search(r"\d+ - (\S+) \(", out)
+            name = m.group(1) if m else "ctest exit %d" % rc
             return name + (" (epoll)" if env else "")
     return None
 
@@ -504,6 +536,8 @@ ok, _ = build()  # leave the copy's build unmutated
 # each killing test runs three more times on the unmutated build.
 flaky = set()
 for name in sorted({k[1] for k in kills}):
+    if name.startswith(WALL_KILL):
+        continue  # the whole suite ran past its limit: no one test to rerun
     base, epoll = name.replace(" (epoll)", ""), name.endswith(" (epoll)")
     e = dict(os.environ, **({"TSL_BACKEND": "epoll"} if epoll else {}))
     r = subprocess.run(["ctest", "--test-dir", bdir, "-R", "^" + re.escape(base) + "$",

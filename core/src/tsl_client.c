@@ -10,10 +10,12 @@
  * id picks, so consecutive clients (the ones one receiver serves at once)
  * never share one.  Sharing is safe because no code holds a client's lock
  * while it takes another client's, or while it calls the application: a
- * section under it touches that client and the queues below it.  The socket is closed only
- * by the owning thread, in tsl__client_finish(), and only after fd has
- * been set to -1 under the lock: a sender on another thread can therefore
- * never write into a descriptor number that has been reused.
+ * section under it touches that client and the queues below it.
+ *
+ * The socket is closed only by the owning thread, in tsl__client_finish(),
+ * and only after fd has been set to -1 under the lock: a sender on another
+ * thread can therefore never write into a descriptor number that has been
+ * reused.
  *
  * Output (sending, buffering, flushing, the limits) is tsl_output.c's.
  *

@@ -7,9 +7,10 @@
  *   the flags (atomic).  Counters are atomics.
  * - struct tsl_client: the fields above `owner-only` are shared and guarded
  *   by the client's lock (tsl__client_lock: one of the server's, by id);
- *   db links by the database lock; q_next by the hand-off queue lock; the owner-only fields belong to the one thread serving the
- *   client at the moment (the receiver), which is the only thread that ever
- *   reads the socket, runs the framer, or finishes the client.
+ *   db links by the database lock; q_next by the hand-off queue lock; the
+ *   owner-only fields belong to the one thread serving the client at the
+ *   moment (the receiver), which is the only thread that ever reads the
+ *   socket, runs the framer, or finishes the client.
  *
  * Lock order (never take a lock to the left while holding one to the
  * right): ctl_lock -> a client's lock -> queue lock, and never two

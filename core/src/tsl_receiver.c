@@ -230,8 +230,8 @@ ka_fire(struct tsl_timer *t, int64_t now, void *arg)
 static void
 frame_watch(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 {
-    bool started = tsl__cbuf_size(&c->in) > 0 && !c->paused && listening(rx) &&
-                   !atomic_load(&c->read_paused) &&
+    bool started = tsl__cbuf_size(&c->in) > 0 && !c->paused &&
+                   listening(rx) && !atomic_load(&c->read_paused) &&
                    atomic_load(&c->srv->frame_ms) != 0;
 
     if (started && c->frame_start == 0) {
@@ -652,7 +652,8 @@ rx_deliver(struct tsl_receiver *rx, struct tsl_client *c, size_t bytes)
 static bool
 rx_read(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
 {
-    bool flat = tsl__cbuf_size(&c->in) == 0; /* always, for `none`: it has no ring */
+    /* Always so for `none`, which has no ring. */
+    bool flat = tsl__cbuf_size(&c->in) == 0;
     struct tsl_span sp[2];
     struct iovec iov[2];
     uint8_t *p[2];
@@ -798,7 +799,8 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
         left = tsl__output_flush(c, now);
         if (c->paused && left <= srv->out_low) {
             c->paused = false;
-            c->redeliver = tsl__cbuf_size(&c->in) > 0; /* frames held back may wait */
+            /* Frames held back may wait. */
+            c->redeliver = tsl__cbuf_size(&c->in) > 0;
         }
     }
     /* Whole frames that came along in the ring of a migrated client, or
@@ -844,8 +846,9 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
     }
     if (left > srv->out_high) {
         c->paused = true;
-    } else if (over && tsl__cbuf_size(&c->in) > 0 && !c->paused && listening(rx) &&
-               !atomic_load(&c->closing) && !atomic_load(&c->migrating)) {
+    } else if (over && tsl__cbuf_size(&c->in) > 0 && !c->paused &&
+               listening(rx) && !atomic_load(&c->closing) &&
+               !atomic_load(&c->migrating)) {
         /* Delivery stopped at the high watermark and the flush made room:
          * go on with the frames still buffered, in this same turn. */
         c->redeliver = true;

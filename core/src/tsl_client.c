@@ -261,6 +261,7 @@ tsl_client_stats(tsl_client_t *c, tsl_client_stats_t *out)
     out->last_send_ms = c->st.last_send_ms;
     out->threaded = c->threaded;
     out->migrations = c->st.migrations;
+    tsl__output_staged_stats_locked(c, out);
     tsl__client_unlock(c);
 }
 

@@ -23,9 +23,19 @@ tsl__framer_var_next(const tsl_framing_t *f, struct tsl_framer *fr,
     (void)fr;
     if (avail < w)
         return TSL_FRAME_NEED_MORE;
-    for (i = 0; i < w; i++) {
-        size_t k = f->big_endian ? i : w - 1 - i;
-        len = (len << 8) | tsl__span_byte(sp, k);
+    if (w <= sp[0].n) { /* the header in one piece: nearly always */
+        const uint8_t *h = sp[0].p;
+        if (f->big_endian)
+            for (i = 0; i < w; i++)
+                len = (len << 8) | h[i];
+        else
+            for (i = w; i-- > 0;)
+                len = (len << 8) | h[i];
+    } else {
+        for (i = 0; i < w; i++) {
+            size_t k = f->big_endian ? i : w - 1 - i;
+            len = (len << 8) | tsl__span_byte(sp, k);
+        }
     }
     if (f->len_exclusive) {
         total = len + w;

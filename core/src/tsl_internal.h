@@ -140,11 +140,14 @@ struct tsl_client {
     bool queued : 1;         /* in the owner's hand-off queue */
     bool adopted : 1;        /* has had an owner (counts migrations) */
     bool threaded : 1;       /* the owner is a dedicated receiver */
+    bool staging : 1;        /* the owner stages its sends (tsl_output.c) */
     atomic_bool closing;     /* close_reason is set; no more sends */
     atomic_bool migrating;   /* migrate_to is set (read lock-free) */
     atomic_bool read_paused; /* tsl_client_pause_reading (read lock-free) */
     atomic_bool drain_due;   /* output passed the high watermark: drained
                               * is owed (set under lock, read lock-free) */
+    atomic_bool side;        /* another thread queued while staging (set
+                              * under lock, read lock-free by the owner) */
     struct tsl_owner *owner; /* NULL before adoption and after finish */
     struct tsl_outq out;
     struct tsl_connector *connector; /* client mode: who connected it */
@@ -202,6 +205,21 @@ uint32_t tsl__client_ka_override(struct tsl_client *c);
 /* The client the calling thread is serving as its owner, or NULL. */
 extern _Thread_local struct tsl_client *tsl__tls_serving;
 
+/* A serving owner's staging buffer: its sends to the client it serves,
+ * kept apart from the client's queue (so without the client's lock) and
+ * written with one send when the service ends.  A receiver has one, kept
+ * between turns; tsl_output.c alone reads or writes it. */
+struct tsl_stage {
+    uint8_t *buf;
+    size_t len, cap;
+    size_t base;             /* the queue's length when staging began */
+    int64_t now;             /* the turn's time */
+    uint64_t msgs, kas;      /* sent this turn, not yet counted */
+    bool open;               /* staging began this turn (c->staging) */
+};
+/* Frees a stage's storage (its receiver's release). */
+void tsl__output_stage_free(struct tsl_stage *st);
+
 /* tsl_client_send(), counting a message or (is_msg false) a keepalive. */
 int tsl__output_send(struct tsl_client *c, const void *buf, size_t len,
                      bool is_msg);
@@ -217,19 +235,29 @@ void tsl__output_free_locked(struct tsl_client *c);
 int64_t tsl__output_since_locked(const struct tsl_client *c);
 /* Bytes queued, read under the lock. */
 size_t tsl__output_len(struct tsl_client *c);
-/* Owner: from here its sends to c are buffered, not written... */
-void tsl__output_begin(struct tsl_client *c, int64_t now);
+/* Owner: from here its sends to c are staged in st, not written... */
+void tsl__output_begin(struct tsl_client *c, int64_t now,
+                       struct tsl_stage *st);
 /* ...until here, where the buffer is written with one send (unless output
  * already waits for writability: want_write); sets want_write and returns
  * the bytes still queued. */
 size_t tsl__output_end(struct tsl_client *c, int64_t now);
-/* Owner, between begin and end: its sends passed the high watermark. */
-bool tsl__output_over(const struct tsl_client *c);
+/* Owner, between begin and end: its sends passed the high watermark
+ * (out_over is tsl_output.c's; read here on every delivered message). */
+static inline bool tsl__output_over(const struct tsl_client *c)
+{
+    return c->out_over;
+}
 /* Whether a `drained` callback is owed now (the queue passed the high
  * watermark and is at or under the low one); clears it.  The owner. */
 bool tsl__output_take_drained(struct tsl_client *c);
-/* Owner: c was finished while being served; nothing more is written. */
+/* Owner: c was finished while being served; what it staged joins the
+ * queue (the finish writes what the socket takes), nothing more is. */
 void tsl__output_abandon(struct tsl_client *c);
+/* Adds what the calling thread staged for c this turn to stats read
+ * under c's lock (the application asking from c's own callback). */
+void tsl__output_staged_stats_locked(const struct tsl_client *c,
+                                     tsl_client_stats_t *s);
 
 /* Owner: closes the socket, removes the client from the database, runs
  * the disconnected callback and drops the owner's reference (the
@@ -359,6 +387,7 @@ struct tsl_receiver {
     size_t n, cap;
     uint8_t *scratch;        /* messages that wrap around a ring */
     size_t scratch_cap;
+    struct tsl_stage stage;  /* the output of the client it serves */
     struct tsl_wheel wheel;  /* keepalive timers of its clients */
     struct tsl_client *work; /* clients to service this turn */
     bool listen_on;          /* NOT_LISTENING clear when interests synced */

@@ -527,13 +527,17 @@ span_skip(struct tsl_span sp[2], size_t n)
     }
 }
 
-/* Counts one read - its bytes and keepalives - at once: one lock a read,
- * not one a message (messages are counted as they are delivered). */
+/* Counts one read - its bytes, keepalives and (for the server) messages -
+ * at once: one lock a read, not one a message (the client's messages are
+ * counted as they are delivered). */
 static void
-count_read(struct tsl_client *c, size_t bytes, uint64_t kas, bool err)
+count_read(struct tsl_client *c, size_t bytes, uint64_t kas, uint64_t msgs,
+           bool err)
 {
     struct tsl_server *srv = c->srv;
 
+    if (msgs > 0)
+        TSL__CTR_ADD(srv->ctr.msgs_in, msgs);
     if (bytes == 0 && kas == 0 && !err)
         return;
     tsl__client_lock(c);
@@ -564,7 +568,7 @@ rx_frames(struct tsl_receiver *rx, struct tsl_client *c, struct tsl_span sp[2],
     struct tsl_server *srv = c->srv;
     struct tsl_frame fr;
     const uint8_t *msg;
-    uint64_t kas = 0;
+    uint64_t kas = 0, msgs = 0;
     size_t used = 0;
     int k;
 
@@ -579,7 +583,7 @@ rx_frames(struct tsl_receiver *rx, struct tsl_client *c, struct tsl_span sp[2],
                       fr.off + fr.len > fr.total))
             k = TSL_EPROTO;
         if (k < 0) {
-            count_read(c, bytes, kas, true);
+            count_read(c, bytes, kas, msgs, true);
             rx_finish(rx, c, TSL_REASON_PROTOCOL_ERROR);
             return -1;
         }
@@ -601,9 +605,15 @@ rx_frames(struct tsl_receiver *rx, struct tsl_client *c, struct tsl_span sp[2],
             msg = rx->scratch;
         }
         /* Counted before the callback runs: whoever sees the message (an
-         * event it prints) sees it in the statistics too. */
-        atomic_fetch_add_explicit(&c->msgs_in, 1, memory_order_relaxed);
-        TSL__CTR_ADD(srv->ctr.msgs_in, 1);
+         * event it prints) sees it in the client's statistics too.  The
+         * owner is the counter's only writer, so a load and a store do
+         * (no locked instruction per message); the server's counter is
+         * added to once for the read, below. */
+        atomic_store_explicit(&c->msgs_in,
+                              atomic_load_explicit(&c->msgs_in,
+                                                   memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        msgs++;
         if (srv->cb.message != NULL)
             srv->cb.message(srv, c, msg, fr.len, srv->ud);
         used += fr.total;
@@ -618,7 +628,7 @@ rx_frames(struct tsl_receiver *rx, struct tsl_client *c, struct tsl_span sp[2],
             atomic_load_explicit(&c->read_paused, memory_order_relaxed))
             break;
     }
-    count_read(c, bytes, kas, false);
+    count_read(c, bytes, kas, msgs, false);
     return (long)used;
 }
 
@@ -768,7 +778,7 @@ eof_rest(struct tsl_receiver *rx, struct tsl_client *c, int64_t now,
             atomic_load(&c->read_paused))
             return EOF_WAIT;
         before = tsl__cbuf_size(&c->in);
-        tsl__output_begin(c, now);
+        tsl__output_begin(c, now, &rx->stage);
         if (!rx_deliver(rx, c, 0))
             return EOF_GONE;
         *left = tsl__output_end(c, now);
@@ -794,7 +804,7 @@ rx_service(struct tsl_receiver *rx, struct tsl_client *c, int64_t now)
     size_t left;
     bool over;
 
-    tsl__output_begin(c, now);
+    tsl__output_begin(c, now, &rx->stage);
     if (c->want_write && c->ready_w) {
         left = tsl__output_flush(c, now);
         if (c->paused && left <= srv->out_low) {
@@ -1207,6 +1217,7 @@ tsl__receiver_release(struct tsl_receiver *rx)
     tsl__poller_close(&rx->poller);
     tsl__sys->free(rx->clients);
     tsl__sys->free(rx->scratch);
+    tsl__output_stage_free(&rx->stage);
     rx->clients = NULL;
     rx->scratch = NULL;
     rx->n = rx->cap = 0;

@@ -11,6 +11,9 @@
  *   owner-only fields belong to the one thread serving the client at the
  *   moment (the receiver), which is the only thread that ever reads the
  *   socket, runs the framer, or finishes the client.
+ * - struct tsl_stage: its receiver's thread alone, through tsl_output.c
+ *   (what that thread sends to the client it serves, before the client's
+ *   queue sees it).
  *
  * Lock order (never take a lock to the left while holding one to the
  * right): ctl_lock -> a client's lock -> queue lock, and never two

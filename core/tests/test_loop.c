@@ -7,7 +7,9 @@
  * every machine: no sleeps, no races, no load sensitivity.
  *
  * What it covers: frames split across reads and coalesced in one read,
- * one write for the replies to one read, output that waits for
+ * one write for the replies to one read (and, with another thread's
+ * sends between a callback's, every byte in the order the sends
+ * returned), output that waits for
  * writability and then drains in order, a stall, keepalive expiry (and a
  * client kept by its traffic, and a reset met by the expiry's peek), a
  * protocol error that ends one client only, the hand-off of a client
@@ -15,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -636,6 +639,96 @@ output_waits_for_writability_then_drains_in_order(void **state)
     assert_int_equal(tsl__output_len(cl[0]), 0);
     assert_false(fp_find(fp, SOCK_FD)->events & TSL_POLL_OUT);
     assert_int_equal(seen[0].disconnects, 0);
+}
+
+/* ---- a send from another thread while the owner stages ---- */
+
+struct other_send {
+    tsl_client_t *c;
+    const char *bytes;
+};
+
+static void *
+other_send_main(void *arg)
+{
+    struct other_send *o = arg;
+
+    assert_int_equal(tsl_client_send(o->c, o->bytes, strlen(o->bytes)), 0);
+    return NULL;
+}
+
+/* Sends `bytes` from a thread of its own, and returns when it has: the
+ * send happens after everything before the call and before everything
+ * after it. */
+static void
+send_from_other_thread(tsl_client_t *c, const char *bytes)
+{
+    struct other_send o = {c, bytes};
+    pthread_t t;
+
+    assert_int_equal(pthread_create(&t, NULL, other_send_main, &o), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+static void
+own(tsl_client_t *c, const char *bytes)
+{
+    assert_int_equal(tsl_client_send(c, bytes, strlen(bytes)), 0);
+}
+
+static void
+interleave(tsl_client_t *c, const uint8_t *m, size_t len)
+{
+    tsl_client_stats_t st;
+
+    assert_int_equal(len, 1);
+    if (m[0] == '0') {
+        send_from_other_thread(c, "X0,"); /* nothing staged or queued */
+        own(c, "A0,");                    /* staging begins */
+        send_from_other_thread(c, "X1,"); /* queued behind the stage */
+        own(c, "A1,");                    /* the stage goes first */
+    } else {
+        own(c, "B0,");
+        send_from_other_thread(c, "X2,");
+        /* Asked from the client's own callback, the counters include
+         * what this turn staged (A1, B0). */
+        tsl_client_stats(c, &st);
+        assert_int_equal(st.msgs_out, 6);
+        assert_int_equal(st.out_queued, 15);
+    }
+}
+
+/* Two messages in one read; their callbacks send, and between their
+ * sends another thread does: the peer reads everything in the order the
+ * sends returned, the owner's replies still in one write. */
+static void
+sends_of_another_thread_land_where_they_returned(void **state)
+{
+    const char want[] = "X0,A0,X1,A1,B0,X2,";
+    tsl_client_stats_t st;
+    uint8_t f[16];
+    size_t n;
+
+    (void)state;
+    echo = false;
+    on_msg_extra = interleave;
+    open_rx(0);
+    add_client(0, 0);
+    n = frame(f, "0");
+    n += frame(f + n, "1");
+    peer_sends(0, f, n);
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].msgs, 2);
+    assert_int_equal(socks[0].out_len, strlen(want));
+    assert_memory_equal(socks[0].out, want, strlen(want));
+    /* X0 went straight out; the rest, the stage and what the other
+     * thread queued behind and between it, in one write. */
+    assert_int_equal(socks[0].sends, 2);
+    tsl_client_stats(cl[0], &st);
+    assert_int_equal(st.msgs_out, 6);
+    assert_int_equal(st.out_queued, 0);
+    assert_int_equal(st.bytes_out, strlen(want));
+    assert_int_equal(tsl__output_len(cl[0]), 0);
 }
 
 /* Sends `reply_len` bytes for every message (the test's reply size). */
@@ -1343,6 +1436,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(keepalive_switched_on_holds_from_then,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            sends_of_another_thread_land_where_they_returned, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_finishes_every_client_once,
                                         setup, teardown),
     };

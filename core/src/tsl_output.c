@@ -204,7 +204,7 @@ queue_locked(struct tsl_client *c, size_t pos, const uint8_t *p, size_t n,
 }
 
 /* The owner's stage goes into the queue at its base, in front of what
- * other threads queued meanwhile; the turn's counters are counted.
+ * other threads queued meanwhile, and staging goes on behind them.
  * Caller holds c's lock. */
 static void
 unstage_locked(struct tsl_client *c, struct tsl_stage *st)
@@ -383,6 +383,8 @@ tsl__output_flush_locked(struct tsl_client *c, int64_t now)
     struct tsl_outq_mem *m = c->out.m;
     ssize_t r;
 
+    /* Never while the owner stages: its stage's base would move. */
+    TSL_ASSERT(!c->staging);
     if (m != NULL && m->len > 0 && c->fd >= 0) {
         r = write_locked(c, m->buf + m->head, m->len);
         if (r > 0) {

@@ -218,8 +218,12 @@ struct tsl_stage {
     size_t base;             /* the queue's length when staging began */
     int64_t now;             /* the turn's time */
     uint64_t msgs, kas;      /* sent this turn, not yet counted */
+    size_t keep;             /* storage kept between turns, at most */
     bool open;               /* staging began this turn (c->staging) */
 };
+/* A shared receiver's stage keeps up to this between turns; a dedicated
+ * one's nothing (a thread per client: every idle one would hold it). */
+#define TSL__STAGE_KEEP (256u * 1024)
 /* Frees a stage's storage (its receiver's release). */
 void tsl__output_stage_free(struct tsl_stage *st);
 

@@ -66,8 +66,6 @@
 _Thread_local struct tsl_client *tsl__tls_serving;
 /* The stage of the receiver whose thread this is, while it serves. */
 static _Thread_local struct tsl_stage *tls_stage;
-/* A stage larger than this after a turn gives its memory back. */
-#define TSL__STAGE_KEEP (256u * 1024)
 
 /* Makes room for n more bytes in q, growing it; caller checked limits. */
 static int
@@ -483,11 +481,11 @@ stage_close_locked(struct tsl_client *c, struct tsl_stage *st, bool wr)
     return wrote;
 }
 
-/* A stage that grew for one large turn does not keep the memory. */
+/* A stage that grew past what it keeps gives the memory back. */
 static void
 stage_trim(struct tsl_stage *st)
 {
-    if (st->cap > TSL__STAGE_KEEP)
+    if (st->cap > st->keep)
         tsl__output_stage_free(st);
 }
 

@@ -1122,6 +1122,7 @@ tsl__receiver_open(struct tsl_receiver *rx, struct tsl_server *srv,
     atomic_init(&rx->stop, false);
     atomic_init(&rx->done, false);
     rx->scratch_cap = need > TSL__READ_MIN ? need : TSL__READ_MIN;
+    rx->stage.keep = dedicated ? 0 : TSL__STAGE_KEEP;
     rx->scratch = tsl__sys->malloc(rx->scratch_cap);
     if (rx->scratch == NULL)
         return TSL_ENOMEM;

@@ -148,24 +148,6 @@ tsl__framer_init(struct tsl_framer *fr)
     fr->scan = 0;
 }
 
-int
-tsl__framer_next(const tsl_framing_t *f, struct tsl_framer *fr,
-                 const struct tsl_span sp[2], size_t avail,
-                 struct tsl_frame *out)
-{
-    switch (f->kind) {
-    case TSL_FRAMING_FIXED:
-        return tsl__framer_fixed_next(f, fr, sp, avail, out);
-    case TSL_FRAMING_VARIABLE:
-        return tsl__framer_var_next(f, fr, sp, avail, out);
-    case TSL_FRAMING_DELIMITER:
-        return tsl__framer_delim_next(f, fr, sp, avail, out);
-    case TSL_FRAMING_NONE:
-    default:
-        return tsl__framer_none_next(f, fr, sp, avail, out);
-    }
-}
-
 /* ---- spec parsing ---- */
 
 /* The framing parser's errors are TSL_EINVAL with a reason in err. */

@@ -49,9 +49,10 @@ void tsl__framer_init(struct tsl_framer *fr);
  * filled, TSL_FRAME_NEED_MORE, or TSL_EPROTO (the stream can never be
  * valid again: disconnect the client).
  */
-int tsl__framer_next(const tsl_framing_t *f, struct tsl_framer *fr,
-                     const struct tsl_span sp[2], size_t avail,
-                     struct tsl_frame *out);
+static inline int tsl__framer_next(const tsl_framing_t *f,
+                                   struct tsl_framer *fr,
+                                   const struct tsl_span sp[2], size_t avail,
+                                   struct tsl_frame *out);
 
 /* Writes this framing's keepalive frame (a header-only variable frame)
  * into out; returns its length, or 0 if the framing has none. */
@@ -73,5 +74,24 @@ int tsl__framer_var_next(const tsl_framing_t *f, struct tsl_framer *fr,
 int tsl__framer_delim_next(const tsl_framing_t *f, struct tsl_framer *fr,
                            const struct tsl_span sp[2], size_t avail,
                            struct tsl_frame *out);
+
+/* Inline: the receiver calls it for every message. */
+static inline int
+tsl__framer_next(const tsl_framing_t *f, struct tsl_framer *fr,
+                 const struct tsl_span sp[2], size_t avail,
+                 struct tsl_frame *out)
+{
+    switch (f->kind) {
+    case TSL_FRAMING_FIXED:
+        return tsl__framer_fixed_next(f, fr, sp, avail, out);
+    case TSL_FRAMING_VARIABLE:
+        return tsl__framer_var_next(f, fr, sp, avail, out);
+    case TSL_FRAMING_DELIMITER:
+        return tsl__framer_delim_next(f, fr, sp, avail, out);
+    case TSL_FRAMING_NONE:
+    default:
+        return tsl__framer_none_next(f, fr, sp, avail, out);
+    }
+}
 
 #endif

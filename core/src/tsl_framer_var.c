@@ -9,7 +9,40 @@
  * code looped forever on 0 and desynchronised on 1.  A header-only frame
  * is a keepalive.  Stateless.
  */
+#include <stdbool.h>
+
 #include "tsl_framer.h"
+
+/* The length in a header of w bytes (1, 2 or 4) that lies in one piece. */
+static inline uint64_t
+hdr_flat(const uint8_t *h, size_t w, bool big_endian)
+{
+    switch (w) {
+    case 1:
+        return h[0];
+    case 2:
+        return big_endian ? (uint64_t)h[0] << 8 | h[1]
+                          : (uint64_t)h[1] << 8 | h[0];
+    default:
+        return big_endian ? (uint64_t)h[0] << 24 | (uint64_t)h[1] << 16 |
+                                (uint64_t)h[2] << 8 | h[3]
+                          : (uint64_t)h[3] << 24 | (uint64_t)h[2] << 16 |
+                                (uint64_t)h[1] << 8 | h[0];
+    }
+}
+
+/* The same for a header split between the spans (rare: the ring wraps
+ * inside it). */
+static __attribute__((noinline)) uint64_t
+hdr_split(const struct tsl_span sp[2], size_t w, bool big_endian)
+{
+    uint64_t len = 0;
+    size_t i;
+
+    for (i = 0; i < w; i++)
+        len = (len << 8) | tsl__span_byte(sp, big_endian ? i : w - 1 - i);
+    return len;
+}
 
 int
 tsl__framer_var_next(const tsl_framing_t *f, struct tsl_framer *fr,
@@ -17,26 +50,15 @@ tsl__framer_var_next(const tsl_framing_t *f, struct tsl_framer *fr,
                      struct tsl_frame *out)
 {
     size_t w = f->hdr_width;
-    uint64_t len = 0, total;
-    size_t i;
+    uint64_t len, total;
 
     (void)fr;
     if (avail < w)
         return TSL_FRAME_NEED_MORE;
-    if (w <= sp[0].n) { /* the header in one piece: nearly always */
-        const uint8_t *h = sp[0].p;
-        if (f->big_endian)
-            for (i = 0; i < w; i++)
-                len = (len << 8) | h[i];
-        else
-            for (i = w; i-- > 0;)
-                len = (len << 8) | h[i];
-    } else {
-        for (i = 0; i < w; i++) {
-            size_t k = f->big_endian ? i : w - 1 - i;
-            len = (len << 8) | tsl__span_byte(sp, k);
-        }
-    }
+    if (w <= sp[0].n)
+        len = hdr_flat(sp[0].p, w, f->big_endian);
+    else
+        len = hdr_split(sp, w, f->big_endian);
     if (f->len_exclusive) {
         total = len + w;
     } else {

@@ -193,6 +193,7 @@ struct sim_opts {
                                 allocation failures were drawn */
     bool trace;              /* keep and print the trace */
     bool verbose;            /* print it as it goes */
+    bool digest;             /* print a world's digest (sim_world_digest) */
     bool avoid_hup_spin;     /* keep out of a known core bug (docs) */
     bool avoid_nl_stranded;  /* tolerate another (docs) */
     bool avoid_eof_ring;     /* and another (docs) */
@@ -203,6 +204,7 @@ struct sim_world {
     int64_t now;
     uint64_t step;
     uint64_t hash;           /* of everything that happened */
+    uint64_t digest;         /* of every step's choice (--digest) */
     uint64_t progress;       /* bytes moved, callbacks run, closes */
     bool failed;
     char why[512];
@@ -279,6 +281,11 @@ void sim_preempt(const char *where);
 bool sim_world_run(const struct sim_opts *o);
 /* Messages the last world delivered. */
 uint64_t sim_world_delivered(void);
+/* The last world's digest: every step's candidates and choice, the
+ * virtual time, the fingerprint, the step count, the messages delivered
+ * and how it failed, folded into one number.  Two builds that give a
+ * seed the same digest ran the same world. */
+uint64_t sim_world_digest(void);
 /* enum sim_framing of a name ("variable", "variable-opts", "delimiter",
  * "fixed", "none"), -1 if none. */
 int sim_framing_by_name(const char *name);

@@ -1732,6 +1732,8 @@ step(void)
     }
     W.step++;
     c = cand[sim_below((uint32_t)n)];
+    W.digest = (W.digest ^ ((uint64_t)n << 40 ^ (uint64_t)c << 32 ^
+                            (uint64_t)W.now)) * 0x100000001b3ull;
     if (c < SIM_MAXTASK) {
         task_run(c);
     } else if (c < SIM_MAXTASK + SIM_MAXCONN) {
@@ -1763,6 +1765,22 @@ sim_world_delivered(void)
     for (i = 0; i < W.nconns; i++)
         n += W.conns[i].delivered;
     return n;
+}
+
+uint64_t
+sim_world_digest(void)
+{
+    uint64_t d = W.digest;
+    const char *p;
+
+    d = (d ^ W.hash) * 0x100000001b3ull;
+    d = (d ^ W.step) * 0x100000001b3ull;
+    d = (d ^ (uint64_t)W.now) * 0x100000001b3ull;
+    d = (d ^ sim_world_delivered()) * 0x100000001b3ull;
+    d = (d ^ (W.failed ? W.fail_step : ~0ull)) * 0x100000001b3ull;
+    for (p = W.failed ? W.why : ""; *p != '\0'; p++)
+        d = (d ^ (uint8_t)*p) * 0x100000001b3ull;
+    return d;
 }
 
 bool

@@ -216,6 +216,7 @@ struct sim_world {
     struct sim_conn conns[SIM_MAXCONN];
     int nconns;
     int again_pending;       /* peers to connect again when they end */
+    int again[SIM_MAXCONN];  /* ... which, in order (reconnect_peers) */
     int live[SIM_MAXCONN];   /* connections not over yet, in order */
     int nlive;
     struct sim_ctask ctasks[SIM_MAXCTASK];

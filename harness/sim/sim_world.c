@@ -367,7 +367,7 @@ gen_conn(int idx, int nmsg)
      * ends, half of those that did. */
     if (!W.o.classic && side_below(idx < W.o.clients ? 5 : 2) == 0) {
         k->again = true;
-        W.again_pending++;
+        W.again[W.again_pending++] = idx;
     }
 }
 
@@ -381,7 +381,7 @@ sim_conn_new(int nmsg)
     gen_conn(j, nmsg);
     if (W.conns[j].again) {
         W.conns[j].again = false;
-        W.again_pending--;
+        W.again_pending--; /* j, the last in W.again */
     }
     return j;
 }
@@ -484,14 +484,18 @@ peer_over(const struct sim_conn *k)
 static void
 reconnect_peers(void)
 {
-    int i, j, left;
+    int a, i, j, left;
 
-    for (i = 0; i < W.nconns; i++) {
-        struct sim_conn *k = &W.conns[i];
-        if (!k->again || k->respawned || !peer_over(k))
+    /* W.again holds them in the order of their index, the order of a
+     * walk over W.conns, without the walk: this runs every step. */
+    for (a = 0; a < W.again_pending; a++) {
+        struct sim_conn *k = &W.conns[i = W.again[a]];
+        if (!peer_over(k))
             continue;
         k->respawned = true;
-        W.again_pending--;
+        memmove(W.again + a, W.again + a + 1,
+                (size_t)(--W.again_pending - a) * sizeof(W.again[0]));
+        a--;
         if (W.stopping || W.nconns == SIM_MAXCONN)
             continue;
         j = W.nconns++;

@@ -3,8 +3,8 @@
  *
  * One process, one thread at a time (a helper plays "another thread" at
  * chosen points while the main thread waits for it; connectors' threads
- * and the select backend's acceptor thread run only while they hold a
- * token): the real controller, acceptor (hosted on the shared receiver
+ * and the select backend's acceptor thread are coroutines of the main
+ * thread, run until they would block): the real controller, acceptor (hosted on the shared receiver
  * on epoll, its own thread on select), receivers, pollers, the four
  * framers, timer wheels and connectors run against a simulated world
  * behind the OS-call table - in-memory sockets and pipes, a fake epoll,
@@ -158,12 +158,10 @@ struct sim_task {
     int empty;               /* turns in a row that did nothing, awake */
 };
 
-/* A connector's thread: a real thread (it blocks in poll() between
- * attempts and while its client lives), run only while it holds the
- * token, which it gives back whenever it would block. */
+/* A connector's thread (it blocks in poll() between attempts and while
+ * its client lives): a coroutine on the main thread, run until it would
+ * block (sim_os.c). */
 struct sim_ctask {
-    uint64_t id;             /* the token's value for it (unique) */
-    pthread_cond_t *cv;      /* its thread waits on it for the token */
     bool alive;
     bool sleeping;
     int64_t wake_at;

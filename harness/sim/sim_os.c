@@ -27,6 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
 
 #include "sim.h"
 
@@ -221,26 +224,35 @@ sim_preempt(const char *where)
     sim_elsewhere(sim_app_concurrent, NULL);
 }
 
-/* ---- connectors' threads, run by a token ---- */
+/* ---- connectors' threads, run as coroutines ---- */
 
-/* The token names the one thread that may run: 0 the main thread (or the
- * helper it waits for), else a connector's sim_ctask.id.  Each waits on
- * a condition of its own, signalled when the token comes to it.  Ids are
- * unique over the process, so a thread left behind by a failed world
- * never runs again. */
-static pthread_mutex_t t_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t t_main_cv = PTHREAD_COND_INITIALIZER;
-static uint64_t t_token, t_next_id;
-static _Thread_local int t_self = -1;
+/* A connector's thread (or the select backend's acceptor's) is a
+ * coroutine on the main thread: sim_ctask_run switches to it, and it
+ * switches back whenever it would block (ct_poll) or ends.  One thread at
+ * a time ran before too (threads that passed a token), but each pass was
+ * two trips through the kernel's scheduler, a tenth of a world's time.
+ * What a real thread has of its own is swapped at each switch: errno and
+ * the core's thread-locals that a connector's code sets and keeps across
+ * its waits (tsl__tls_server; tsl__tls_serving for symmetry).  The others
+ * (tsl_receiver.c's tls_rx, tsl_output.c's serving state) are set only
+ * inside a receiver's turn, which never switches, and are unset at every
+ * switch, as on a fresh thread.  The core joins the thread it was given:
+ * a real thread that ends at once, made where the real one would be. */
+#define CT_STACK (256 * 1024)
 
-/* A connector thread's own: kept for as long as the thread lives. */
-struct ct_start {
+struct ct_co {
+    ucontext_t uc;
+    char *stack;             /* CT_STACK bytes above a guard page, kept */
     void *(*fn)(void *);
     void *arg;
-    uint64_t id;
-    int idx;
-    pthread_cond_t cv;
+    struct tsl_server *tls_server;
+    struct tsl_client *tls_serving;
+    int err;
 };
+
+static struct ct_co ct_cos[SIM_MAXCTASK];
+static ucontext_t co_main;
+static int t_self = -1;      /* the running connector, -1: none */
 
 int
 sim_ctask_self(void)
@@ -248,49 +260,39 @@ sim_ctask_self(void)
     return t_self;
 }
 
-/* Gives the token to `to` and waits on cv until it is `mine` again. */
 static void
-token_pass(uint64_t to, pthread_cond_t *to_cv, uint64_t mine,
-           pthread_cond_t *cv)
+co_entry(void)
 {
-    pthread_mutex_lock(&t_lock);
-    t_token = to;
-    pthread_cond_signal(to_cv);
-    while (t_token != mine)
-        pthread_cond_wait(cv, &t_lock);
-    pthread_mutex_unlock(&t_lock);
-}
+    int i = t_self;
 
-static void *
-ct_main(void *p)
-{
-    struct ct_start *st = p;
-
-    pthread_mutex_lock(&t_lock);
-    while (t_token != st->id)
-        pthread_cond_wait(&st->cv, &t_lock);
-    pthread_mutex_unlock(&t_lock);
-    t_self = st->idx;
-    st->fn(st->arg);
-    W.ctasks[st->idx].alive = false;
-    TRACE("connector %d: its thread ends", st->idx);
-    pthread_mutex_lock(&t_lock);
-    t_token = 0;
-    pthread_cond_signal(&t_main_cv);
-    pthread_mutex_unlock(&t_lock);
-    pthread_cond_destroy(&st->cv);
-    free(st);
-    return NULL;
+    ct_cos[i].fn(ct_cos[i].arg);
+    W.ctasks[i].alive = false;
+    TRACE("connector %d: its thread ends", i);
+    /* Back to co_main (uc_link), for good. */
 }
 
 void
 sim_ctask_run(int i)
 {
-    int saved = W.cur;
+    struct ct_co *co = &ct_cos[i];
+    struct tsl_server *srv = tsl__tls_server;
+    struct tsl_client *serving = tsl__tls_serving;
+    int saved = W.cur, err = errno;
 
     W.cur = -1;
     W.ctasks[i].sleeping = false;
-    token_pass(W.ctasks[i].id, W.ctasks[i].cv, 0, &t_main_cv);
+    tsl__tls_server = co->tls_server;
+    tsl__tls_serving = co->tls_serving;
+    errno = co->err;
+    t_self = i;
+    swapcontext(&co_main, &co->uc);
+    t_self = -1;
+    co->tls_server = tsl__tls_server;
+    co->tls_serving = tsl__tls_serving;
+    co->err = errno;
+    tsl__tls_server = srv;
+    tsl__tls_serving = serving;
+    errno = err;
     W.cur = saved;
 }
 
@@ -299,34 +301,50 @@ sim_ctask_run(int i)
 static void
 ct_yield(void)
 {
-    struct sim_ctask *ct = &W.ctasks[t_self];
+    swapcontext(&ct_cos[t_self].uc, &co_main);
+}
 
-    token_pass(0, &t_main_cv, ct->id, ct->cv);
+static void *
+ct_joinable(void *unused)
+{
+    (void)unused;
+    return NULL;
 }
 
 static int
 ct_add(pthread_t *t, void *(*fn)(void *), void *arg)
 {
     struct sim_ctask *ct;
-    struct ct_start *st;
+    struct ct_co *co;
+    long page = sysconf(_SC_PAGESIZE);
 
-    if (W.nctasks == SIM_MAXCTASK || (st = malloc(sizeof(*st))) == NULL)
+    if (W.nctasks == SIM_MAXCTASK)
         return EAGAIN;
+    co = &ct_cos[W.nctasks];
+    if (co->stack == NULL) {
+        char *p = mmap(NULL, CT_STACK + (size_t)page, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return EAGAIN;
+        mprotect(p, (size_t)page, PROT_NONE); /* an overflow faults */
+        co->stack = p + page;
+    }
+    if (getcontext(&co->uc) != 0)
+        return EAGAIN;
+    co->uc.uc_stack.ss_sp = co->stack;
+    co->uc.uc_stack.ss_size = CT_STACK;
+    co->uc.uc_link = &co_main;
+    makecontext(&co->uc, co_entry, 0);
+    if (pthread_create(t, NULL, ct_joinable, NULL) != 0)
+        return EAGAIN;
+    co->fn = fn;
+    co->arg = arg;
+    co->tls_server = NULL;
+    co->tls_serving = NULL;
+    co->err = 0;
     ct = &W.ctasks[W.nctasks];
     memset(ct, 0, sizeof(*ct));
-    ct->id = ++t_next_id;
     ct->ended_at = -1;
-    st->fn = fn;
-    st->arg = arg;
-    st->id = ct->id;
-    st->idx = W.nctasks;
-    pthread_cond_init(&st->cv, NULL);
-    ct->cv = &st->cv;
-    if (pthread_create(t, NULL, ct_main, st) != 0) {
-        pthread_cond_destroy(&st->cv);
-        free(st);
-        return EAGAIN;
-    }
     ct->alive = true;
     TRACE("connector %d: its thread starts", W.nctasks);
     W.nctasks++;

@@ -65,7 +65,7 @@ struct sim_fd {
     struct sim_epoll *ep;   /* FD_EPOLL */
 };
 
-struct sim_pipe { int bytes; bool rclosed, wclosed; };
+struct sim_pipe { int bytes; bool rclosed, wclosed; int rfd; };
 
 /* Peer scripts.  The first seven are the classic ones (--classic). */
 enum sim_peer { PEER_ECHO, PEER_SLOW, PEER_FLOOD, PEER_HALFCLOSE,
@@ -208,6 +208,7 @@ struct sim_world {
     char why[512];
     uint64_t fail_step;
     struct sim_fd fds[SIM_MAXFD];
+    uint8_t rdy[SIM_MAXFD];  /* each one's readiness, kept (SIM_RDY_*) */
     int fd_budget;           /* descriptors beyond it: EMFILE */
     struct sim_pipe pipes[SIM_MAXTASK * 2];
     int npipes;
@@ -263,9 +264,26 @@ extern const struct tsl_sys_ops sim_sys;
 /* sim_os.c */
 void sim_os_reset(void);
 int sim_fd_alloc(enum sim_fdkind kind);
-bool sim_fd_readable(int fd);
-bool sim_fd_writable(int fd);
-bool sim_fd_error(int fd);
+/* Readiness: computed from the world by the sim_fd_calc_* functions, and
+ * kept in W.rdy by sim_fd_sync(fd), called wherever what they read
+ * changes, so that the scheduler's scans at every step read a byte a
+ * descriptor.  SIM_RDY_CALC: not kept (a connect under way, which
+ * depends on the time), computed at each read.  A build with
+ * -DSIM_VERIFY checks every kept value it reads against the truth. */
+#define SIM_RDY_IN 1
+#define SIM_RDY_OUT 2
+#define SIM_RDY_ERR 4
+#define SIM_RDY_CALC 8
+bool sim_fd_calc_readable(int fd);
+bool sim_fd_calc_writable(int fd);
+bool sim_fd_calc_error(int fd);
+void sim_fd_sync(int fd);
+#ifdef SIM_VERIFY
+void sim_fd_verify(int fd, uint8_t b);
+#define SIM_FD_VERIFY(fd, b) sim_fd_verify(fd, b)
+#else
+#define SIM_FD_VERIFY(fd, b) ((void)0)
+#endif
 void sim_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sim_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sim_hash(uint64_t v);
@@ -298,6 +316,33 @@ void sim_connector_failed(int ct);
 void sim_ctask_run(int ct);
 /* The connector running on this thread, -1 if none (sim_os.c). */
 int sim_ctask_self(void);
+
+static inline bool
+sim_fd_readable(int fd)
+{
+    uint8_t b = W.rdy[fd];
+
+    SIM_FD_VERIFY(fd, b);
+    return b & SIM_RDY_CALC ? sim_fd_calc_readable(fd) : (b & SIM_RDY_IN);
+}
+
+static inline bool
+sim_fd_writable(int fd)
+{
+    uint8_t b = W.rdy[fd];
+
+    SIM_FD_VERIFY(fd, b);
+    return b & SIM_RDY_CALC ? sim_fd_calc_writable(fd) : (b & SIM_RDY_OUT);
+}
+
+static inline bool
+sim_fd_error(int fd)
+{
+    uint8_t b = W.rdy[fd];
+
+    SIM_FD_VERIFY(fd, b);
+    return b & SIM_RDY_CALC ? sim_fd_calc_error(fd) : (b & SIM_RDY_ERR);
+}
 
 #define TRACE(...)                                                        \
     do {                                                                  \

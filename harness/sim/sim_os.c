@@ -357,6 +357,7 @@ void
 sim_os_reset(void)
 {
     memset(W.fds, 0, sizeof(W.fds));
+    memset(W.rdy, 0, sizeof(W.rdy)); /* free: nothing ready */
     W.npipes = 0;
     W.nbacklog = 0;
     W.lfd = -1;
@@ -372,6 +373,7 @@ sim_fd_alloc(enum sim_fdkind kind)
         if (W.fds[fd].kind == FD_FREE) {
             memset(&W.fds[fd], 0, sizeof(W.fds[fd]));
             W.fds[fd].kind = kind;
+            W.rdy[fd] = SIM_RDY_CALC; /* until its caller syncs it */
             return fd;
         }
     errno = EMFILE;
@@ -405,8 +407,10 @@ room(const struct sim_conn *k)
     return queued >= k->room_cap ? 0 : k->room_cap - queued;
 }
 
+/* The truth of a descriptor's readiness, from the world; the scheduler
+ * reads it from W.rdy (sim_fd_sync), where it is kept. */
 bool
-sim_fd_readable(int fd)
+sim_fd_calc_readable(int fd)
 {
     struct sim_fd *f = &W.fds[fd];
     struct sim_conn *k;
@@ -425,7 +429,7 @@ sim_fd_readable(int fd)
 }
 
 bool
-sim_fd_writable(int fd)
+sim_fd_calc_writable(int fd)
 {
     struct sim_fd *f = &W.fds[fd];
 
@@ -437,7 +441,7 @@ sim_fd_writable(int fd)
 }
 
 bool
-sim_fd_error(int fd)
+sim_fd_calc_error(int fd)
 {
     struct sim_fd *f = &W.fds[fd];
 
@@ -446,6 +450,42 @@ sim_fd_error(int fd)
                W.conns[f->conn].dial_err != 0;
     return f->kind == FD_CONN && W.conns[f->conn].rst;
 }
+
+/* Every change to what the three above read calls this for the
+ * descriptor concerned (a call too many costs nothing, one too few
+ * changes the worlds: --digest shows it, and a build with SIM_VERIFY
+ * checks every read of W.rdy against the truth).  A connect under way
+ * depends on the time: its readiness is always computed. */
+void
+sim_fd_sync(int fd)
+{
+    if (fd < 0 || fd >= SIM_MAXFD)
+        return;
+    if (W.fds[fd].kind == FD_DIAL) {
+        W.rdy[fd] = SIM_RDY_CALC;
+        return;
+    }
+    W.rdy[fd] = (uint8_t)((sim_fd_calc_readable(fd) ? SIM_RDY_IN : 0) |
+                          (sim_fd_calc_writable(fd) ? SIM_RDY_OUT : 0) |
+                          (sim_fd_calc_error(fd) ? SIM_RDY_ERR : 0));
+}
+
+#ifdef SIM_VERIFY
+void
+sim_fd_verify(int fd, uint8_t b)
+{
+    if (!(b & SIM_RDY_CALC) &&
+        (!!(b & SIM_RDY_IN) != sim_fd_calc_readable(fd) ||
+         !!(b & SIM_RDY_OUT) != sim_fd_calc_writable(fd) ||
+         !!(b & SIM_RDY_ERR) != sim_fd_calc_error(fd))) {
+        fprintf(stderr, "tsl-sim: seed %llu step %llu: descriptor %d's "
+                "kept readiness %#x is stale\n",
+                (unsigned long long)W.o.seed, (unsigned long long)W.step, fd,
+                b);
+        abort();
+    }
+}
+#endif
 
 /* Is fd in the epoll set of a task other than `self`? */
 static int
@@ -565,6 +605,7 @@ s_recv(int fd, void *buf, size_t n, int flags)
         avail = sim_range(1, (uint32_t)avail - 1);
     memcpy(buf, k->out + k->rd, avail);
     k->rd += avail;
+    sim_fd_sync(fd);
     W.progress++;
     k->last_read = W.now;
     sim_hash(avail * 131 + (uint64_t)fd);
@@ -639,12 +680,14 @@ s_send(int fd, const void *buf, size_t n, int flags)
                  k->idx, k->sent + i, k->sent, k->echo_len);
     }
     k->sent += can;
+    sim_fd_sync(fd);
     W.progress++;
     sim_hash(can * 17 + 3);
     TRACE("server -> peer %d: %zu bytes sent (%zu on the wire)", k->idx, can,
           k->sent);
     if (k->fin_lost && !k->rst) {
         k->rst = true;
+        sim_fd_sync(fd);
         TRACE("peer %d: its host answers them with a reset", k->idx);
     }
     return (ssize_t)can;
@@ -718,6 +761,7 @@ s_close(int fd)
                 ep->regs[j--] = ep->regs[--ep->n];
     }
     memset(f, 0, sizeof(*f));
+    W.rdy[fd] = 0;
     W.progress++;
     return 0;
 }
@@ -747,8 +791,12 @@ s_socket(int domain, int type, int proto)
 {
     (void)domain;
     (void)type;
+    int fd;
+
     (void)proto;
-    return sim_fd_alloc(FD_SOCK);
+    fd = sim_fd_alloc(FD_SOCK);
+    sim_fd_sync(fd);
+    return fd;
 }
 
 static int
@@ -775,6 +823,7 @@ s_listen(int fd, int backlog)
         return -1;
     f->kind = FD_LISTEN;
     W.lfd = fd;
+    sim_fd_sync(fd);
     return 0;
 }
 
@@ -807,6 +856,7 @@ dial_result(int fd, void *v, socklen_t *l)
         return 0;
     }
     W.fds[fd].kind = FD_CONN;
+    sim_fd_sync(fd);
     k->st = C_ACCEPTED;
     k->next_at = W.now;
     W.progress++;
@@ -884,6 +934,7 @@ s_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
         k->st = C_REFUSED;
         memmove(W.backlog, W.backlog + 1,
                 (size_t)(--W.nbacklog) * sizeof(W.backlog[0]));
+        sim_fd_sync(fd);
         TRACE("peer %d: aborted in the backlog", k->idx);
         errno = ECONNABORTED;
         return -1;
@@ -895,7 +946,9 @@ s_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
     for (i = 1; i < W.nbacklog; i++)
         W.backlog[i - 1] = W.backlog[i];
     W.nbacklog--;
+    sim_fd_sync(fd);
     W.fds[nfd].conn = k->idx;
+    sim_fd_sync(nfd);
     k->fd = nfd;
     k->st = C_ACCEPTED;
     W.progress++;
@@ -954,6 +1007,7 @@ s_connect(int fd, const struct sockaddr *sa, socklen_t len)
     k->dial_err = r == 2 ? ECONNREFUSED : 0;
     f->kind = FD_DIAL;
     f->conn = j;
+    sim_fd_sync(fd);
     TRACE("connector %d: connect under way on socket %d (peer %d, %s)",
           t_self, fd, j,
           r == 1 ? "never answers" : r == 2 ? "to be refused" : "to succeed");
@@ -965,8 +1019,12 @@ static int
 s_open(const char *path, int flags)
 {
     (void)path;
+    int fd;
+
     (void)flags;
-    return sim_fd_alloc(FD_NULL);
+    fd = sim_fd_alloc(FD_NULL);
+    sim_fd_sync(fd);
+    return fd;
 }
 
 /* ---- pipes ---- */
@@ -987,10 +1045,14 @@ s_pipe2(int fds[2], int flags)
     w = sim_fd_alloc(FD_PIPE_W);
     if (w < 0) {
         memset(&W.fds[r], 0, sizeof(W.fds[r]));
+        W.rdy[r] = 0;
         return -1;
     }
     memset(&W.pipes[W.npipes], 0, sizeof(W.pipes[0]));
+    W.pipes[W.npipes].rfd = r;
     W.fds[r].pipe = W.fds[w].pipe = W.npipes++;
+    sim_fd_sync(r);
+    sim_fd_sync(w);
     fds[0] = r;
     fds[1] = w;
     return 0;
@@ -1019,6 +1081,7 @@ s_read(int fd, void *buf, size_t n)
     k = (size_t)p->bytes < n ? (size_t)p->bytes : n;
     memset(buf, 1, k);
     p->bytes -= (int)k;
+    sim_fd_sync(fd);
     W.progress++;
     return (ssize_t)k;
 }
@@ -1043,6 +1106,8 @@ s_write(int fd, const void *buf, size_t n)
         return -1;
     }
     p->bytes += (int)n;
+    if (!p->rclosed)
+        sim_fd_sync(p->rfd);
     return (ssize_t)n;
 }
 
@@ -1059,9 +1124,11 @@ s_epoll_create1(int flags)
     W.fds[fd].ep = calloc(1, sizeof(struct sim_epoll));
     if (W.fds[fd].ep == NULL) {
         memset(&W.fds[fd], 0, sizeof(W.fds[fd]));
+        W.rdy[fd] = 0;
         errno = ENOMEM;
         return -1;
     }
+    sim_fd_sync(fd);
     return fd;
 }
 

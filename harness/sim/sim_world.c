@@ -1079,6 +1079,10 @@ peer_act(struct sim_conn *k)
                           : "dies silently");
         break;
     }
+    /* Its socket's readiness, and the listening socket's (a connect). */
+    sim_fd_sync(k->fd);
+    if (opts[pick] == PA_CONNECT)
+        sim_fd_sync(W.lfd);
     sim_hash(0x9e37 + (uint64_t)opts[pick] * 31 + (uint64_t)k->idx);
 }
 

@@ -31,7 +31,7 @@
 
 #define SIM_MAXFD 256
 #define SIM_MAXCONN 64
-#define SIM_MAXTASK 64
+#define SIM_MAXTASK 64  /* at most 64: a bit a task (W.task_ready) */
 #define SIM_MAXREG 80
 #define SIM_MAXCTASK 8  /* connectors a world */
 #define SIM_CPORT 9000  /* where the connectors dial: a listening peer */
@@ -140,6 +140,13 @@ struct sim_conn {
     int64_t cur_hold;        /* the hold that applies now (0: off) */
     int64_t ka_from;         /* when its hold was last switched on */
     bool nl_seen;            /* NOT_LISTENING was on while it was served */
+    /* step()'s memo of peer_over and peer_can, good while memo_at is
+     * W.epoch: sim_conn_touch() wherever what they read of the
+     * connection changes, W.epoch++ where what they read of the world
+     * does (the time, the stop, NOT_LISTENING) */
+    uint64_t memo_at;
+    unsigned memo_can;
+    bool memo_over;
 };
 
 /* A task: a receiver whose thread the simulator plays. */
@@ -202,6 +209,7 @@ struct sim_world {
     int64_t now;
     uint64_t step;
     uint64_t hash;           /* of everything that happened */
+    uint64_t epoch;          /* see sim_conn.memo_at */
     uint64_t digest;         /* of every step's choice (--digest) */
     uint64_t progress;       /* bytes moved, callbacks run, closes */
     bool failed;
@@ -209,6 +217,14 @@ struct sim_world {
     uint64_t fail_step;
     struct sim_fd fds[SIM_MAXFD];
     uint8_t rdy[SIM_MAXFD];  /* each one's readiness, kept (SIM_RDY_*) */
+    /* The tasks' runnability, kept (sim_world.c's task_memo): a bit a
+     * task.  A task's bit in watch[fd] says that its runnability was last
+     * found reading fd: a change of W.rdy[fd] makes it stale (dirty), as
+     * does any change of the task's own state or sets, and the time. */
+    uint64_t watch[SIM_MAXFD];
+    uint64_t task_dirty;     /* to compute again */
+    uint64_t task_ready;     /* runnable, for the tasks not dirty */
+    uint64_t task_calc;      /* they read a descriptor not kept: always */
     int fd_budget;           /* descriptors beyond it: EMFILE */
     struct sim_pipe pipes[SIM_MAXTASK * 2];
     int npipes;
@@ -274,6 +290,7 @@ int sim_fd_alloc(enum sim_fdkind kind);
 #define SIM_RDY_OUT 2
 #define SIM_RDY_ERR 4
 #define SIM_RDY_CALC 8
+#define SIM_RDY_FREE 16          /* not open (poll's POLLNVAL) */
 bool sim_fd_calc_readable(int fd);
 bool sim_fd_calc_writable(int fd);
 bool sim_fd_calc_error(int fd);
@@ -316,6 +333,33 @@ void sim_connector_failed(int ct);
 void sim_ctask_run(int ct);
 /* The connector running on this thread, -1 if none (sim_os.c). */
 int sim_ctask_self(void);
+
+/* Every write of W.rdy: the tasks that read the old value go stale. */
+static inline void
+sim_rdy_set(int fd, uint8_t v)
+{
+    if (W.rdy[fd] != v) {
+        W.rdy[fd] = v;
+        W.task_dirty |= W.watch[fd];
+    }
+}
+
+/* The tasks that wait on epoll set epfd: their set changes. */
+static inline void
+sim_tasks_of_epoll_changed(int epfd)
+{
+    int t;
+
+    for (t = 0; t < W.ntasks; t++)
+        if (W.tasks[t].epfd == epfd)
+            W.task_dirty |= 1ull << t;
+}
+
+static inline void
+sim_conn_touch(struct sim_conn *k)
+{
+    k->memo_at = 0;
+}
 
 static inline bool
 sim_fd_readable(int fd)

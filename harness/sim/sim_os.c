@@ -357,7 +357,7 @@ void
 sim_os_reset(void)
 {
     memset(W.fds, 0, sizeof(W.fds));
-    memset(W.rdy, 0, sizeof(W.rdy)); /* free: nothing ready */
+    memset(W.rdy, SIM_RDY_FREE, sizeof(W.rdy));
     W.npipes = 0;
     W.nbacklog = 0;
     W.lfd = -1;
@@ -373,7 +373,7 @@ sim_fd_alloc(enum sim_fdkind kind)
         if (W.fds[fd].kind == FD_FREE) {
             memset(&W.fds[fd], 0, sizeof(W.fds[fd]));
             W.fds[fd].kind = kind;
-            W.rdy[fd] = SIM_RDY_CALC; /* until its caller syncs it */
+            sim_rdy_set(fd, SIM_RDY_CALC); /* until its caller syncs */
             return fd;
         }
     errno = EMFILE;
@@ -461,13 +461,17 @@ sim_fd_sync(int fd)
 {
     if (fd < 0 || fd >= SIM_MAXFD)
         return;
-    if (W.fds[fd].kind == FD_DIAL) {
-        W.rdy[fd] = SIM_RDY_CALC;
+    if (W.fds[fd].kind == FD_FREE) {
+        sim_rdy_set(fd, SIM_RDY_FREE);
         return;
     }
-    W.rdy[fd] = (uint8_t)((sim_fd_calc_readable(fd) ? SIM_RDY_IN : 0) |
-                          (sim_fd_calc_writable(fd) ? SIM_RDY_OUT : 0) |
-                          (sim_fd_calc_error(fd) ? SIM_RDY_ERR : 0));
+    if (W.fds[fd].kind == FD_DIAL) {
+        sim_rdy_set(fd, SIM_RDY_CALC);
+        return;
+    }
+    sim_rdy_set(fd, (uint8_t)((sim_fd_calc_readable(fd) ? SIM_RDY_IN : 0) |
+                              (sim_fd_calc_writable(fd) ? SIM_RDY_OUT : 0) |
+                              (sim_fd_calc_error(fd) ? SIM_RDY_ERR : 0)));
 }
 
 #ifdef SIM_VERIFY
@@ -475,7 +479,8 @@ void
 sim_fd_verify(int fd, uint8_t b)
 {
     if (!(b & SIM_RDY_CALC) &&
-        (!!(b & SIM_RDY_IN) != sim_fd_calc_readable(fd) ||
+        (!!(b & SIM_RDY_FREE) != (W.fds[fd].kind == FD_FREE) ||
+         !!(b & SIM_RDY_IN) != sim_fd_calc_readable(fd) ||
          !!(b & SIM_RDY_OUT) != sim_fd_calc_writable(fd) ||
          !!(b & SIM_RDY_ERR) != sim_fd_calc_error(fd))) {
         fprintf(stderr, "tsl-sim: seed %llu step %llu: descriptor %d's "
@@ -681,6 +686,7 @@ s_send(int fd, const void *buf, size_t n, int flags)
     }
     k->sent += can;
     sim_fd_sync(fd);
+    sim_conn_touch(k);
     W.progress++;
     sim_hash(can * 17 + 3);
     TRACE("server -> peer %d: %zu bytes sent (%zu on the wire)", k->idx, can,
@@ -688,6 +694,7 @@ s_send(int fd, const void *buf, size_t n, int flags)
     if (k->fin_lost && !k->rst) {
         k->rst = true;
         sim_fd_sync(fd);
+        sim_conn_touch(k);
         TRACE("peer %d: its host answers them with a reset", k->idx);
     }
     return (ssize_t)can;
@@ -714,6 +721,7 @@ s_close(int fd)
         k->st = C_REFUSED;
         k->fd = -1;
         k->srv_closed = true;
+        sim_conn_touch(k);
         TRACE("connector closes socket %d (peer %d, not connected)", fd,
               k->idx);
         break;
@@ -725,6 +733,7 @@ s_close(int fd)
         app_sees_close(k);
         k->srv_closed = true;
         k->fd = -1;
+        sim_conn_touch(k);
         TRACE("server closes socket %d (peer %d)", fd, k->idx);
         break;
     case FD_PIPE_R:
@@ -735,13 +744,16 @@ s_close(int fd)
         break;
     case FD_LISTEN:
         /* Connections still in the backlog are refused. */
-        for (i = 0; i < W.nbacklog; i++)
+        for (i = 0; i < W.nbacklog; i++) {
             W.conns[W.backlog[i]].st = C_REFUSED;
+            sim_conn_touch(&W.conns[W.backlog[i]]);
+        }
         W.nbacklog = 0;
         W.lfd = -1;
         break;
     case FD_EPOLL:
         free(f->ep);
+        sim_tasks_of_epoll_changed(fd);
         for (t = 0; t < W.ntasks; t++)
             if (W.tasks[t].epfd == fd)
                 W.tasks[t].epfd = -2; /* closed */
@@ -761,7 +773,7 @@ s_close(int fd)
                 ep->regs[j--] = ep->regs[--ep->n];
     }
     memset(f, 0, sizeof(*f));
-    W.rdy[fd] = 0;
+    sim_rdy_set(fd, SIM_RDY_FREE);
     W.progress++;
     return 0;
 }
@@ -851,6 +863,7 @@ dial_result(int fd, void *v, socklen_t *l)
     *(int *)v = k->dial_err;
     if (k->dial_err != 0) {
         k->st = C_REFUSED;
+        sim_conn_touch(k);
         TRACE("connector: socket %d, peer %d refused (%s)", fd, k->idx,
               strerror(k->dial_err));
         return 0;
@@ -859,6 +872,7 @@ dial_result(int fd, void *v, socklen_t *l)
     sim_fd_sync(fd);
     k->st = C_ACCEPTED;
     k->next_at = W.now;
+    sim_conn_touch(k);
     W.progress++;
     TRACE("connector: socket %d connected to peer %d (%s)", fd, k->idx,
           k->kind < PEER_KINDS ? "a listening peer" : "?");
@@ -932,6 +946,7 @@ s_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
         /* The first connection died in the backlog. */
         k = &W.conns[W.backlog[0]];
         k->st = C_REFUSED;
+        sim_conn_touch(k);
         memmove(W.backlog, W.backlog + 1,
                 (size_t)(--W.nbacklog) * sizeof(W.backlog[0]));
         sim_fd_sync(fd);
@@ -951,6 +966,7 @@ s_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
     sim_fd_sync(nfd);
     k->fd = nfd;
     k->st = C_ACCEPTED;
+    sim_conn_touch(k);
     W.progress++;
     if (in != NULL && *len >= sizeof(*in)) {
         memset(in, 0, sizeof(*in));
@@ -1008,6 +1024,7 @@ s_connect(int fd, const struct sockaddr *sa, socklen_t len)
     f->kind = FD_DIAL;
     f->conn = j;
     sim_fd_sync(fd);
+    sim_conn_touch(k);
     TRACE("connector %d: connect under way on socket %d (peer %d, %s)",
           t_self, fd, j,
           r == 1 ? "never answers" : r == 2 ? "to be refused" : "to succeed");
@@ -1045,7 +1062,7 @@ s_pipe2(int fds[2], int flags)
     w = sim_fd_alloc(FD_PIPE_W);
     if (w < 0) {
         memset(&W.fds[r], 0, sizeof(W.fds[r]));
-        W.rdy[r] = 0;
+        sim_rdy_set(r, SIM_RDY_FREE);
         return -1;
     }
     memset(&W.pipes[W.npipes], 0, sizeof(W.pipes[0]));
@@ -1124,7 +1141,7 @@ s_epoll_create1(int flags)
     W.fds[fd].ep = calloc(1, sizeof(struct sim_epoll));
     if (W.fds[fd].ep == NULL) {
         memset(&W.fds[fd], 0, sizeof(W.fds[fd]));
-        W.rdy[fd] = 0;
+        sim_rdy_set(fd, SIM_RDY_FREE);
         errno = ENOMEM;
         return -1;
     }
@@ -1147,6 +1164,7 @@ s_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
     for (i = 0; i < ep->n; i++)
         if (ep->regs[i].fd == fd)
             break;
+    sim_tasks_of_epoll_changed(epfd);
     switch (op) {
     case EPOLL_CTL_ADD:
         if (i < ep->n) {
@@ -1203,6 +1221,7 @@ task_sleeps(int ms)
     tk = &W.tasks[W.cur];
     tk->sleeping = true;
     tk->wake_at = ms < 0 ? SIM_FOREVER : W.now + ms;
+    W.task_dirty |= 1ull << W.cur;
 }
 
 static int

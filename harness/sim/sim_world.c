@@ -381,6 +381,7 @@ sim_conn_new(int nmsg)
     gen_conn(j, nmsg);
     if (W.conns[j].again) {
         W.conns[j].again = false;
+        sim_conn_touch(&W.conns[j]);
         W.again_pending--; /* j, the last in W.again */
     }
     return j;
@@ -530,6 +531,7 @@ sim_task_add(struct tsl_receiver *rx)
     tk->epfd = rx->poller.ops == &tsl__poller_epoll
                    ? (int)(intptr_t)rx->poller.impl - 1
                    : -1;
+    W.task_dirty |= 1ull << (tk - W.tasks);
     TRACE("task %d: %s receiver starts", (int)(tk - W.tasks),
           rx->dedicated ? "a dedicated" : "the shared");
     return 0;
@@ -544,8 +546,25 @@ fd_ready(int fd, uint32_t want_in, uint32_t want_out)
            (want_out && sim_fd_writable(fd)) || sim_fd_error(fd);
 }
 
+/* fd_ready for task_runnable: with bit (the task's), notes that the
+ * task's runnability read fd (W.watch), and whether its readiness is
+ * kept (W.task_calc if not). */
 static bool
-task_runnable(struct sim_task *tk)
+fd_ready_for(uint64_t bit, int fd, uint32_t want_in, uint32_t want_out)
+{
+    if (fd >= 0 && fd < SIM_MAXFD) {
+        W.watch[fd] |= bit;
+        if (W.rdy[fd] & SIM_RDY_CALC)
+            W.task_calc |= bit;
+    }
+    return fd_ready(fd, want_in, want_out);
+}
+
+/* Computed from the world; bit: see fd_ready_for (0: notes nothing).
+ * It stops at the first descriptor ready: the ones after it matter only
+ * once that one changes, which makes the task dirty. */
+static bool
+task_runnable(struct sim_task *tk, uint64_t bit)
 {
     int i;
 
@@ -556,23 +575,56 @@ task_runnable(struct sim_task *tk)
     if (tk->epfd >= 0) {
         struct sim_epoll *ep = W.fds[tk->epfd].ep;
         for (i = 0; i < ep->n; i++)
-            if (fd_ready(ep->regs[i].fd, ep->regs[i].events & EPOLLIN,
-                         ep->regs[i].events & EPOLLOUT))
+            if (fd_ready_for(bit, ep->regs[i].fd,
+                             ep->regs[i].events & EPOLLIN,
+                             ep->regs[i].events & EPOLLOUT))
                 return true;
         return false;
     }
     if (tk->sel) {
         for (i = 0; i < tk->sspan; i++)
-            if ((FD_ISSET(i, &tk->srd) && fd_ready(i, 1, 0)) ||
-                (FD_ISSET(i, &tk->swr) && fd_ready(i, 0, 1)))
+            if ((FD_ISSET(i, &tk->srd) && fd_ready_for(bit, i, 1, 0)) ||
+                (FD_ISSET(i, &tk->swr) && fd_ready_for(bit, i, 0, 1)))
                 return true;
         return false;
     }
     for (i = 0; i < tk->npf; i++)
-        if (fd_ready(tk->pf[i].fd, tk->pf[i].events & POLLIN,
-                     tk->pf[i].events & POLLOUT))
+        if (fd_ready_for(bit, tk->pf[i].fd, tk->pf[i].events & POLLIN,
+                         tk->pf[i].events & POLLOUT))
             return true;
     return false;
+}
+
+/* Brings W.task_ready up to date: the dirty tasks' runnability, and that
+ * of those that read a descriptor whose readiness is not kept, computed
+ * again.  At every step, instead of every task's. */
+static void
+tasks_update(void)
+{
+    uint64_t d = W.task_dirty | W.task_calc, bit;
+    int t;
+
+    if (W.ntasks < 64)
+        d &= (1ull << W.ntasks) - 1;
+    W.task_dirty = 0;
+    W.task_calc &= ~d;
+    for (; d != 0; d &= d - 1) {
+        t = __builtin_ctzll(d);
+        bit = 1ull << t;
+        if (task_runnable(&W.tasks[t], bit))
+            W.task_ready |= bit;
+        else
+            W.task_ready &= ~bit;
+    }
+#ifdef SIM_VERIFY
+    for (t = 0; t < W.ntasks; t++)
+        if (!!(W.task_ready & (1ull << t)) != task_runnable(&W.tasks[t], 0)) {
+            fprintf(stderr, "tsl-sim: seed %llu step %llu: task %d's kept "
+                    "runnability is stale\n", (unsigned long long)W.o.seed,
+                    (unsigned long long)W.step, t);
+            abort();
+        }
+#endif
 }
 
 /* What rx_main does after its loop, and the join the simulator owes. */
@@ -624,6 +676,7 @@ task_run(int t)
         tk->empty = 0;
     }
     W.cur = -1;
+    W.task_dirty |= 1ull << t; /* its state, its sets */
     sim_hash(0x7a5c + (uint64_t)t);
 }
 
@@ -1080,6 +1133,7 @@ peer_act(struct sim_conn *k)
         break;
     }
     /* Its socket's readiness, and the listening socket's (a connect). */
+    sim_conn_touch(k);
     sim_fd_sync(k->fd);
     if (opts[pick] == PA_CONNECT)
         sim_fd_sync(W.lfd);
@@ -1144,6 +1198,7 @@ app_action(bool concurrent)
         if (!W.not_listening && W.o.avoid_hup_spin && reset_pending())
             break;
         W.not_listening = !W.not_listening;
+        W.epoch++;
         if (W.not_listening) {
             int j;
             for (j = 0; j < W.nconns; j++)
@@ -1287,6 +1342,7 @@ app_settle(void)
 {
     if (W.not_listening) {
         W.not_listening = false;
+        W.epoch++;
         tsl_server_clear_flags(W.srv, TSL_SERVER_NOT_LISTENING);
         W.ka_changed_at = W.now;
     }
@@ -1342,6 +1398,7 @@ stop_request(void)
     struct tsl_server *srv = W.srv;
 
     W.stopping = true;
+    W.epoch++;
     W.p_alloc = 0;
     W.stop_t0 = W.now;
     W.stop_step0 = W.step;
@@ -1457,6 +1514,7 @@ check_step(void)
     static int64_t ka_checked;
     int t, i;
 
+    tasks_update();
     for (t = 0; t < W.ntasks; t++) {
         struct sim_task *tk = &W.tasks[t];
         struct tsl_receiver *rx = tk->rx;
@@ -1467,7 +1525,7 @@ check_step(void)
         queued = rx->wk.head != NULL;
         if (!queued && !atomic_load(&rx->stop))
             continue;
-        if (task_runnable(tk))
+        if (W.task_ready & (1ull << t))
             continue;
         if (queued)
             sim_fail("task %d sleeps (%s) with clients in its hand-off "
@@ -1676,21 +1734,36 @@ step(void)
 {
     int cand[SIM_MAXTASK + SIM_MAXCONN + 2 + SIM_MAXCTASK], n = 0, i, c;
     int64_t next = SIM_FOREVER, at;
+    uint64_t b;
 
     if (W.again_pending > 0)
         reconnect_peers();
-    for (i = 0; i < W.ntasks; i++)
-        if (task_runnable(&W.tasks[i]))
-            cand[n++] = i;
+    tasks_update();
+    for (b = W.task_ready; b != 0; b &= b - 1)
+        cand[n++] = __builtin_ctzll(b); /* in the order of the index */
     /* A connection over for its peer can do nothing again: it leaves the
      * list (in order, so that the choices stay the same). */
     for (i = 0; i < W.nlive; i++) {
         struct sim_conn *k = &W.conns[W.live[i]];
-        if (peer_over(k)) {
+        if (k->memo_at != W.epoch) {
+            k->memo_over = peer_over(k);
+            k->memo_can = k->memo_over ? 0 : peer_can(k);
+            k->memo_at = W.epoch;
+        }
+#ifdef SIM_VERIFY
+        if (k->memo_over != peer_over(k) ||
+            (!k->memo_over && k->memo_can != peer_can(k))) {
+            fprintf(stderr, "tsl-sim: seed %llu step %llu: peer %d's memo "
+                    "is stale\n", (unsigned long long)W.o.seed,
+                    (unsigned long long)W.step, k->idx);
+            abort();
+        }
+#endif
+        if (k->memo_over) {
             memmove(W.live + i, W.live + i + 1,
                     (size_t)(--W.nlive - i) * sizeof(W.live[0]));
             i--;
-        } else if (peer_can(k)) {
+        } else if (k->memo_can) {
             cand[n++] = SIM_MAXTASK + k->idx;
         }
     }
@@ -1728,6 +1801,7 @@ step(void)
             if (!W.stopping && W.not_listening) {
                 /* The application always listens again in the end. */
                 W.not_listening = false;
+                W.epoch++;
                 tsl_server_clear_flags(W.srv, TSL_SERVER_NOT_LISTENING);
                 TRACE("app: NOT_LISTENING off (the end)");
                 return true;
@@ -1736,6 +1810,14 @@ step(void)
             return !W.failed;
         }
         W.now = next;
+        W.epoch++;
+        /* The time changes only the runnability of those whose timeout
+         * has come (and of those that read a connect under way: always
+         * computed). */
+        for (i = 0; i < W.ntasks; i++)
+            if (W.tasks[i].alive && W.tasks[i].sleeping &&
+                W.tasks[i].wake_at <= W.now)
+                W.task_dirty |= 1ull << i;
         return true;
     }
     W.step++;
@@ -1816,6 +1898,7 @@ sim_world_run(const struct sim_opts *o)
     W.o = *o;
     W.cur = -1;
     W.now = SIM_TIME0;
+    W.epoch = 1; /* every connection's memo (0) is stale */
     sim_rng_seed(o->seed);
     sim_os_reset();
     flag_na_seen = false;

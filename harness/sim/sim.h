@@ -30,7 +30,7 @@
 #include "tsl_sys.h"
 
 #define SIM_MAXFD 256
-#define SIM_MAXCONN 64
+#define SIM_MAXCONN 64  /* at most 64: a bit a connection (W.peer_live) */
 #define SIM_MAXTASK 64  /* at most 64: a bit a task (W.task_ready) */
 #define SIM_MAXREG 80
 #define SIM_MAXCTASK 8  /* connectors a world */
@@ -140,13 +140,6 @@ struct sim_conn {
     int64_t cur_hold;        /* the hold that applies now (0: off) */
     int64_t ka_from;         /* when its hold was last switched on */
     bool nl_seen;            /* NOT_LISTENING was on while it was served */
-    /* step()'s memo of peer_over and peer_can, good while memo_at is
-     * W.epoch: sim_conn_touch() wherever what they read of the
-     * connection changes, W.epoch++ where what they read of the world
-     * does (the time, the stop, NOT_LISTENING) */
-    uint64_t memo_at;
-    unsigned memo_can;
-    bool memo_over;
 };
 
 /* A task: a receiver whose thread the simulator plays. */
@@ -209,7 +202,6 @@ struct sim_world {
     int64_t now;
     uint64_t step;
     uint64_t hash;           /* of everything that happened */
-    uint64_t epoch;          /* see sim_conn.memo_at */
     uint64_t digest;         /* of every step's choice (--digest) */
     uint64_t progress;       /* bytes moved, callbacks run, closes */
     bool failed;
@@ -225,6 +217,7 @@ struct sim_world {
     uint64_t task_dirty;     /* to compute again */
     uint64_t task_ready;     /* runnable, for the tasks not dirty */
     uint64_t task_calc;      /* they read a descriptor not kept: always */
+    uint64_t task_alive;
     int fd_budget;           /* descriptors beyond it: EMFILE */
     struct sim_pipe pipes[SIM_MAXTASK * 2];
     int npipes;
@@ -232,8 +225,12 @@ struct sim_world {
     int nconns;
     int again_pending;       /* peers to connect again when they end */
     int again[SIM_MAXCONN];  /* ... which, in order (reconnect_peers) */
-    int live[SIM_MAXCONN];   /* connections not over yet, in order */
-    int nlive;
+    /* Connections, a bit each (by index): not over yet for their peer;
+     * step()'s memo of peer_can (good for those not dirty); dirty, by
+     * sim_conn_touch() wherever what peer_over and peer_can read of the
+     * connection changes, all of them where what they read of the world
+     * does (the time, the stop, NOT_LISTENING). */
+    uint64_t peer_live, peer_can, peer_dirty;
     struct sim_ctask ctasks[SIM_MAXCTASK];
     int nctasks;
     bool in_connect;         /* the application calls tsl_server_connect */
@@ -358,7 +355,7 @@ sim_tasks_of_epoll_changed(int epfd)
 static inline void
 sim_conn_touch(struct sim_conn *k)
 {
-    k->memo_at = 0;
+    W.peer_dirty |= 1ull << k->idx;
 }
 
 static inline bool

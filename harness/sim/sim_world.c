@@ -326,7 +326,8 @@ gen_conn(int idx, int nmsg)
     }
     k->idx = idx;
     k->ctask = -1;
-    W.live[W.nlive++] = idx;
+    W.peer_live |= 1ull << idx;
+    W.peer_dirty |= 1ull << idx;
     k->kind = (enum sim_peer)sim_below(W.o.classic ? SIM_CLASSIC_KINDS
                                                    : PEER_KINDS);
     if (sim_chance(1, 3))
@@ -532,6 +533,7 @@ sim_task_add(struct tsl_receiver *rx)
                    ? (int)(intptr_t)rx->poller.impl - 1
                    : -1;
     W.task_dirty |= 1ull << (tk - W.tasks);
+    W.task_alive |= 1ull << (tk - W.tasks);
     TRACE("task %d: %s receiver starts", (int)(tk - W.tasks),
           rx->dedicated ? "a dedicated" : "the shared");
     return 0;
@@ -582,10 +584,20 @@ task_runnable(struct sim_task *tk, uint64_t bit)
         return false;
     }
     if (tk->sel) {
-        for (i = 0; i < tk->sspan; i++)
-            if ((FD_ISSET(i, &tk->srd) && fd_ready_for(bit, i, 1, 0)) ||
-                (FD_ISSET(i, &tk->swr) && fd_ready_for(bit, i, 0, 1)))
-                return true;
+        /* The descriptors in either set, in order, a word at a time. */
+        int word;
+        for (word = 0; word * 64 < tk->sspan; word++) {
+            uint64_t m = (uint64_t)tk->srd.fds_bits[word] |
+                         (uint64_t)tk->swr.fds_bits[word];
+            if (tk->sspan - word * 64 < 64)
+                m &= (1ull << (tk->sspan - word * 64)) - 1;
+            for (; m != 0; m &= m - 1) {
+                i = word * 64 + __builtin_ctzll(m);
+                if ((FD_ISSET(i, &tk->srd) && fd_ready_for(bit, i, 1, 0)) ||
+                    (FD_ISSET(i, &tk->swr) && fd_ready_for(bit, i, 0, 1)))
+                    return true;
+            }
+        }
         return false;
     }
     for (i = 0; i < tk->npf; i++)
@@ -649,6 +661,7 @@ task_end(int t)
     if (rx->hook != NULL)
         rx->hook->running = false;
     tk->alive = false;
+    W.task_alive &= ~(1ull << t);
     tk->rx = NULL;
     TRACE("task %d ends", t);
 }
@@ -1198,7 +1211,7 @@ app_action(bool concurrent)
         if (!W.not_listening && W.o.avoid_hup_spin && reset_pending())
             break;
         W.not_listening = !W.not_listening;
-        W.epoch++;
+        W.peer_dirty = ~0ull;
         if (W.not_listening) {
             int j;
             for (j = 0; j < W.nconns; j++)
@@ -1342,7 +1355,7 @@ app_settle(void)
 {
     if (W.not_listening) {
         W.not_listening = false;
-        W.epoch++;
+        W.peer_dirty = ~0ull;
         tsl_server_clear_flags(W.srv, TSL_SERVER_NOT_LISTENING);
         W.ka_changed_at = W.now;
     }
@@ -1398,7 +1411,7 @@ stop_request(void)
     struct tsl_server *srv = W.srv;
 
     W.stopping = true;
-    W.epoch++;
+    W.peer_dirty = ~0ull;
     W.p_alloc = 0;
     W.stop_t0 = W.now;
     W.stop_step0 = W.step;
@@ -1512,11 +1525,13 @@ static void
 check_step(void)
 {
     static int64_t ka_checked;
+    uint64_t d;
     int t, i;
 
     tasks_update();
-    for (t = 0; t < W.ntasks; t++) {
-        struct sim_task *tk = &W.tasks[t];
+    /* The live tasks not runnable: asleep, and nothing wakes them. */
+    for (d = W.task_alive & ~W.task_ready; d != 0; d &= d - 1) {
+        struct sim_task *tk = &W.tasks[t = __builtin_ctzll(d)];
         struct tsl_receiver *rx = tk->rx;
         bool queued;
         if (!tk->alive || !tk->sleeping)
@@ -1734,7 +1749,7 @@ step(void)
 {
     int cand[SIM_MAXTASK + SIM_MAXCONN + 2 + SIM_MAXCTASK], n = 0, i, c;
     int64_t next = SIM_FOREVER, at;
-    uint64_t b;
+    uint64_t b, d;
 
     if (W.again_pending > 0)
         reconnect_peers();
@@ -1742,31 +1757,36 @@ step(void)
     for (b = W.task_ready; b != 0; b &= b - 1)
         cand[n++] = __builtin_ctzll(b); /* in the order of the index */
     /* A connection over for its peer can do nothing again: it leaves the
-     * list (in order, so that the choices stay the same). */
-    for (i = 0; i < W.nlive; i++) {
-        struct sim_conn *k = &W.conns[W.live[i]];
-        if (k->memo_at != W.epoch) {
-            k->memo_over = peer_over(k);
-            k->memo_can = k->memo_over ? 0 : peer_can(k);
-            k->memo_at = W.epoch;
+     * live ones.  What peer_over and peer_can say is kept (W.peer_can)
+     * and computed again only for the connections that changed (or all,
+     * when the time, the stop or NOT_LISTENING did: W.peer_dirty);
+     * candidates in the order of the index, as they always were. */
+    for (d = W.peer_dirty & W.peer_live, W.peer_dirty = 0; d != 0;
+         d &= d - 1) {
+        i = __builtin_ctzll(d);
+        b = 1ull << i;
+        if (peer_over(&W.conns[i])) {
+            W.peer_live &= ~b;
+            W.peer_can &= ~b;
+        } else if (peer_can(&W.conns[i])) {
+            W.peer_can |= b;
+        } else {
+            W.peer_can &= ~b;
         }
+    }
 #ifdef SIM_VERIFY
-        if (k->memo_over != peer_over(k) ||
-            (!k->memo_over && k->memo_can != peer_can(k))) {
-            fprintf(stderr, "tsl-sim: seed %llu step %llu: peer %d's memo "
-                    "is stale\n", (unsigned long long)W.o.seed,
-                    (unsigned long long)W.step, k->idx);
+    for (i = 0; i < W.nconns; i++)
+        if (((W.peer_live >> i) & 1) &&
+            (peer_over(&W.conns[i]) ||
+             ((W.peer_can >> i) & 1) != (peer_can(&W.conns[i]) != 0))) {
+            fprintf(stderr, "tsl-sim: seed %llu step %llu: peer %d's kept "
+                    "state is stale\n", (unsigned long long)W.o.seed,
+                    (unsigned long long)W.step, i);
             abort();
         }
 #endif
-        if (k->memo_over) {
-            memmove(W.live + i, W.live + i + 1,
-                    (size_t)(--W.nlive - i) * sizeof(W.live[0]));
-            i--;
-        } else if (k->memo_can) {
-            cand[n++] = SIM_MAXTASK + k->idx;
-        }
-    }
+    for (b = W.peer_can & W.peer_live; b != 0; b &= b - 1)
+        cand[n++] = SIM_MAXTASK + __builtin_ctzll(b);
     if (!W.stopping && W.app_actions_left > 0 && W.now >= W.app_next_at)
         cand[n++] = SIM_MAXTASK + SIM_MAXCONN;
     if (!W.stopping && W.now >= W.stop_at)
@@ -1788,8 +1808,8 @@ step(void)
             if (W.tasks[i].alive && W.tasks[i].sleeping &&
                 W.tasks[i].wake_at < next)
                 next = W.tasks[i].wake_at;
-        for (i = 0; i < W.nlive; i++) {
-            at = peer_next(&W.conns[W.live[i]]);
+        for (b = W.peer_live; b != 0; b &= b - 1) {
+            at = peer_next(&W.conns[__builtin_ctzll(b)]);
             if (at > W.now && at < next)
                 next = at;
         }
@@ -1801,7 +1821,7 @@ step(void)
             if (!W.stopping && W.not_listening) {
                 /* The application always listens again in the end. */
                 W.not_listening = false;
-                W.epoch++;
+                W.peer_dirty = ~0ull;
                 tsl_server_clear_flags(W.srv, TSL_SERVER_NOT_LISTENING);
                 TRACE("app: NOT_LISTENING off (the end)");
                 return true;
@@ -1810,7 +1830,7 @@ step(void)
             return !W.failed;
         }
         W.now = next;
-        W.epoch++;
+        W.peer_dirty = ~0ull;
         /* The time changes only the runnability of those whose timeout
          * has come (and of those that read a connect under way: always
          * computed). */
@@ -1898,7 +1918,6 @@ sim_world_run(const struct sim_opts *o)
     W.o = *o;
     W.cur = -1;
     W.now = SIM_TIME0;
-    W.epoch = 1; /* every connection's memo (0) is stale */
     sim_rng_seed(o->seed);
     sim_os_reset();
     flag_na_seen = false;

@@ -1353,14 +1353,13 @@ s_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
     (void)e;
     sim_preempt("select");
     if (tk != NULL) {
+        /* (Read below sspan only: the words of the sets it spans.) */
         tk->sel = true;
-        FD_ZERO(&tk->srd);
-        FD_ZERO(&tk->swr);
-        if (r != NULL)
-            tk->srd = *r;
-        if (w != NULL)
-            tk->swr = *w;
         tk->sspan = n < SIM_MAXFD ? n : SIM_MAXFD;
+        for (word = 0; word * 64 < tk->sspan; word++) {
+            tk->srd.fds_bits[word] = r != NULL ? r->fds_bits[word] : 0;
+            tk->swr.fds_bits[word] = w != NULL ? w->fds_bits[word] : 0;
+        }
     }
     if (sim_chance(1, W.p_eintr)) {
         errno = EINTR;

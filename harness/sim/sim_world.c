@@ -616,8 +616,7 @@ tasks_update(void)
     uint64_t d = W.task_dirty | W.task_calc, bit;
     int t;
 
-    if (W.ntasks < 64)
-        d &= (1ull << W.ntasks) - 1;
+    d &= W.task_alive; /* a dead one is not runnable (task_end) */
     W.task_dirty = 0;
     W.task_calc &= ~d;
     for (; d != 0; d &= d - 1) {
@@ -662,6 +661,7 @@ task_end(int t)
         rx->hook->running = false;
     tk->alive = false;
     W.task_alive &= ~(1ull << t);
+    W.task_ready &= ~(1ull << t);
     tk->rx = NULL;
     TRACE("task %d ends", t);
 }

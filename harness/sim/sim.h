@@ -385,6 +385,20 @@ sim_fd_error(int fd)
     return b & SIM_RDY_CALC ? sim_fd_calc_error(fd) : (b & SIM_RDY_ERR);
 }
 
+/* The three at once: SIM_RDY_IN, _OUT, _ERR. */
+static inline uint8_t
+sim_fd_state(int fd)
+{
+    uint8_t b = W.rdy[fd];
+
+    if (b & SIM_RDY_CALC)
+        return (uint8_t)((sim_fd_calc_readable(fd) ? SIM_RDY_IN : 0) |
+                         (sim_fd_calc_writable(fd) ? SIM_RDY_OUT : 0) |
+                         (sim_fd_calc_error(fd) ? SIM_RDY_ERR : 0));
+    SIM_FD_VERIFY(fd, b);
+    return b & (SIM_RDY_IN | SIM_RDY_OUT | SIM_RDY_ERR);
+}
+
 #define TRACE(...)                                                        \
     do {                                                                  \
         if (W.o.trace)                                                    \

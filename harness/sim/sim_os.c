@@ -17,8 +17,12 @@
  * by the receiver that watches it and watched by one receiver at a time,
  * and a client's socket closed only after it left the database.
  *
- * Also the generator, the trace and the helper thread.  State: W, the
- * main thread's (the helper runs only while the main thread waits).
+ * Readiness is kept (W.rdy, sim_fd_sync) rather than computed at each
+ * of the scheduler's scans; the scans are sim_world.c's.
+ *
+ * Also the generator, the trace, the helper thread and the connectors'
+ * coroutines.  State: W, the main thread's (the helper runs only while
+ * the main thread waits).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -1242,12 +1246,13 @@ s_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
     start = ep->n > 0 ? (int)sim_below((uint32_t)ep->n) : 0;
     for (i = 0; i < ep->n && n < max; i++) {
         struct sim_reg *r = &ep->regs[(start + i) % ep->n];
+        uint8_t st = sim_fd_state(r->fd);
         uint32_t e = 0;
-        if ((r->events & EPOLLIN) && sim_fd_readable(r->fd))
+        if ((r->events & EPOLLIN) && (st & SIM_RDY_IN))
             e |= EPOLLIN;
-        if ((r->events & EPOLLOUT) && sim_fd_writable(r->fd))
+        if ((r->events & EPOLLOUT) && (st & SIM_RDY_OUT))
             e |= EPOLLOUT;
-        if (sim_fd_error(r->fd))
+        if (st & SIM_RDY_ERR)
             e |= EPOLLHUP | EPOLLERR;
         if (e != 0) {
             evs[n].events = e;
@@ -1272,11 +1277,12 @@ poll_scan(struct pollfd *pf, nfds_t nfds)
         if (fd < 0 || fd >= SIM_MAXFD || W.fds[fd].kind == FD_FREE) {
             e = POLLNVAL;
         } else {
-            if ((pf[i].events & POLLIN) && sim_fd_readable(fd))
+            uint8_t st = sim_fd_state(fd);
+            if ((pf[i].events & POLLIN) && (st & SIM_RDY_IN))
                 e |= POLLIN;
-            if ((pf[i].events & POLLOUT) && sim_fd_writable(fd))
+            if ((pf[i].events & POLLOUT) && (st & SIM_RDY_OUT))
                 e |= POLLOUT;
-            if (sim_fd_error(fd))
+            if (st & SIM_RDY_ERR)
                 e |= POLLHUP | POLLERR;
         }
         pf[i].revents = e;
@@ -1285,7 +1291,7 @@ poll_scan(struct pollfd *pf, nfds_t nfds)
     return n;
 }
 
-/* poll() on a connector's thread: what is ready now, or the token goes
+/* poll() on a connector's thread: what is ready now, or it switches
  * back to the main thread until something is or the timeout has passed
  * in virtual time. */
 static int
@@ -1382,17 +1388,19 @@ s_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
             bool in = r != NULL && FD_ISSET(fd, r);
             bool out = w != NULL && FD_ISSET(fd, w);
             bool err;
+            uint8_t st;
             if (fd >= SIM_MAXFD || W.fds[fd].kind == FD_FREE) {
                 sim_fail("select on descriptor %d, which is not open", fd);
                 errno = EBADF;
                 return -1;
             }
-            err = sim_fd_error(fd);
-            if (in && (sim_fd_readable(fd) || err)) {
+            st = sim_fd_state(fd);
+            err = st & SIM_RDY_ERR;
+            if (in && ((st & SIM_RDY_IN) || err)) {
                 FD_SET(fd, &rdy);
                 cnt++;
             }
-            if (out && (sim_fd_writable(fd) || err)) {
+            if (out && ((st & SIM_RDY_OUT) || err)) {
                 FD_SET(fd, &wry);
                 cnt++;
             }
@@ -1471,7 +1479,7 @@ s_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
         return ct_add(t, fn, arg); /* a connector's */
     if (W.srv != NULL && arg == (void *)&W.srv->acc) {
         /* The select backend's acceptor: a thread that blocks in poll()
-         * like a connector's, run by the token the same way. */
+         * like a connector's, a coroutine the same way. */
         int r = ct_add(t, fn, arg);
         if (r == 0)
             W.ctasks[W.nctasks - 1].acceptor = true;

@@ -452,7 +452,7 @@ check_connectors(void)
     }
 }
 
-static bool fd_ready(int fd, uint32_t want_in, uint32_t want_out);
+static inline bool fd_ready(int fd, uint32_t want_in, uint32_t want_out);
 
 static bool
 ctask_runnable(const struct sim_ctask *ct)
@@ -539,19 +539,29 @@ sim_task_add(struct tsl_receiver *rx)
     return 0;
 }
 
-static bool
+/* Would a wait on fd for this return at once?  Read from W.rdy in one go
+ * (a descriptor not open, POLLNVAL, is SIM_RDY_FREE there). */
+static inline bool
 fd_ready(int fd, uint32_t want_in, uint32_t want_out)
 {
-    if (fd < 0 || fd >= SIM_MAXFD || W.fds[fd].kind == FD_FREE)
+    uint8_t b;
+
+    if (fd < 0 || fd >= SIM_MAXFD)
         return true; /* POLLNVAL */
-    return (want_in && sim_fd_readable(fd)) ||
-           (want_out && sim_fd_writable(fd)) || sim_fd_error(fd);
+    b = W.rdy[fd];
+    if (b & SIM_RDY_CALC)
+        return (want_in && sim_fd_calc_readable(fd)) ||
+               (want_out && sim_fd_calc_writable(fd)) ||
+               sim_fd_calc_error(fd);
+    SIM_FD_VERIFY(fd, b);
+    return (b & (SIM_RDY_FREE | SIM_RDY_ERR)) ||
+           (want_in && (b & SIM_RDY_IN)) || (want_out && (b & SIM_RDY_OUT));
 }
 
 /* fd_ready for task_runnable: with bit (the task's), notes that the
  * task's runnability read fd (W.watch), and whether its readiness is
  * kept (W.task_calc if not). */
-static bool
+static inline bool
 fd_ready_for(uint64_t bit, int fd, uint32_t want_in, uint32_t want_out)
 {
     if (fd >= 0 && fd < SIM_MAXFD) {

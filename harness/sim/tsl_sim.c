@@ -221,6 +221,9 @@ main(int argc, char **argv)
         if (!ok) {
             report(&o);
             sim_trace_dump();
+            if (o.digest)
+                printf("seed %" PRIu64 " digest %016" PRIx64 " steps %" PRIu64
+                       "\n", o.seed, sim_world_digest(), W.step);
             return 1;
         }
         printf("seed %" PRIu64 ": ok, %" PRIu64 " steps, %lld ms of "

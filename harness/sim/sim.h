@@ -4,15 +4,16 @@
  * One process, one thread at a time (a helper plays "another thread" at
  * chosen points while the main thread waits for it; connectors' threads
  * and the select backend's acceptor thread are coroutines of the main
- * thread, run until they would block): the real controller, acceptor (hosted on the shared receiver
- * on epoll, its own thread on select), receivers, pollers, the four
- * framers, timer wheels and connectors run against a simulated world
- * behind the OS-call table - in-memory sockets and pipes, a fake epoll,
- * poll and select, a listening socket with a backlog, a listening peer
- * for the connectors, an allocation count and a virtual clock - and
- * every choice (who runs next, how a read is split, when a peer writes,
- * resets or goes silent, what the application does) comes from the
- * seed.  The same seed gives the same world, step for step.
+ * thread, run until they would block): the real controller, acceptor
+ * (hosted on the shared receiver on epoll, its own thread on select),
+ * receivers, pollers, the four framers, timer wheels and connectors run
+ * against a simulated world behind the OS-call table - in-memory sockets
+ * and pipes, a fake epoll, poll and select, a listening socket with a
+ * backlog, a listening peer for the connectors, an allocation count and
+ * a virtual clock - and every choice (who runs next, how a read is
+ * split, when a peer writes, resets or goes silent, what the application
+ * does) comes from the seed.  The same seed gives the same world, step
+ * for step.
  *
  * Files: sim_os.c (the simulated OS and the generator), sim_world.c (the
  * peers, the application, the scheduler and the invariants), tsl_sim.c

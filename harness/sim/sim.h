@@ -3,16 +3,17 @@
  *
  * One process, one thread at a time (a helper plays "another thread" at
  * chosen points while the main thread waits for it; connectors' threads
- * and the select backend's acceptor thread run only while they hold a
- * token): the real controller, acceptor (hosted on the shared receiver
- * on epoll, its own thread on select), receivers, pollers, the four
- * framers, timer wheels and connectors run against a simulated world
- * behind the OS-call table - in-memory sockets and pipes, a fake epoll,
- * poll and select, a listening socket with a backlog, a listening peer
- * for the connectors, an allocation count and a virtual clock - and
- * every choice (who runs next, how a read is split, when a peer writes,
- * resets or goes silent, what the application does) comes from the
- * seed.  The same seed gives the same world, step for step.
+ * and the select backend's acceptor thread are coroutines of the main
+ * thread, run until they would block): the real controller, acceptor
+ * (hosted on the shared receiver on epoll, its own thread on select),
+ * receivers, pollers, the four framers, timer wheels and connectors run
+ * against a simulated world behind the OS-call table - in-memory sockets
+ * and pipes, a fake epoll, poll and select, a listening socket with a
+ * backlog, a listening peer for the connectors, an allocation count and
+ * a virtual clock - and every choice (who runs next, how a read is
+ * split, when a peer writes, resets or goes silent, what the application
+ * does) comes from the seed.  The same seed gives the same world, step
+ * for step.
  *
  * Files: sim_os.c (the simulated OS and the generator), sim_world.c (the
  * peers, the application, the scheduler and the invariants), tsl_sim.c
@@ -30,8 +31,8 @@
 #include "tsl_sys.h"
 
 #define SIM_MAXFD 256
-#define SIM_MAXCONN 64
-#define SIM_MAXTASK 64
+#define SIM_MAXCONN 64  /* at most 64: a bit a connection (W.peer_live) */
+#define SIM_MAXTASK 64  /* at most 64: a bit a task (W.task_ready) */
 #define SIM_MAXREG 80
 #define SIM_MAXCTASK 8  /* connectors a world */
 #define SIM_CPORT 9000  /* where the connectors dial: a listening peer */
@@ -65,7 +66,7 @@ struct sim_fd {
     struct sim_epoll *ep;   /* FD_EPOLL */
 };
 
-struct sim_pipe { int bytes; bool rclosed, wclosed; };
+struct sim_pipe { int bytes; bool rclosed, wclosed; int rfd; };
 
 /* Peer scripts.  The first seven are the classic ones (--classic). */
 enum sim_peer { PEER_ECHO, PEER_SLOW, PEER_FLOOD, PEER_HALFCLOSE,
@@ -158,12 +159,10 @@ struct sim_task {
     int empty;               /* turns in a row that did nothing, awake */
 };
 
-/* A connector's thread: a real thread (it blocks in poll() between
- * attempts and while its client lives), run only while it holds the
- * token, which it gives back whenever it would block. */
+/* A connector's thread (it blocks in poll() between attempts and while
+ * its client lives): a coroutine on the main thread, run until it would
+ * block (sim_os.c). */
 struct sim_ctask {
-    uint64_t id;             /* the token's value for it (unique) */
-    pthread_cond_t *cv;      /* its thread waits on it for the token */
     bool alive;
     bool sleeping;
     int64_t wake_at;
@@ -193,6 +192,7 @@ struct sim_opts {
                                 allocation failures were drawn */
     bool trace;              /* keep and print the trace */
     bool verbose;            /* print it as it goes */
+    bool digest;             /* print a world's digest (sim_world_digest) */
     bool avoid_hup_spin;     /* keep out of a known core bug (docs) */
     bool avoid_nl_stranded;  /* tolerate another (docs) */
     bool avoid_eof_ring;     /* and another (docs) */
@@ -203,19 +203,35 @@ struct sim_world {
     int64_t now;
     uint64_t step;
     uint64_t hash;           /* of everything that happened */
+    uint64_t digest;         /* of every step's choice (--digest) */
     uint64_t progress;       /* bytes moved, callbacks run, closes */
     bool failed;
     char why[512];
     uint64_t fail_step;
     struct sim_fd fds[SIM_MAXFD];
+    uint8_t rdy[SIM_MAXFD];  /* each one's readiness, kept (SIM_RDY_*) */
+    /* The tasks' runnability, kept (sim_world.c's task_memo): a bit a
+     * task.  A task's bit in watch[fd] says that its runnability was last
+     * found reading fd: a change of W.rdy[fd] makes it stale (dirty), as
+     * does any change of the task's own state or sets, and the time. */
+    uint64_t watch[SIM_MAXFD];
+    uint64_t task_dirty;     /* to compute again */
+    uint64_t task_ready;     /* runnable, for the tasks not dirty */
+    uint64_t task_calc;      /* they read a descriptor not kept: always */
+    uint64_t task_alive;
     int fd_budget;           /* descriptors beyond it: EMFILE */
     struct sim_pipe pipes[SIM_MAXTASK * 2];
     int npipes;
     struct sim_conn conns[SIM_MAXCONN];
     int nconns;
     int again_pending;       /* peers to connect again when they end */
-    int live[SIM_MAXCONN];   /* connections not over yet, in order */
-    int nlive;
+    int again[SIM_MAXCONN];  /* ... which, in order (reconnect_peers) */
+    /* Connections, a bit each (by index): not over yet for their peer;
+     * step()'s memo of peer_can (good for those not dirty); dirty, by
+     * sim_conn_touch() wherever what peer_over and peer_can read of the
+     * connection changes, all of them where what they read of the world
+     * does (the time, the stop, NOT_LISTENING). */
+    uint64_t peer_live, peer_can, peer_dirty;
     struct sim_ctask ctasks[SIM_MAXCTASK];
     int nctasks;
     bool in_connect;         /* the application calls tsl_server_connect */
@@ -262,9 +278,27 @@ extern const struct tsl_sys_ops sim_sys;
 /* sim_os.c */
 void sim_os_reset(void);
 int sim_fd_alloc(enum sim_fdkind kind);
-bool sim_fd_readable(int fd);
-bool sim_fd_writable(int fd);
-bool sim_fd_error(int fd);
+/* Readiness: computed from the world by the sim_fd_calc_* functions, and
+ * kept in W.rdy by sim_fd_sync(fd), called wherever what they read
+ * changes, so that the scheduler's scans at every step read a byte a
+ * descriptor.  SIM_RDY_CALC: not kept (a connect under way, which
+ * depends on the time), computed at each read.  A build with
+ * -DSIM_VERIFY checks every kept value it reads against the truth. */
+#define SIM_RDY_IN 1
+#define SIM_RDY_OUT 2
+#define SIM_RDY_ERR 4
+#define SIM_RDY_CALC 8
+#define SIM_RDY_FREE 16          /* not open (poll's POLLNVAL) */
+bool sim_fd_calc_readable(int fd);
+bool sim_fd_calc_writable(int fd);
+bool sim_fd_calc_error(int fd);
+void sim_fd_sync(int fd);
+#ifdef SIM_VERIFY
+void sim_fd_verify(int fd, uint8_t b);
+#define SIM_FD_VERIFY(fd, b) sim_fd_verify(fd, b)
+#else
+#define SIM_FD_VERIFY(fd, b) ((void)0)
+#endif
 void sim_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sim_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sim_hash(uint64_t v);
@@ -279,6 +313,11 @@ void sim_preempt(const char *where);
 bool sim_world_run(const struct sim_opts *o);
 /* Messages the last world delivered. */
 uint64_t sim_world_delivered(void);
+/* The last world's digest: every step's candidates and choice, the
+ * virtual time, the fingerprint, the step count, the messages delivered
+ * and how it failed, folded into one number.  Two builds that give a
+ * seed the same digest ran the same world. */
+uint64_t sim_world_digest(void);
 /* enum sim_framing of a name ("variable", "variable-opts", "delimiter",
  * "fixed", "none"), -1 if none. */
 int sim_framing_by_name(const char *name);
@@ -292,6 +331,74 @@ void sim_connector_failed(int ct);
 void sim_ctask_run(int ct);
 /* The connector running on this thread, -1 if none (sim_os.c). */
 int sim_ctask_self(void);
+
+/* Every write of W.rdy: the tasks that read the old value go stale. */
+static inline void
+sim_rdy_set(int fd, uint8_t v)
+{
+    if (W.rdy[fd] != v) {
+        W.rdy[fd] = v;
+        W.task_dirty |= W.watch[fd];
+    }
+}
+
+/* The tasks that wait on epoll set epfd: their set changes. */
+static inline void
+sim_tasks_of_epoll_changed(int epfd)
+{
+    int t;
+
+    for (t = 0; t < W.ntasks; t++)
+        if (W.tasks[t].epfd == epfd)
+            W.task_dirty |= 1ull << t;
+}
+
+static inline void
+sim_conn_touch(struct sim_conn *k)
+{
+    W.peer_dirty |= 1ull << k->idx;
+}
+
+static inline bool
+sim_fd_readable(int fd)
+{
+    uint8_t b = W.rdy[fd];
+
+    SIM_FD_VERIFY(fd, b);
+    return b & SIM_RDY_CALC ? sim_fd_calc_readable(fd) : (b & SIM_RDY_IN);
+}
+
+static inline bool
+sim_fd_writable(int fd)
+{
+    uint8_t b = W.rdy[fd];
+
+    SIM_FD_VERIFY(fd, b);
+    return b & SIM_RDY_CALC ? sim_fd_calc_writable(fd) : (b & SIM_RDY_OUT);
+}
+
+static inline bool
+sim_fd_error(int fd)
+{
+    uint8_t b = W.rdy[fd];
+
+    SIM_FD_VERIFY(fd, b);
+    return b & SIM_RDY_CALC ? sim_fd_calc_error(fd) : (b & SIM_RDY_ERR);
+}
+
+/* The three at once: SIM_RDY_IN, _OUT, _ERR. */
+static inline uint8_t
+sim_fd_state(int fd)
+{
+    uint8_t b = W.rdy[fd];
+
+    if (b & SIM_RDY_CALC)
+        return (uint8_t)((sim_fd_calc_readable(fd) ? SIM_RDY_IN : 0) |
+                         (sim_fd_calc_writable(fd) ? SIM_RDY_OUT : 0) |
+                         (sim_fd_calc_error(fd) ? SIM_RDY_ERR : 0));
+    SIM_FD_VERIFY(fd, b);
+    return b & (SIM_RDY_IN | SIM_RDY_OUT | SIM_RDY_ERR);
+}
 
 #define TRACE(...)                                                        \
     do {                                                                  \

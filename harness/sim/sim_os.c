@@ -17,8 +17,12 @@
  * by the receiver that watches it and watched by one receiver at a time,
  * and a client's socket closed only after it left the database.
  *
- * Also the generator, the trace and the helper thread.  State: W, the
- * main thread's (the helper runs only while the main thread waits).
+ * Readiness is kept (W.rdy, sim_fd_sync) rather than computed at each
+ * of the scheduler's scans; the scans are sim_world.c's.
+ *
+ * Also the generator, the trace, the helper thread and the connectors'
+ * coroutines.  State: W, the main thread's (the helper runs only while
+ * the main thread waits).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
 
 #include "sim.h"
 
@@ -221,26 +228,35 @@ sim_preempt(const char *where)
     sim_elsewhere(sim_app_concurrent, NULL);
 }
 
-/* ---- connectors' threads, run by a token ---- */
+/* ---- connectors' threads, run as coroutines ---- */
 
-/* The token names the one thread that may run: 0 the main thread (or the
- * helper it waits for), else a connector's sim_ctask.id.  Each waits on
- * a condition of its own, signalled when the token comes to it.  Ids are
- * unique over the process, so a thread left behind by a failed world
- * never runs again. */
-static pthread_mutex_t t_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t t_main_cv = PTHREAD_COND_INITIALIZER;
-static uint64_t t_token, t_next_id;
-static _Thread_local int t_self = -1;
+/* A connector's thread (or the select backend's acceptor's) is a
+ * coroutine on the main thread: sim_ctask_run switches to it, and it
+ * switches back whenever it would block (ct_poll) or ends.  One thread at
+ * a time ran before too (threads that passed a token), but each pass was
+ * two trips through the kernel's scheduler, a tenth of a world's time.
+ * What a real thread has of its own is swapped at each switch: errno and
+ * the core's thread-locals that a connector's code sets and keeps across
+ * its waits (tsl__tls_server; tsl__tls_serving for symmetry).  The others
+ * (tsl_receiver.c's tls_rx, tsl_output.c's serving state) are set only
+ * inside a receiver's turn, which never switches, and are unset at every
+ * switch, as on a fresh thread.  The core joins the thread it was given:
+ * a real thread that ends at once, made where the real one would be. */
+#define CT_STACK (256 * 1024)
 
-/* A connector thread's own: kept for as long as the thread lives. */
-struct ct_start {
+struct ct_co {
+    ucontext_t uc;
+    char *stack;             /* CT_STACK bytes above a guard page, kept */
     void *(*fn)(void *);
     void *arg;
-    uint64_t id;
-    int idx;
-    pthread_cond_t cv;
+    struct tsl_server *tls_server;
+    struct tsl_client *tls_serving;
+    int err;
 };
+
+static struct ct_co ct_cos[SIM_MAXCTASK];
+static ucontext_t co_main;
+static int t_self = -1;      /* the running connector, -1: none */
 
 int
 sim_ctask_self(void)
@@ -248,49 +264,39 @@ sim_ctask_self(void)
     return t_self;
 }
 
-/* Gives the token to `to` and waits on cv until it is `mine` again. */
 static void
-token_pass(uint64_t to, pthread_cond_t *to_cv, uint64_t mine,
-           pthread_cond_t *cv)
+co_entry(void)
 {
-    pthread_mutex_lock(&t_lock);
-    t_token = to;
-    pthread_cond_signal(to_cv);
-    while (t_token != mine)
-        pthread_cond_wait(cv, &t_lock);
-    pthread_mutex_unlock(&t_lock);
-}
+    int i = t_self;
 
-static void *
-ct_main(void *p)
-{
-    struct ct_start *st = p;
-
-    pthread_mutex_lock(&t_lock);
-    while (t_token != st->id)
-        pthread_cond_wait(&st->cv, &t_lock);
-    pthread_mutex_unlock(&t_lock);
-    t_self = st->idx;
-    st->fn(st->arg);
-    W.ctasks[st->idx].alive = false;
-    TRACE("connector %d: its thread ends", st->idx);
-    pthread_mutex_lock(&t_lock);
-    t_token = 0;
-    pthread_cond_signal(&t_main_cv);
-    pthread_mutex_unlock(&t_lock);
-    pthread_cond_destroy(&st->cv);
-    free(st);
-    return NULL;
+    ct_cos[i].fn(ct_cos[i].arg);
+    W.ctasks[i].alive = false;
+    TRACE("connector %d: its thread ends", i);
+    /* Back to co_main (uc_link), for good. */
 }
 
 void
 sim_ctask_run(int i)
 {
-    int saved = W.cur;
+    struct ct_co *co = &ct_cos[i];
+    struct tsl_server *srv = tsl__tls_server;
+    struct tsl_client *serving = tsl__tls_serving;
+    int saved = W.cur, err = errno;
 
     W.cur = -1;
     W.ctasks[i].sleeping = false;
-    token_pass(W.ctasks[i].id, W.ctasks[i].cv, 0, &t_main_cv);
+    tsl__tls_server = co->tls_server;
+    tsl__tls_serving = co->tls_serving;
+    errno = co->err;
+    t_self = i;
+    swapcontext(&co_main, &co->uc);
+    t_self = -1;
+    co->tls_server = tsl__tls_server;
+    co->tls_serving = tsl__tls_serving;
+    co->err = errno;
+    tsl__tls_server = srv;
+    tsl__tls_serving = serving;
+    errno = err;
     W.cur = saved;
 }
 
@@ -299,34 +305,50 @@ sim_ctask_run(int i)
 static void
 ct_yield(void)
 {
-    struct sim_ctask *ct = &W.ctasks[t_self];
+    swapcontext(&ct_cos[t_self].uc, &co_main);
+}
 
-    token_pass(0, &t_main_cv, ct->id, ct->cv);
+static void *
+ct_joinable(void *unused)
+{
+    (void)unused;
+    return NULL;
 }
 
 static int
 ct_add(pthread_t *t, void *(*fn)(void *), void *arg)
 {
     struct sim_ctask *ct;
-    struct ct_start *st;
+    struct ct_co *co;
+    long page = sysconf(_SC_PAGESIZE);
 
-    if (W.nctasks == SIM_MAXCTASK || (st = malloc(sizeof(*st))) == NULL)
+    if (W.nctasks == SIM_MAXCTASK)
         return EAGAIN;
+    co = &ct_cos[W.nctasks];
+    if (co->stack == NULL) {
+        char *p = mmap(NULL, CT_STACK + (size_t)page, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return EAGAIN;
+        mprotect(p, (size_t)page, PROT_NONE); /* an overflow faults */
+        co->stack = p + page;
+    }
+    if (getcontext(&co->uc) != 0)
+        return EAGAIN;
+    co->uc.uc_stack.ss_sp = co->stack;
+    co->uc.uc_stack.ss_size = CT_STACK;
+    co->uc.uc_link = &co_main;
+    makecontext(&co->uc, co_entry, 0);
+    if (pthread_create(t, NULL, ct_joinable, NULL) != 0)
+        return EAGAIN;
+    co->fn = fn;
+    co->arg = arg;
+    co->tls_server = NULL;
+    co->tls_serving = NULL;
+    co->err = 0;
     ct = &W.ctasks[W.nctasks];
     memset(ct, 0, sizeof(*ct));
-    ct->id = ++t_next_id;
     ct->ended_at = -1;
-    st->fn = fn;
-    st->arg = arg;
-    st->id = ct->id;
-    st->idx = W.nctasks;
-    pthread_cond_init(&st->cv, NULL);
-    ct->cv = &st->cv;
-    if (pthread_create(t, NULL, ct_main, st) != 0) {
-        pthread_cond_destroy(&st->cv);
-        free(st);
-        return EAGAIN;
-    }
     ct->alive = true;
     TRACE("connector %d: its thread starts", W.nctasks);
     W.nctasks++;
@@ -339,6 +361,7 @@ void
 sim_os_reset(void)
 {
     memset(W.fds, 0, sizeof(W.fds));
+    memset(W.rdy, SIM_RDY_FREE, sizeof(W.rdy));
     W.npipes = 0;
     W.nbacklog = 0;
     W.lfd = -1;
@@ -354,6 +377,7 @@ sim_fd_alloc(enum sim_fdkind kind)
         if (W.fds[fd].kind == FD_FREE) {
             memset(&W.fds[fd], 0, sizeof(W.fds[fd]));
             W.fds[fd].kind = kind;
+            sim_rdy_set(fd, SIM_RDY_CALC); /* until its caller syncs */
             return fd;
         }
     errno = EMFILE;
@@ -387,8 +411,10 @@ room(const struct sim_conn *k)
     return queued >= k->room_cap ? 0 : k->room_cap - queued;
 }
 
+/* The truth of a descriptor's readiness, from the world; the scheduler
+ * reads it from W.rdy (sim_fd_sync), where it is kept. */
 bool
-sim_fd_readable(int fd)
+sim_fd_calc_readable(int fd)
 {
     struct sim_fd *f = &W.fds[fd];
     struct sim_conn *k;
@@ -407,7 +433,7 @@ sim_fd_readable(int fd)
 }
 
 bool
-sim_fd_writable(int fd)
+sim_fd_calc_writable(int fd)
 {
     struct sim_fd *f = &W.fds[fd];
 
@@ -419,7 +445,7 @@ sim_fd_writable(int fd)
 }
 
 bool
-sim_fd_error(int fd)
+sim_fd_calc_error(int fd)
 {
     struct sim_fd *f = &W.fds[fd];
 
@@ -428,6 +454,47 @@ sim_fd_error(int fd)
                W.conns[f->conn].dial_err != 0;
     return f->kind == FD_CONN && W.conns[f->conn].rst;
 }
+
+/* Every change to what the three above read calls this for the
+ * descriptor concerned (a call too many costs nothing, one too few
+ * changes the worlds: --digest shows it, and a build with SIM_VERIFY
+ * checks every read of W.rdy against the truth).  A connect under way
+ * depends on the time: its readiness is always computed. */
+void
+sim_fd_sync(int fd)
+{
+    if (fd < 0 || fd >= SIM_MAXFD)
+        return;
+    if (W.fds[fd].kind == FD_FREE) {
+        sim_rdy_set(fd, SIM_RDY_FREE);
+        return;
+    }
+    if (W.fds[fd].kind == FD_DIAL) {
+        sim_rdy_set(fd, SIM_RDY_CALC);
+        return;
+    }
+    sim_rdy_set(fd, (uint8_t)((sim_fd_calc_readable(fd) ? SIM_RDY_IN : 0) |
+                              (sim_fd_calc_writable(fd) ? SIM_RDY_OUT : 0) |
+                              (sim_fd_calc_error(fd) ? SIM_RDY_ERR : 0)));
+}
+
+#ifdef SIM_VERIFY
+void
+sim_fd_verify(int fd, uint8_t b)
+{
+    if (!(b & SIM_RDY_CALC) &&
+        (!!(b & SIM_RDY_FREE) != (W.fds[fd].kind == FD_FREE) ||
+         !!(b & SIM_RDY_IN) != sim_fd_calc_readable(fd) ||
+         !!(b & SIM_RDY_OUT) != sim_fd_calc_writable(fd) ||
+         !!(b & SIM_RDY_ERR) != sim_fd_calc_error(fd))) {
+        fprintf(stderr, "tsl-sim: seed %llu step %llu: descriptor %d's "
+                "kept readiness %#x is stale\n",
+                (unsigned long long)W.o.seed, (unsigned long long)W.step, fd,
+                b);
+        abort();
+    }
+}
+#endif
 
 /* Is fd in the epoll set of a task other than `self`? */
 static int
@@ -547,6 +614,7 @@ s_recv(int fd, void *buf, size_t n, int flags)
         avail = sim_range(1, (uint32_t)avail - 1);
     memcpy(buf, k->out + k->rd, avail);
     k->rd += avail;
+    sim_fd_sync(fd);
     W.progress++;
     k->last_read = W.now;
     sim_hash(avail * 131 + (uint64_t)fd);
@@ -621,12 +689,16 @@ s_send(int fd, const void *buf, size_t n, int flags)
                  k->idx, k->sent + i, k->sent, k->echo_len);
     }
     k->sent += can;
+    sim_fd_sync(fd);
+    sim_conn_touch(k);
     W.progress++;
     sim_hash(can * 17 + 3);
     TRACE("server -> peer %d: %zu bytes sent (%zu on the wire)", k->idx, can,
           k->sent);
     if (k->fin_lost && !k->rst) {
         k->rst = true;
+        sim_fd_sync(fd);
+        sim_conn_touch(k);
         TRACE("peer %d: its host answers them with a reset", k->idx);
     }
     return (ssize_t)can;
@@ -653,6 +725,7 @@ s_close(int fd)
         k->st = C_REFUSED;
         k->fd = -1;
         k->srv_closed = true;
+        sim_conn_touch(k);
         TRACE("connector closes socket %d (peer %d, not connected)", fd,
               k->idx);
         break;
@@ -664,6 +737,7 @@ s_close(int fd)
         app_sees_close(k);
         k->srv_closed = true;
         k->fd = -1;
+        sim_conn_touch(k);
         TRACE("server closes socket %d (peer %d)", fd, k->idx);
         break;
     case FD_PIPE_R:
@@ -674,13 +748,16 @@ s_close(int fd)
         break;
     case FD_LISTEN:
         /* Connections still in the backlog are refused. */
-        for (i = 0; i < W.nbacklog; i++)
+        for (i = 0; i < W.nbacklog; i++) {
             W.conns[W.backlog[i]].st = C_REFUSED;
+            sim_conn_touch(&W.conns[W.backlog[i]]);
+        }
         W.nbacklog = 0;
         W.lfd = -1;
         break;
     case FD_EPOLL:
         free(f->ep);
+        sim_tasks_of_epoll_changed(fd);
         for (t = 0; t < W.ntasks; t++)
             if (W.tasks[t].epfd == fd)
                 W.tasks[t].epfd = -2; /* closed */
@@ -700,6 +777,7 @@ s_close(int fd)
                 ep->regs[j--] = ep->regs[--ep->n];
     }
     memset(f, 0, sizeof(*f));
+    sim_rdy_set(fd, SIM_RDY_FREE);
     W.progress++;
     return 0;
 }
@@ -729,8 +807,12 @@ s_socket(int domain, int type, int proto)
 {
     (void)domain;
     (void)type;
+    int fd;
+
     (void)proto;
-    return sim_fd_alloc(FD_SOCK);
+    fd = sim_fd_alloc(FD_SOCK);
+    sim_fd_sync(fd);
+    return fd;
 }
 
 static int
@@ -757,6 +839,7 @@ s_listen(int fd, int backlog)
         return -1;
     f->kind = FD_LISTEN;
     W.lfd = fd;
+    sim_fd_sync(fd);
     return 0;
 }
 
@@ -784,13 +867,16 @@ dial_result(int fd, void *v, socklen_t *l)
     *(int *)v = k->dial_err;
     if (k->dial_err != 0) {
         k->st = C_REFUSED;
+        sim_conn_touch(k);
         TRACE("connector: socket %d, peer %d refused (%s)", fd, k->idx,
               strerror(k->dial_err));
         return 0;
     }
     W.fds[fd].kind = FD_CONN;
+    sim_fd_sync(fd);
     k->st = C_ACCEPTED;
     k->next_at = W.now;
+    sim_conn_touch(k);
     W.progress++;
     TRACE("connector: socket %d connected to peer %d (%s)", fd, k->idx,
           k->kind < PEER_KINDS ? "a listening peer" : "?");
@@ -864,8 +950,10 @@ s_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
         /* The first connection died in the backlog. */
         k = &W.conns[W.backlog[0]];
         k->st = C_REFUSED;
+        sim_conn_touch(k);
         memmove(W.backlog, W.backlog + 1,
                 (size_t)(--W.nbacklog) * sizeof(W.backlog[0]));
+        sim_fd_sync(fd);
         TRACE("peer %d: aborted in the backlog", k->idx);
         errno = ECONNABORTED;
         return -1;
@@ -877,9 +965,12 @@ s_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
     for (i = 1; i < W.nbacklog; i++)
         W.backlog[i - 1] = W.backlog[i];
     W.nbacklog--;
+    sim_fd_sync(fd);
     W.fds[nfd].conn = k->idx;
+    sim_fd_sync(nfd);
     k->fd = nfd;
     k->st = C_ACCEPTED;
+    sim_conn_touch(k);
     W.progress++;
     if (in != NULL && *len >= sizeof(*in)) {
         memset(in, 0, sizeof(*in));
@@ -936,6 +1027,8 @@ s_connect(int fd, const struct sockaddr *sa, socklen_t len)
     k->dial_err = r == 2 ? ECONNREFUSED : 0;
     f->kind = FD_DIAL;
     f->conn = j;
+    sim_fd_sync(fd);
+    sim_conn_touch(k);
     TRACE("connector %d: connect under way on socket %d (peer %d, %s)",
           t_self, fd, j,
           r == 1 ? "never answers" : r == 2 ? "to be refused" : "to succeed");
@@ -947,8 +1040,12 @@ static int
 s_open(const char *path, int flags)
 {
     (void)path;
+    int fd;
+
     (void)flags;
-    return sim_fd_alloc(FD_NULL);
+    fd = sim_fd_alloc(FD_NULL);
+    sim_fd_sync(fd);
+    return fd;
 }
 
 /* ---- pipes ---- */
@@ -969,10 +1066,14 @@ s_pipe2(int fds[2], int flags)
     w = sim_fd_alloc(FD_PIPE_W);
     if (w < 0) {
         memset(&W.fds[r], 0, sizeof(W.fds[r]));
+        sim_rdy_set(r, SIM_RDY_FREE);
         return -1;
     }
     memset(&W.pipes[W.npipes], 0, sizeof(W.pipes[0]));
+    W.pipes[W.npipes].rfd = r;
     W.fds[r].pipe = W.fds[w].pipe = W.npipes++;
+    sim_fd_sync(r);
+    sim_fd_sync(w);
     fds[0] = r;
     fds[1] = w;
     return 0;
@@ -1001,6 +1102,7 @@ s_read(int fd, void *buf, size_t n)
     k = (size_t)p->bytes < n ? (size_t)p->bytes : n;
     memset(buf, 1, k);
     p->bytes -= (int)k;
+    sim_fd_sync(fd);
     W.progress++;
     return (ssize_t)k;
 }
@@ -1025,6 +1127,8 @@ s_write(int fd, const void *buf, size_t n)
         return -1;
     }
     p->bytes += (int)n;
+    if (!p->rclosed)
+        sim_fd_sync(p->rfd);
     return (ssize_t)n;
 }
 
@@ -1041,9 +1145,11 @@ s_epoll_create1(int flags)
     W.fds[fd].ep = calloc(1, sizeof(struct sim_epoll));
     if (W.fds[fd].ep == NULL) {
         memset(&W.fds[fd], 0, sizeof(W.fds[fd]));
+        sim_rdy_set(fd, SIM_RDY_FREE);
         errno = ENOMEM;
         return -1;
     }
+    sim_fd_sync(fd);
     return fd;
 }
 
@@ -1062,6 +1168,7 @@ s_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
     for (i = 0; i < ep->n; i++)
         if (ep->regs[i].fd == fd)
             break;
+    sim_tasks_of_epoll_changed(epfd);
     switch (op) {
     case EPOLL_CTL_ADD:
         if (i < ep->n) {
@@ -1118,6 +1225,7 @@ task_sleeps(int ms)
     tk = &W.tasks[W.cur];
     tk->sleeping = true;
     tk->wake_at = ms < 0 ? SIM_FOREVER : W.now + ms;
+    W.task_dirty |= 1ull << W.cur;
 }
 
 static int
@@ -1138,12 +1246,13 @@ s_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
     start = ep->n > 0 ? (int)sim_below((uint32_t)ep->n) : 0;
     for (i = 0; i < ep->n && n < max; i++) {
         struct sim_reg *r = &ep->regs[(start + i) % ep->n];
+        uint8_t st = sim_fd_state(r->fd);
         uint32_t e = 0;
-        if ((r->events & EPOLLIN) && sim_fd_readable(r->fd))
+        if ((r->events & EPOLLIN) && (st & SIM_RDY_IN))
             e |= EPOLLIN;
-        if ((r->events & EPOLLOUT) && sim_fd_writable(r->fd))
+        if ((r->events & EPOLLOUT) && (st & SIM_RDY_OUT))
             e |= EPOLLOUT;
-        if (sim_fd_error(r->fd))
+        if (st & SIM_RDY_ERR)
             e |= EPOLLHUP | EPOLLERR;
         if (e != 0) {
             evs[n].events = e;
@@ -1168,11 +1277,12 @@ poll_scan(struct pollfd *pf, nfds_t nfds)
         if (fd < 0 || fd >= SIM_MAXFD || W.fds[fd].kind == FD_FREE) {
             e = POLLNVAL;
         } else {
-            if ((pf[i].events & POLLIN) && sim_fd_readable(fd))
+            uint8_t st = sim_fd_state(fd);
+            if ((pf[i].events & POLLIN) && (st & SIM_RDY_IN))
                 e |= POLLIN;
-            if ((pf[i].events & POLLOUT) && sim_fd_writable(fd))
+            if ((pf[i].events & POLLOUT) && (st & SIM_RDY_OUT))
                 e |= POLLOUT;
-            if (sim_fd_error(fd))
+            if (st & SIM_RDY_ERR)
                 e |= POLLHUP | POLLERR;
         }
         pf[i].revents = e;
@@ -1181,7 +1291,7 @@ poll_scan(struct pollfd *pf, nfds_t nfds)
     return n;
 }
 
-/* poll() on a connector's thread: what is ready now, or the token goes
+/* poll() on a connector's thread: what is ready now, or it switches
  * back to the main thread until something is or the timeout has passed
  * in virtual time. */
 static int
@@ -1244,19 +1354,18 @@ s_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
 {
     struct sim_task *tk = W.cur >= 0 ? &W.tasks[W.cur] : NULL;
     fd_set rdy, wry;
-    int fd, cnt = 0;
+    int word, cnt = 0;
 
     (void)e;
     sim_preempt("select");
     if (tk != NULL) {
+        /* (Read below sspan only: the words of the sets it spans.) */
         tk->sel = true;
-        FD_ZERO(&tk->srd);
-        FD_ZERO(&tk->swr);
-        if (r != NULL)
-            tk->srd = *r;
-        if (w != NULL)
-            tk->swr = *w;
         tk->sspan = n < SIM_MAXFD ? n : SIM_MAXFD;
+        for (word = 0; word * 64 < tk->sspan; word++) {
+            tk->srd.fds_bits[word] = r != NULL ? r->fds_bits[word] : 0;
+            tk->swr.fds_bits[word] = w != NULL ? w->fds_bits[word] : 0;
+        }
     }
     if (sim_chance(1, W.p_eintr)) {
         errno = EINTR;
@@ -1264,25 +1373,37 @@ s_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
     }
     FD_ZERO(&rdy);
     FD_ZERO(&wry);
-    for (fd = 0; fd < n; fd++) {
-        bool in = r != NULL && FD_ISSET(fd, r);
-        bool out = w != NULL && FD_ISSET(fd, w);
-        bool err;
-        if (!in && !out)
-            continue;
-        if (fd >= SIM_MAXFD || W.fds[fd].kind == FD_FREE) {
-            sim_fail("select on descriptor %d, which is not open", fd);
-            errno = EBADF;
-            return -1;
-        }
-        err = sim_fd_error(fd);
-        if (in && (sim_fd_readable(fd) || err)) {
-            FD_SET(fd, &rdy);
-            cnt++;
-        }
-        if (out && (sim_fd_writable(fd) || err)) {
-            FD_SET(fd, &wry);
-            cnt++;
+    /* The descriptors in either set, in order, a word of the sets at a
+     * time (most of the span is in neither). */
+    for (word = 0; word * 64 < n && word * 64 < FD_SETSIZE; word++) {
+        uint64_t m = 0;
+        if (r != NULL)
+            m |= (uint64_t)r->fds_bits[word];
+        if (w != NULL)
+            m |= (uint64_t)w->fds_bits[word];
+        if (n - word * 64 < 64)
+            m &= (1ull << (n - word * 64)) - 1;
+        for (; m != 0; m &= m - 1) {
+            int fd = word * 64 + __builtin_ctzll(m);
+            bool in = r != NULL && FD_ISSET(fd, r);
+            bool out = w != NULL && FD_ISSET(fd, w);
+            bool err;
+            uint8_t st;
+            if (fd >= SIM_MAXFD || W.fds[fd].kind == FD_FREE) {
+                sim_fail("select on descriptor %d, which is not open", fd);
+                errno = EBADF;
+                return -1;
+            }
+            st = sim_fd_state(fd);
+            err = st & SIM_RDY_ERR;
+            if (in && ((st & SIM_RDY_IN) || err)) {
+                FD_SET(fd, &rdy);
+                cnt++;
+            }
+            if (out && ((st & SIM_RDY_OUT) || err)) {
+                FD_SET(fd, &wry);
+                cnt++;
+            }
         }
     }
     if (r != NULL)
@@ -1358,7 +1479,7 @@ s_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
         return ct_add(t, fn, arg); /* a connector's */
     if (W.srv != NULL && arg == (void *)&W.srv->acc) {
         /* The select backend's acceptor: a thread that blocks in poll()
-         * like a connector's, run by the token the same way. */
+         * like a connector's, a coroutine the same way. */
         int r = ct_add(t, fn, arg);
         if (r == 0)
             W.ctasks[W.nctasks - 1].acceptor = true;

@@ -326,7 +326,8 @@ gen_conn(int idx, int nmsg)
     }
     k->idx = idx;
     k->ctask = -1;
-    W.live[W.nlive++] = idx;
+    W.peer_live |= 1ull << idx;
+    W.peer_dirty |= 1ull << idx;
     k->kind = (enum sim_peer)sim_below(W.o.classic ? SIM_CLASSIC_KINDS
                                                    : PEER_KINDS);
     if (sim_chance(1, 3))
@@ -367,7 +368,7 @@ gen_conn(int idx, int nmsg)
      * ends, half of those that did. */
     if (!W.o.classic && side_below(idx < W.o.clients ? 5 : 2) == 0) {
         k->again = true;
-        W.again_pending++;
+        W.again[W.again_pending++] = idx;
     }
 }
 
@@ -381,7 +382,8 @@ sim_conn_new(int nmsg)
     gen_conn(j, nmsg);
     if (W.conns[j].again) {
         W.conns[j].again = false;
-        W.again_pending--;
+        sim_conn_touch(&W.conns[j]);
+        W.again_pending--; /* j, the last in W.again */
     }
     return j;
 }
@@ -450,7 +452,7 @@ check_connectors(void)
     }
 }
 
-static bool fd_ready(int fd, uint32_t want_in, uint32_t want_out);
+static inline bool fd_ready(int fd, uint32_t want_in, uint32_t want_out);
 
 static bool
 ctask_runnable(const struct sim_ctask *ct)
@@ -484,14 +486,18 @@ peer_over(const struct sim_conn *k)
 static void
 reconnect_peers(void)
 {
-    int i, j, left;
+    int a, i, j, left;
 
-    for (i = 0; i < W.nconns; i++) {
-        struct sim_conn *k = &W.conns[i];
-        if (!k->again || k->respawned || !peer_over(k))
+    /* W.again holds them in the order of their index, the order of a
+     * walk over W.conns, without the walk: this runs every step. */
+    for (a = 0; a < W.again_pending; a++) {
+        struct sim_conn *k = &W.conns[i = W.again[a]];
+        if (!peer_over(k))
             continue;
         k->respawned = true;
-        W.again_pending--;
+        memmove(W.again + a, W.again + a + 1,
+                (size_t)(--W.again_pending - a) * sizeof(W.again[0]));
+        a--;
         if (W.stopping || W.nconns == SIM_MAXCONN)
             continue;
         j = W.nconns++;
@@ -526,22 +532,51 @@ sim_task_add(struct tsl_receiver *rx)
     tk->epfd = rx->poller.ops == &tsl__poller_epoll
                    ? (int)(intptr_t)rx->poller.impl - 1
                    : -1;
+    W.task_dirty |= 1ull << (tk - W.tasks);
+    W.task_alive |= 1ull << (tk - W.tasks);
     TRACE("task %d: %s receiver starts", (int)(tk - W.tasks),
           rx->dedicated ? "a dedicated" : "the shared");
     return 0;
 }
 
-static bool
+/* Would a wait on fd for this return at once?  Read from W.rdy in one go
+ * (a descriptor not open, POLLNVAL, is SIM_RDY_FREE there). */
+static inline bool
 fd_ready(int fd, uint32_t want_in, uint32_t want_out)
 {
-    if (fd < 0 || fd >= SIM_MAXFD || W.fds[fd].kind == FD_FREE)
+    uint8_t b;
+
+    if (fd < 0 || fd >= SIM_MAXFD)
         return true; /* POLLNVAL */
-    return (want_in && sim_fd_readable(fd)) ||
-           (want_out && sim_fd_writable(fd)) || sim_fd_error(fd);
+    b = W.rdy[fd];
+    if (b & SIM_RDY_CALC)
+        return (want_in && sim_fd_calc_readable(fd)) ||
+               (want_out && sim_fd_calc_writable(fd)) ||
+               sim_fd_calc_error(fd);
+    SIM_FD_VERIFY(fd, b);
+    return (b & (SIM_RDY_FREE | SIM_RDY_ERR)) ||
+           (want_in && (b & SIM_RDY_IN)) || (want_out && (b & SIM_RDY_OUT));
 }
 
+/* fd_ready for task_runnable: with bit (the task's), notes that the
+ * task's runnability read fd (W.watch), and whether its readiness is
+ * kept (W.task_calc if not). */
+static inline bool
+fd_ready_for(uint64_t bit, int fd, uint32_t want_in, uint32_t want_out)
+{
+    if (fd >= 0 && fd < SIM_MAXFD) {
+        W.watch[fd] |= bit;
+        if (W.rdy[fd] & SIM_RDY_CALC)
+            W.task_calc |= bit;
+    }
+    return fd_ready(fd, want_in, want_out);
+}
+
+/* Computed from the world; bit: see fd_ready_for (0: notes nothing).
+ * It stops at the first descriptor ready: the ones after it matter only
+ * once that one changes, which makes the task dirty. */
 static bool
-task_runnable(struct sim_task *tk)
+task_runnable(struct sim_task *tk, uint64_t bit)
 {
     int i;
 
@@ -552,23 +587,65 @@ task_runnable(struct sim_task *tk)
     if (tk->epfd >= 0) {
         struct sim_epoll *ep = W.fds[tk->epfd].ep;
         for (i = 0; i < ep->n; i++)
-            if (fd_ready(ep->regs[i].fd, ep->regs[i].events & EPOLLIN,
-                         ep->regs[i].events & EPOLLOUT))
+            if (fd_ready_for(bit, ep->regs[i].fd,
+                             ep->regs[i].events & EPOLLIN,
+                             ep->regs[i].events & EPOLLOUT))
                 return true;
         return false;
     }
     if (tk->sel) {
-        for (i = 0; i < tk->sspan; i++)
-            if ((FD_ISSET(i, &tk->srd) && fd_ready(i, 1, 0)) ||
-                (FD_ISSET(i, &tk->swr) && fd_ready(i, 0, 1)))
-                return true;
+        /* The descriptors in either set, in order, a word at a time. */
+        int word;
+        for (word = 0; word * 64 < tk->sspan; word++) {
+            uint64_t m = (uint64_t)tk->srd.fds_bits[word] |
+                         (uint64_t)tk->swr.fds_bits[word];
+            if (tk->sspan - word * 64 < 64)
+                m &= (1ull << (tk->sspan - word * 64)) - 1;
+            for (; m != 0; m &= m - 1) {
+                i = word * 64 + __builtin_ctzll(m);
+                if ((FD_ISSET(i, &tk->srd) && fd_ready_for(bit, i, 1, 0)) ||
+                    (FD_ISSET(i, &tk->swr) && fd_ready_for(bit, i, 0, 1)))
+                    return true;
+            }
+        }
         return false;
     }
     for (i = 0; i < tk->npf; i++)
-        if (fd_ready(tk->pf[i].fd, tk->pf[i].events & POLLIN,
-                     tk->pf[i].events & POLLOUT))
+        if (fd_ready_for(bit, tk->pf[i].fd, tk->pf[i].events & POLLIN,
+                         tk->pf[i].events & POLLOUT))
             return true;
     return false;
+}
+
+/* Brings W.task_ready up to date: the dirty tasks' runnability, and that
+ * of those that read a descriptor whose readiness is not kept, computed
+ * again.  At every step, instead of every task's. */
+static void
+tasks_update(void)
+{
+    uint64_t d = W.task_dirty | W.task_calc, bit;
+    int t;
+
+    d &= W.task_alive; /* a dead one is not runnable (task_end) */
+    W.task_dirty = 0;
+    W.task_calc &= ~d;
+    for (; d != 0; d &= d - 1) {
+        t = __builtin_ctzll(d);
+        bit = 1ull << t;
+        if (task_runnable(&W.tasks[t], bit))
+            W.task_ready |= bit;
+        else
+            W.task_ready &= ~bit;
+    }
+#ifdef SIM_VERIFY
+    for (t = 0; t < W.ntasks; t++)
+        if (!!(W.task_ready & (1ull << t)) != task_runnable(&W.tasks[t], 0)) {
+            fprintf(stderr, "tsl-sim: seed %llu step %llu: task %d's kept "
+                    "runnability is stale\n", (unsigned long long)W.o.seed,
+                    (unsigned long long)W.step, t);
+            abort();
+        }
+#endif
 }
 
 /* What rx_main does after its loop, and the join the simulator owes. */
@@ -593,6 +670,8 @@ task_end(int t)
     if (rx->hook != NULL)
         rx->hook->running = false;
     tk->alive = false;
+    W.task_alive &= ~(1ull << t);
+    W.task_ready &= ~(1ull << t);
     tk->rx = NULL;
     TRACE("task %d ends", t);
 }
@@ -620,6 +699,7 @@ task_run(int t)
         tk->empty = 0;
     }
     W.cur = -1;
+    W.task_dirty |= 1ull << t; /* its state, its sets */
     sim_hash(0x7a5c + (uint64_t)t);
 }
 
@@ -1075,6 +1155,11 @@ peer_act(struct sim_conn *k)
                           : "dies silently");
         break;
     }
+    /* Its socket's readiness, and the listening socket's (a connect). */
+    sim_conn_touch(k);
+    sim_fd_sync(k->fd);
+    if (opts[pick] == PA_CONNECT)
+        sim_fd_sync(W.lfd);
     sim_hash(0x9e37 + (uint64_t)opts[pick] * 31 + (uint64_t)k->idx);
 }
 
@@ -1136,6 +1221,7 @@ app_action(bool concurrent)
         if (!W.not_listening && W.o.avoid_hup_spin && reset_pending())
             break;
         W.not_listening = !W.not_listening;
+        W.peer_dirty = ~0ull;
         if (W.not_listening) {
             int j;
             for (j = 0; j < W.nconns; j++)
@@ -1279,6 +1365,7 @@ app_settle(void)
 {
     if (W.not_listening) {
         W.not_listening = false;
+        W.peer_dirty = ~0ull;
         tsl_server_clear_flags(W.srv, TSL_SERVER_NOT_LISTENING);
         W.ka_changed_at = W.now;
     }
@@ -1334,6 +1421,7 @@ stop_request(void)
     struct tsl_server *srv = W.srv;
 
     W.stopping = true;
+    W.peer_dirty = ~0ull;
     W.p_alloc = 0;
     W.stop_t0 = W.now;
     W.stop_step0 = W.step;
@@ -1447,10 +1535,13 @@ static void
 check_step(void)
 {
     static int64_t ka_checked;
+    uint64_t d;
     int t, i;
 
-    for (t = 0; t < W.ntasks; t++) {
-        struct sim_task *tk = &W.tasks[t];
+    tasks_update();
+    /* The live tasks not runnable: asleep, and nothing wakes them. */
+    for (d = W.task_alive & ~W.task_ready; d != 0; d &= d - 1) {
+        struct sim_task *tk = &W.tasks[t = __builtin_ctzll(d)];
         struct tsl_receiver *rx = tk->rx;
         bool queued;
         if (!tk->alive || !tk->sleeping)
@@ -1459,7 +1550,7 @@ check_step(void)
         queued = rx->wk.head != NULL;
         if (!queued && !atomic_load(&rx->stop))
             continue;
-        if (task_runnable(tk))
+        if (W.task_ready & (1ull << t))
             continue;
         if (queued)
             sim_fail("task %d sleeps (%s) with clients in its hand-off "
@@ -1668,24 +1759,44 @@ step(void)
 {
     int cand[SIM_MAXTASK + SIM_MAXCONN + 2 + SIM_MAXCTASK], n = 0, i, c;
     int64_t next = SIM_FOREVER, at;
+    uint64_t b, d;
 
     if (W.again_pending > 0)
         reconnect_peers();
-    for (i = 0; i < W.ntasks; i++)
-        if (task_runnable(&W.tasks[i]))
-            cand[n++] = i;
+    tasks_update();
+    for (b = W.task_ready; b != 0; b &= b - 1)
+        cand[n++] = __builtin_ctzll(b); /* in the order of the index */
     /* A connection over for its peer can do nothing again: it leaves the
-     * list (in order, so that the choices stay the same). */
-    for (i = 0; i < W.nlive; i++) {
-        struct sim_conn *k = &W.conns[W.live[i]];
-        if (peer_over(k)) {
-            memmove(W.live + i, W.live + i + 1,
-                    (size_t)(--W.nlive - i) * sizeof(W.live[0]));
-            i--;
-        } else if (peer_can(k)) {
-            cand[n++] = SIM_MAXTASK + k->idx;
+     * live ones.  What peer_over and peer_can say is kept (W.peer_can)
+     * and computed again only for the connections that changed (or all,
+     * when the time, the stop or NOT_LISTENING did: W.peer_dirty);
+     * candidates in the order of the index, as they always were. */
+    for (d = W.peer_dirty & W.peer_live, W.peer_dirty = 0; d != 0;
+         d &= d - 1) {
+        i = __builtin_ctzll(d);
+        b = 1ull << i;
+        if (peer_over(&W.conns[i])) {
+            W.peer_live &= ~b;
+            W.peer_can &= ~b;
+        } else if (peer_can(&W.conns[i])) {
+            W.peer_can |= b;
+        } else {
+            W.peer_can &= ~b;
         }
     }
+#ifdef SIM_VERIFY
+    for (i = 0; i < W.nconns; i++)
+        if (((W.peer_live >> i) & 1) &&
+            (peer_over(&W.conns[i]) ||
+             ((W.peer_can >> i) & 1) != (peer_can(&W.conns[i]) != 0))) {
+            fprintf(stderr, "tsl-sim: seed %llu step %llu: peer %d's kept "
+                    "state is stale\n", (unsigned long long)W.o.seed,
+                    (unsigned long long)W.step, i);
+            abort();
+        }
+#endif
+    for (b = W.peer_can & W.peer_live; b != 0; b &= b - 1)
+        cand[n++] = SIM_MAXTASK + __builtin_ctzll(b);
     if (!W.stopping && W.app_actions_left > 0 && W.now >= W.app_next_at)
         cand[n++] = SIM_MAXTASK + SIM_MAXCONN;
     if (!W.stopping && W.now >= W.stop_at)
@@ -1707,8 +1818,8 @@ step(void)
             if (W.tasks[i].alive && W.tasks[i].sleeping &&
                 W.tasks[i].wake_at < next)
                 next = W.tasks[i].wake_at;
-        for (i = 0; i < W.nlive; i++) {
-            at = peer_next(&W.conns[W.live[i]]);
+        for (b = W.peer_live; b != 0; b &= b - 1) {
+            at = peer_next(&W.conns[__builtin_ctzll(b)]);
             if (at > W.now && at < next)
                 next = at;
         }
@@ -1720,6 +1831,7 @@ step(void)
             if (!W.stopping && W.not_listening) {
                 /* The application always listens again in the end. */
                 W.not_listening = false;
+                W.peer_dirty = ~0ull;
                 tsl_server_clear_flags(W.srv, TSL_SERVER_NOT_LISTENING);
                 TRACE("app: NOT_LISTENING off (the end)");
                 return true;
@@ -1728,10 +1840,20 @@ step(void)
             return !W.failed;
         }
         W.now = next;
+        W.peer_dirty = ~0ull;
+        /* The time changes only the runnability of those whose timeout
+         * has come (and of those that read a connect under way: always
+         * computed). */
+        for (i = 0; i < W.ntasks; i++)
+            if (W.tasks[i].alive && W.tasks[i].sleeping &&
+                W.tasks[i].wake_at <= W.now)
+                W.task_dirty |= 1ull << i;
         return true;
     }
     W.step++;
     c = cand[sim_below((uint32_t)n)];
+    W.digest = (W.digest ^ ((uint64_t)n << 40 ^ (uint64_t)c << 32 ^
+                            (uint64_t)W.now)) * 0x100000001b3ull;
     if (c < SIM_MAXTASK) {
         task_run(c);
     } else if (c < SIM_MAXTASK + SIM_MAXCONN) {
@@ -1763,6 +1885,22 @@ sim_world_delivered(void)
     for (i = 0; i < W.nconns; i++)
         n += W.conns[i].delivered;
     return n;
+}
+
+uint64_t
+sim_world_digest(void)
+{
+    uint64_t d = W.digest;
+    const char *p;
+
+    d = (d ^ W.hash) * 0x100000001b3ull;
+    d = (d ^ W.step) * 0x100000001b3ull;
+    d = (d ^ (uint64_t)W.now) * 0x100000001b3ull;
+    d = (d ^ sim_world_delivered()) * 0x100000001b3ull;
+    d = (d ^ (W.failed ? W.fail_step : ~0ull)) * 0x100000001b3ull;
+    for (p = W.failed ? W.why : ""; *p != '\0'; p++)
+        d = (d ^ (uint8_t)*p) * 0x100000001b3ull;
+    return d;
 }
 
 bool

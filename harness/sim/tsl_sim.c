@@ -10,6 +10,10 @@
  *   --classic (variable framing, no dying or reconnecting peers, no
  *   connectors, no allocation failures: the worlds from before those
  *   were drawn),
+ *   --digest (a line a world: "seed N digest D steps K", D a hash of
+ *   every step's choice, the fingerprint, the time and how it failed,
+ *   to compare two builds world by world: a change that should leave
+ *   the worlds as they were must leave every line as it was),
  *   --no-replay (do not replay failing seeds), --avoid
  *   LIST (tolerate known core bugs: hup-spin, nl-stranded, eof-ring;
  *   docs/simulation.md).
@@ -44,6 +48,7 @@ usage(void)
             "usage: tsl-sim --seed N [--steps K] | --seeds A..B\n"
             "               [--clients N] [--msgs M] [--verbose] "
             "[--no-replay]\n"
+            "               [--digest]\n"
             "               [--framing variable|variable-opts|delimiter|"
             "fixed|none] [--classic]\n"
             "               [--backend epoll|select]\n"
@@ -119,11 +124,17 @@ run_range(struct sim_opts o, uint64_t a, uint64_t b, bool do_replay,
         o.seed = s;
         o.trace = false;
         if (!sim_world_run(&o)) {
+            if (o.digest)
+                printf("seed %" PRIu64 " digest %016" PRIx64 " steps %"
+                       PRIu64 "\n", s, sim_world_digest(), W.step);
             sh->failed++;
             report(&o);
             if (do_replay)
                 replay(o);
             fflush(stdout);
+        } else if (o.digest) {
+            printf("seed %" PRIu64 " digest %016" PRIx64 " steps %" PRIu64
+                   "\n", s, sim_world_digest(), W.step);
         }
         sh->done++;
         sh->msgs += sim_world_delivered();
@@ -189,6 +200,8 @@ main(int argc, char **argv)
                 else
                     usage();
             }
+        } else if (strcmp(argv[i], "--digest") == 0) {
+            o.digest = true;
         } else if (strcmp(argv[i], "--no-replay") == 0) {
             do_replay = false;
         } else {
@@ -208,11 +221,17 @@ main(int argc, char **argv)
         if (!ok) {
             report(&o);
             sim_trace_dump();
+            if (o.digest)
+                printf("seed %" PRIu64 " digest %016" PRIx64 " steps %" PRIu64
+                       "\n", o.seed, sim_world_digest(), W.step);
             return 1;
         }
         printf("seed %" PRIu64 ": ok, %" PRIu64 " steps, %lld ms of "
                "virtual time, fingerprint %016" PRIx64 "\n",
                o.seed, W.step, (long long)(W.now - SIM_TIME0), W.hash);
+        if (o.digest)
+            printf("seed %" PRIu64 " digest %016" PRIx64 " steps %" PRIu64
+                   "\n", o.seed, sim_world_digest(), W.step);
         return 0;
     }
     {

@@ -71,6 +71,7 @@ rx_enqueue(struct tsl_owner *o, struct tsl_client *c)
 static void rx_finish(struct tsl_receiver *rx, struct tsl_client *c,
                       tsl_reason_t why);
 static bool listening(struct tsl_receiver *rx);
+static int sock_error(struct tsl_client *c);
 
 /* ---- the client's timer: keepalive, frames, keepalives out, stalls ---- */
 
@@ -171,8 +172,12 @@ bytes_wait(struct tsl_client *c)
     uint8_t b;
     ssize_t r;
 
+    /* Hung up and parked (rx_watch): it says no more, but it may have
+     * been reset since, or before the receiver stopped reading it (the
+     * error came with a readiness it did not act on, NOT_LISTENING having
+     * been set meanwhile): SO_ERROR tells. */
     if (!c->watched)
-        return 0; /* hung up and parked (rx_watch): it says no more */
+        return sock_error(c) != 0 ? -1 : 0;
     do
         r = tsl__sys->recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     while (r < 0 && errno == EINTR);

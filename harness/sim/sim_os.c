@@ -811,6 +811,16 @@ s_socket(int domain, int type, int proto)
 
     (void)proto;
     fd = sim_fd_alloc(FD_SOCK);
+    if (fd < 0) {
+        /* Out of descriptors: for a connector, an attempt that failed
+         * (it backs off as after a refusal; the checks count it so). */
+        if (t_self >= 0) {
+            TRACE("connector %d: socket() fails (EMFILE)", t_self);
+            sim_connector_dials(t_self);
+            sim_connector_failed(t_self);
+        }
+        return -1;
+    }
     sim_fd_sync(fd);
     return fd;
 }

@@ -678,6 +678,37 @@ in_process_eintr_comes_on_any_call(void **state)
     done(s, c);
 }
 
+/* The engine looks at a poll's first 64 entries (the most it saves);
+ * those past them reach the kernel as the program gave them: a readable
+ * descriptor at index 64 is reported, and its events are left as set. */
+static void
+poll_entries_past_64_reach_the_kernel_unchanged(void **state)
+{
+    struct pollfd pf[65];
+    int p[2], i;
+
+    (void)state;
+    arm("coalesce=1000,seed=1", TSL_FAULT_KERNEL);
+    assert_int_equal(pipe(p), 0);
+    for (i = 0; i < 64; i++) {
+        pf[i].fd = -1; /* ignored by poll(2) */
+        pf[i].events = POLLIN;
+        pf[i].revents = 0;
+    }
+    pf[64].fd = p[0];
+    pf[64].events = POLLIN;
+    pf[64].revents = 0;
+    assert_int_equal(write(p[1], "r", 1), 1);
+    assert_int_equal(F->poll(pf, 65, 2000), 1);
+    assert_true(pf[64].revents & POLLIN);
+    assert_int_equal(pf[64].events, POLLIN);
+    for (i = 0; i < 64; i++)
+        assert_int_equal(pf[i].revents, 0);
+    close(p[0]);
+    close(p[1]);
+    tsl_fault_fini();
+}
+
 int
 main(void)
 {
@@ -703,6 +734,7 @@ main(void)
         cmocka_unit_test(split_receives_with_flags_take_every_byte),
         cmocka_unit_test(in_process_short_writes_come_on_a_blocking_send),
         cmocka_unit_test(in_process_eintr_comes_on_any_call),
+        cmocka_unit_test(poll_entries_past_64_reach_the_kernel_unchanged),
     };
 
     signal(SIGPIPE, SIG_IGN);

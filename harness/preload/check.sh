@@ -5,6 +5,8 @@
 #             tsl-load verifies every echoed byte.
 #   fin_loss  connection 1's FIN never reaches the server: ka-expired.
 #   bad_plan  a malformed TSL_FAULTS stops the server with status 2.
+#   load_ends tsl-load's --end: each client that resets is a peer-reset to
+#             the server, each that closes or half-closes a peer-closed.
 set -u
 case_=${1:?usage: check.sh CASE BUILD_DIR}
 build=$(cd "${2:?usage: check.sh CASE BUILD_DIR}" && pwd)
@@ -42,6 +44,21 @@ fin_loss)
   "$build/harness/tsl-load" --server "127.0.0.1:$port" --clients 1 \
     --messages 10 >"$work/load" || fail "$(cat "$work/load")"
   wait_event '"reason":"ka-expired"' 10 || fail "no ka-expired"
+  ;;
+load_ends)
+  start 'seed=1'
+  for end in reset close half-close; do
+    "$build/harness/tsl-load" --server "127.0.0.1:$port" --clients 3 \
+      --messages 5 --end $end >"$work/load" || fail "--end $end: $(cat "$work/load")"
+  done
+  for ((i = 0; i < 200; i++)); do
+    (( $(grep -c '"event":"disconnected"' "$events") >= 9 )) && break
+    sleep 0.05
+  done
+  resets=$(grep '"event":"disconnected"' "$events" | grep -c '"reason":"peer-reset"')
+  closes=$(grep '"event":"disconnected"' "$events" | grep -c '"reason":"peer-closed"')
+  [[ $resets -eq 3 && $closes -eq 6 ]] ||
+    fail "$resets peer-reset and $closes peer-closed, expected 3 and 6"
   ;;
 bad_plan)
   TSL_FAULTS='split=0' LD_PRELOAD=$shim "$build/core/tsl-echo" \

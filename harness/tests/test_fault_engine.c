@@ -709,6 +709,60 @@ poll_entries_past_64_reach_the_kernel_unchanged(void **state)
     tsl_fault_fini();
 }
 
+/* The real table with its select and poll counted. */
+static struct tsl_sys_ops counted;
+static atomic_int real_selects, real_polls;
+
+static int
+count_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
+{
+    atomic_fetch_add(&real_selects, 1);
+    return tsl__sys_libc.select(n, r, w, e, t);
+}
+
+static int
+count_poll(struct pollfd *pf, nfds_t n, int timeout)
+{
+    atomic_fetch_add(&real_polls, 1);
+    return tsl__sys_libc.poll(pf, n, timeout);
+}
+
+/* A lost FIN that a select or poll finds is hidden there and from then
+ * on: the rest of that wait sleeps in the kernel (a call or two), rather
+ * than finding the EOF readable again at once, turn after turn. */
+static void
+a_lost_fin_found_by_a_wait_is_slept_out(void **state)
+{
+    struct timeval tv = {0, 300 * 1000};
+    struct pollfd p;
+    char err[200];
+    fd_set rs;
+    int s, c;
+
+    (void)state;
+    counted = tsl__sys_libc;
+    counted.select = count_select;
+    counted.poll = count_poll;
+    assert_int_equal(tsl_fault_init("fin_loss,seed=1", &counted,
+                                    TSL_FAULT_KERNEL, err, sizeof(err)),
+                     0);
+    F = tsl_fault_ops();
+    pair(&s, &c, 1);
+    close(c);
+    atomic_store(&real_selects, 0);
+    FD_ZERO(&rs);
+    FD_SET(s, &rs);
+    assert_int_equal(F->select(s + 1, &rs, NULL, NULL, &tv), 0);
+    assert_true(atomic_load(&real_selects) <= 3);
+    p.fd = s;
+    p.events = POLLIN;
+    atomic_store(&real_polls, 0);
+    assert_int_equal(F->poll(&p, 1, 300), 0);
+    assert_true(atomic_load(&real_polls) <= 3);
+    F->close(s);
+    tsl_fault_fini();
+}
+
 int
 main(void)
 {
@@ -735,6 +789,7 @@ main(void)
         cmocka_unit_test(in_process_short_writes_come_on_a_blocking_send),
         cmocka_unit_test(in_process_eintr_comes_on_any_call),
         cmocka_unit_test(poll_entries_past_64_reach_the_kernel_unchanged),
+        cmocka_unit_test(a_lost_fin_found_by_a_wait_is_slept_out),
     };
 
     signal(SIGPIPE, SIG_IGN);

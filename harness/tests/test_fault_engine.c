@@ -709,6 +709,61 @@ poll_entries_past_64_reach_the_kernel_unchanged(void **state)
     tsl_fault_fini();
 }
 
+struct later_recv {
+    int fd;
+    ssize_t r;
+};
+
+static void *
+later_recv_main(void *arg)
+{
+    struct later_recv *l = arg;
+    char buf[8];
+
+    l->r = F->recv(l->fd, buf, sizeof(buf), MSG_DONTWAIT);
+    return NULL;
+}
+
+/* A reset that comes behind held bytes: the bytes first, then the
+ * reset's error once, and the engine goes on serving calls after it (a
+ * further receive returns, within a deadline, on another thread). */
+static void
+a_reset_behind_held_bytes_comes_after_them(void **state)
+{
+    struct linger lg = {1, 0};
+    struct later_recv l = {.r = 0};
+    struct timespec dl;
+    char buf[64];
+    pthread_t t;
+    ssize_t r;
+    int s, c;
+
+    (void)state;
+    arm("coalesce=1000,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    assert_int_equal(send(c, "abc", 3, 0), 3);
+    assert_int_equal(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)),
+                     0);
+    close(c); /* a reset */
+    r = F->recv(s, buf, sizeof(buf), 0);
+    if (r > 0) {
+        assert_int_equal(r, 3);
+        assert_memory_equal(buf, "abc", 3);
+        r = F->recv(s, buf, sizeof(buf), 0);
+    }
+    assert_int_equal(r, -1);
+    assert_int_equal(errno, ECONNRESET);
+    l.fd = s;
+    assert_int_equal(pthread_create(&t, NULL, later_recv_main, &l), 0);
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 5;
+    /* Not ended within 5 s: the engine is stuck (its lock still held). */
+    assert_int_equal(pthread_timedjoin_np(t, NULL, &dl), 0);
+    assert_true(l.r <= 0);
+    F->close(s);
+    tsl_fault_fini();
+}
+
 /* The real table with its select and poll counted. */
 static struct tsl_sys_ops counted;
 static atomic_int real_selects, real_polls;
@@ -790,6 +845,7 @@ main(void)
         cmocka_unit_test(in_process_eintr_comes_on_any_call),
         cmocka_unit_test(poll_entries_past_64_reach_the_kernel_unchanged),
         cmocka_unit_test(a_lost_fin_found_by_a_wait_is_slept_out),
+        cmocka_unit_test(a_reset_behind_held_bytes_comes_after_them),
     };
 
     signal(SIGPIPE, SIG_IGN);

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """report_json.py TSL-CONFORM BROKEN-ECHO SELECT-ECHO: the JSON report of
 a run with failures, read back as JSON and checked field by field against
-the run: the server command as given (a `"` and a `\\` in it), one entry
-per case with its result and points, the totals, and the hex dump of a
+the run: the server command as given (a `"`, a `\\` and a `'` in it, and
+given back by each replay command as sh reads it), one entry per case
+with its result and points, the totals, and the hex dump of a
 differing echo with the first differing byte marked, and only that one.
 Then the notes on a server outside the cases (the select() fixture ends
 by SIGTERM's default action): the same in the JSON and the HTML reports.
@@ -12,6 +13,7 @@ a pass, and the totals as the JSON says."""
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -69,7 +71,7 @@ with tempfile.TemporaryDirectory() as d:
     out = os.path.join(d, "r.json")
     junit = os.path.join(d, "r.xml")
     # The shell that starts the server reads what follows `#` as a comment.
-    server = '%s oneread {port} 500 # a "quoted" \\ name' % broken
+    server = '%s oneread {port} 500 # a "quoted" \\ isn\'t a name' % broken
     r = subprocess.run([conform, "--server", server, "--cases", "1.*",
                         "--expect-fail", "1.2.1,1.2.2", "--json", out,
                         "--junit", junit],
@@ -112,6 +114,13 @@ for c in cases:
           "%s: a failed case has a reason" % c["id"])
     check(("--cases '%s'" % c["id"]) in c["replay"],
           "%s: its replay command runs it alone" % c["id"])
+    # Read as the shell reads it, the replay gives the server command back
+    # exactly (its `'` quoted as '\'').
+    words = shlex.split(c["replay"])
+    check("--server" in words and
+          words[words.index("--server") + 1:][:1] == [server],
+          "%s: its replay command, split as sh does, has the server "
+          "command as given" % c["id"])
 
 # A differing echo: `differs from byte AT on`, then the expected and the
 # received bytes from FROM, the first differing one in brackets.

@@ -775,10 +775,14 @@ count_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
     return tsl__sys_libc.select(n, r, w, e, t);
 }
 
+static atomic_int real_poll_max_ms = -1; /* the longest timeout given */
+
 static int
 count_poll(struct pollfd *pf, nfds_t n, int timeout)
 {
     atomic_fetch_add(&real_polls, 1);
+    if (timeout < 0 || timeout > atomic_load(&real_poll_max_ms))
+        atomic_store(&real_poll_max_ms, timeout < 0 ? INT32_MAX : timeout);
     return tsl__sys_libc.poll(pf, n, timeout);
 }
 
@@ -818,6 +822,37 @@ a_lost_fin_found_by_a_wait_is_slept_out(void **state)
     tsl_fault_fini();
 }
 
+/* A poll that must not wait (timeout 0) on a socket whose bytes are held
+ * does not: it reports nothing yet, and the kernel is asked with no wait
+ * either, not until the bytes come due. */
+static void
+a_zero_timeout_poll_does_not_wait_for_held_bytes(void **state)
+{
+    struct pollfd p;
+    char err[200], buf[8];
+    int s, c;
+
+    (void)state;
+    counted = tsl__sys_libc;
+    counted.select = count_select;
+    counted.poll = count_poll;
+    assert_int_equal(tsl_fault_init("coalesce=1000,seed=1", &counted,
+                                    TSL_FAULT_KERNEL, err, sizeof(err)),
+                     0);
+    F = tsl_fault_ops();
+    pair(&s, &c, 1);
+    assert_int_equal(send(c, "held", 4, 0), 4);
+    /* A first receive that does not wait takes the bytes into the hold. */
+    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_int_equal(errno, EAGAIN);
+    p.fd = s;
+    p.events = POLLIN;
+    atomic_store(&real_poll_max_ms, -1);
+    assert_int_equal(F->poll(&p, 1, 0), 0);
+    assert_int_equal(atomic_load(&real_poll_max_ms), 0);
+    done(s, c);
+}
+
 int
 main(void)
 {
@@ -846,6 +881,7 @@ main(void)
         cmocka_unit_test(poll_entries_past_64_reach_the_kernel_unchanged),
         cmocka_unit_test(a_lost_fin_found_by_a_wait_is_slept_out),
         cmocka_unit_test(a_reset_behind_held_bytes_comes_after_them),
+        cmocka_unit_test(a_zero_timeout_poll_does_not_wait_for_held_bytes),
     };
 
     signal(SIGPIPE, SIG_IGN);

@@ -9,12 +9,14 @@
  * runs twice) or, for the _threaded cases, on a dedicated thread.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,6 +38,8 @@ static struct ev evlog[LOG_MAX];
 static size_t nlog;
 static struct tsl_sys_ops ops;
 static atomic_int fail_fd = -1; /* sends on it fail with EPIPE */
+static atomic_int eagain_reads;  /* reads that found nothing (EAGAIN) */
+static atomic_int waited_sends;  /* sends the socket took short or not */
 
 static void
 log_ev(char kind, int fd, long n)
@@ -53,6 +57,8 @@ c_recv(int fd, void *buf, size_t n, int flags)
 
     if (r > 0)
         log_ev('R', fd, r);
+    else if (r < 0 && errno == EAGAIN && !(flags & MSG_PEEK))
+        atomic_fetch_add(&eagain_reads, 1);
     return r;
 }
 
@@ -63,19 +69,43 @@ c_readv(int fd, const struct iovec *iov, int n)
 
     if (r > 0)
         log_ev('R', fd, r);
+    else if (r < 0 && errno == EAGAIN)
+        atomic_fetch_add(&eagain_reads, 1);
     return r;
 }
 
 static ssize_t
 c_send(int fd, const void *buf, size_t n, int flags)
 {
+    ssize_t r;
+
     if (fd == atomic_load(&fail_fd)) {
         log_ev('S', fd, -1);
         errno = EPIPE;
         return -1;
     }
     log_ev('S', fd, (long)n);
-    return tsl__sys_libc.send(fd, buf, n, flags);
+    r = tsl__sys_libc.send(fd, buf, n, flags);
+    if ((r < 0 && errno == EAGAIN) || (r >= 0 && (size_t)r < n)) {
+        int e = errno;
+        atomic_fetch_add(&waited_sends, 1);
+        errno = e;
+    }
+    return r;
+}
+
+/* With small_sndbuf, the server's end of each connection gets a 4 KiB send
+ * buffer (the kernel's own would take all of a test's replies at once). */
+static bool small_sndbuf;
+
+static int
+c_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+    int r = tsl__sys_libc.accept4(fd, sa, len, flags), small = 4096;
+
+    if (r >= 0 && small_sndbuf)
+        setsockopt(r, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    return r;
 }
 
 static void
@@ -85,7 +115,10 @@ counting_on(void)
     ops.recv = c_recv;
     ops.readv = c_readv;
     ops.send = c_send;
+    ops.accept4 = c_accept4;
     nlog = 0;
+    atomic_store(&eagain_reads, 0);
+    atomic_store(&waited_sends, 0);
     tsl__sys_set(&ops);
 }
 
@@ -550,6 +583,56 @@ reader_is_never_dropped(void)
     free(all);
 }
 
+/* Replies queued for a peer that reads nothing yet, after every request
+ * has been read: the socket is then reported writable only, as the peer
+ * drains it, and none of those events makes the server read a socket
+ * with nothing in it (a read is for a socket reported readable).  The
+ * 4 KiB buffers on both ends keep the replies queued in the server. */
+static void
+a_writable_event_reads_nothing(void)
+{
+    enum { N = 256, SZ = 1024 };
+    static uint8_t all[N * SZ], got[N * SZ];
+    struct sockaddr_in sa;
+    struct timeval tv = {10 * it_scale(), 0};
+    struct it_server s;
+    int fd, small = 4096;
+    size_t i;
+
+    for (i = 0; i < sizeof(all); i++)
+        all[i] = i % SZ == 0 ? SZ & 0xff : i % SZ == 1 ? SZ >> 8
+                                                       : (uint8_t)(i * 7);
+    counting_on();
+    small_sndbuf = true;
+    it_server_create(&s, "writable", "variable", IT_ECHO);
+    IT_EQ(tsl_server_set_output_limits(s.srv, 4096, 1 << 20, 2 << 20, 30000),
+          0);
+    IT_EQ(tsl_server_start(s.srv), 0);
+    s.port = tsl_server_port(s.srv);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    IT_CHECK(fd >= 0);
+    IT_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons(s.port);
+    IT_EQ(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    it_send_all(fd, all, sizeof(all));
+    IT_WAIT(&s, s.messages == N, 5000);
+    it_recv_exact(fd, got, sizeof(got));
+    IT_CHECK(memcmp(got, all, sizeof(got)) == 0);
+    it_close(fd);
+    IT_WAIT(&s, s.disconnected == 1, 2000);
+    fprintf(stderr, "%d sends waited, %d reads found nothing\n",
+            atomic_load(&waited_sends), atomic_load(&eagain_reads));
+    IT_CHECK(atomic_load(&waited_sends) > 0); /* replies did wait */
+    IT_EQ(atomic_load(&eagain_reads), 0);
+    small_sndbuf = false;
+    finish(&s);
+}
+
 /* ---- a frame larger than the configured hard limit ---- */
 
 /* The framing accepts 1 MiB frames while the hard limit says 64 KiB: the
@@ -661,6 +744,7 @@ main(int argc, char **argv)
          failed_flush_ends_that_client_threaded},
         {"reader_is_never_dropped", reader_is_never_dropped},
         {"reader_is_never_dropped_threaded", reader_is_never_dropped_threaded},
+        {"a_writable_event_reads_nothing", a_writable_event_reads_nothing},
         {"frame_above_hard_limit_is_echoed", frame_above_hard_limit_is_echoed},
         {"partial_frames_cost_what_arrived", partial_frames_cost_what_arrived},
         {"frame_above_hard_limit_is_echoed_threaded",

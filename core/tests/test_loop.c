@@ -13,7 +13,9 @@
  * writability and then drains in order, a stall, keepalive expiry (and a
  * client kept by its traffic, and a reset met by the expiry's peek), a
  * protocol error that ends one client only, the hand-off of a client
- * with half a frame to another receiver, and the stop.
+ * with half a frame to another receiver (and a second move refused while
+ * a client arrives or moves), keepalives held behind a paused read counted
+ * on resume, and the stop.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -1139,6 +1141,52 @@ migrate_to_rx1(struct tsl_client *c)
     tsl__client_unlock(c);
 }
 
+/* A client still being set up (handed over, not yet adopted by its
+ * receiver's turn) or already moving is refused another move with
+ * TSL_EAGAIN, and the move under way completes as asked: one migration,
+ * to the receiver it was sent to. */
+static void
+a_client_arriving_or_moving_is_not_moved_again(void **state)
+{
+    union tsl__sa peer = {.in = {.sin_family = AF_INET}};
+    uint8_t f[32];
+    size_t n = frame(f, "there");
+    struct tsl_client *c;
+
+    (void)state;
+    open_rx(0);
+    open_rx(1);
+    socks[0].room = UNLIMITED;
+    atomic_store(&srv->next_id, 0);
+    c = tsl__client_create(srv, SOCK_FD, &peer);
+    assert_non_null(c);
+    tsl__db_add(&srv->db, c);
+    atomic_fetch_add(&srv->ctr.current, 1);
+    tsl_client_ref(c);
+    cl[0] = c;
+    assert_int_equal(tsl__client_handoff(c, &rx[0].owner, NULL), 0);
+    assert_int_equal(tsl_server_migrate_client(srv, c, TSL_CLIENT_MULTIPLEXED),
+                     TSL_EAGAIN);
+    assert_true(turn(0, 0)); /* adopted */
+    assert_ptr_equal(rx[0].clients[c->slot], c);
+    /* Served where it is: "already there". */
+    assert_int_equal(tsl_server_migrate_client(srv, c, TSL_CLIENT_MULTIPLEXED),
+                     0);
+    assert_null(c->migrate_to);
+    migrate_to_rx1(c);
+    assert_int_equal(tsl_server_migrate_client(srv, c, TSL_CLIENT_MULTIPLEXED),
+                     TSL_EAGAIN);
+    assert_ptr_equal(c->migrate_to, &rx[1]);
+    assert_true(turn(0, 0));
+    peer_sends(0, f, n);
+    assert_true(turn(1, 0));
+    assert_ptr_equal(rx[1].clients[c->slot], c);
+    assert_ptr_equal(seen[0].served_by, &rx[1]);
+    assert_int_equal(seen[0].msgs, 1);
+    assert_int_equal(c->st.migrations, 1);
+    assert_int_equal(seen[0].disconnects, 0);
+}
+
 static void
 disconnect_client_0(void)
 {
@@ -1230,6 +1278,46 @@ paused_reading_holds_frames_until_resumed(void **state)
     assert_int_equal(tsl_client_disconnect(cl[0]), 0);
     assert_true(turn(0, 0));
     assert_int_equal(tsl_client_resume_reading(cl[0]), TSL_ENOTCONN);
+}
+
+/* Keepalive frames held in the ring behind a message whose callback
+ * paused reading are counted when they are delivered on resume, as they
+ * would have been in the read that brought them (no byte is read then:
+ * the bytes were counted with that read). */
+static void
+held_keepalives_are_counted_on_resume(void **state)
+{
+    static const uint8_t ka[2] = {2, 0};
+    uint8_t all[64];
+    tsl_client_stats_t st;
+    size_t n = 0;
+
+    (void)state;
+    on_msg_extra = pause_on_first;
+    echo = false;
+    open_rx(0);
+    add_client(0, 0);
+    n += frame(all + n, "one");
+    memcpy(all + n, ka, 2), n += 2;
+    memcpy(all + n, ka, 2), n += 2;
+    n += frame(all + n, "two");
+    memcpy(all + n, ka, 2), n += 2;
+    peer_sends(0, all, n);
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].msgs, 1);
+    tsl_client_stats(cl[0], &st);
+    assert_int_equal(st.keepalives_in, 0);
+    assert_int_equal(st.bytes_in, n);
+    assert_int_equal(tsl_client_resume_reading(cl[0]), 0);
+    assert_true(turn(0, 0));
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].msgs, 2);
+    assert_memory_equal(seen[0].last, "two", 3);
+    tsl_client_stats(cl[0], &st);
+    assert_int_equal(st.keepalives_in, 3);
+    assert_int_equal(st.msgs_in, 2);
+    assert_int_equal(st.bytes_in, n);
+    assert_int_equal(seen[0].disconnects, 0);
 }
 
 /* A malformed frame held in the ring while reading was paused ends that
@@ -1430,6 +1518,10 @@ main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             held_malformed_frame_ends_the_client_on_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            held_keepalives_are_counted_on_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_client_arriving_or_moving_is_not_moved_again, setup, teardown),
         cmocka_unit_test_setup_teardown(
             other_timers_do_not_end_a_stalled_client_early, setup, teardown),
         cmocka_unit_test_setup_teardown(longest_client_holds_are_not_the_servers,

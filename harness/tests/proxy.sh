@@ -19,7 +19,8 @@
 #           server must catch it (its timeout or the reset), connection 2
 #           ends normally
 #           control: faults changed through --control on a live
-#           connection (a reset now) and for the next one (a lost FIN)
+#           connection (a reset now) and for the next one (a lost FIN);
+#           plan, help and an unknown command answered
 #   TSL_SEED  the seed (default 1)
 # Exit 77 (skipped) without python3, or without socat for that server.
 set -u
@@ -326,6 +327,11 @@ control)
   r=$(control "plan")
   [[ $r == "ok crash_reset=0@conn=1,fin_loss=0@conn=2,seed=$seed" ]] ||
     fail "plan answered '$r'"
+  r=$(control "help")
+  [[ $r == "ok commands: faults PLAN | plan | show | help" ]] ||
+    fail "help answered '$r'"
+  r=$(control "helpme")
+  [[ $r == "error unknown command"* ]] || fail "helpme answered '$r'"
   ;;
 esac
 # Every fault line names its connection, direction, offset and seed.

@@ -678,6 +678,181 @@ in_process_eintr_comes_on_any_call(void **state)
     done(s, c);
 }
 
+/* The engine looks at a poll's first 64 entries (the most it saves);
+ * those past them reach the kernel as the program gave them: a readable
+ * descriptor at index 64 is reported, and its events are left as set. */
+static void
+poll_entries_past_64_reach_the_kernel_unchanged(void **state)
+{
+    struct pollfd pf[65];
+    int p[2], i;
+
+    (void)state;
+    arm("coalesce=1000,seed=1", TSL_FAULT_KERNEL);
+    assert_int_equal(pipe(p), 0);
+    for (i = 0; i < 64; i++) {
+        pf[i].fd = -1; /* ignored by poll(2) */
+        pf[i].events = POLLIN;
+        pf[i].revents = 0;
+    }
+    pf[64].fd = p[0];
+    pf[64].events = POLLIN;
+    pf[64].revents = 0;
+    assert_int_equal(write(p[1], "r", 1), 1);
+    assert_int_equal(F->poll(pf, 65, 2000), 1);
+    assert_true(pf[64].revents & POLLIN);
+    assert_int_equal(pf[64].events, POLLIN);
+    for (i = 0; i < 64; i++)
+        assert_int_equal(pf[i].revents, 0);
+    close(p[0]);
+    close(p[1]);
+    tsl_fault_fini();
+}
+
+struct later_recv {
+    int fd;
+    ssize_t r;
+};
+
+static void *
+later_recv_main(void *arg)
+{
+    struct later_recv *l = arg;
+    char buf[8];
+
+    l->r = F->recv(l->fd, buf, sizeof(buf), MSG_DONTWAIT);
+    return NULL;
+}
+
+/* A reset that comes behind held bytes: the bytes first, then the
+ * reset's error once, and the engine goes on serving calls after it (a
+ * further receive returns, within a deadline, on another thread). */
+static void
+a_reset_behind_held_bytes_comes_after_them(void **state)
+{
+    struct linger lg = {1, 0};
+    struct later_recv l = {.r = 0};
+    struct timespec dl;
+    char buf[64];
+    pthread_t t;
+    ssize_t r;
+    int s, c;
+
+    (void)state;
+    arm("coalesce=1000,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    assert_int_equal(send(c, "abc", 3, 0), 3);
+    assert_int_equal(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)),
+                     0);
+    close(c); /* a reset */
+    r = F->recv(s, buf, sizeof(buf), 0);
+    if (r > 0) {
+        assert_int_equal(r, 3);
+        assert_memory_equal(buf, "abc", 3);
+        r = F->recv(s, buf, sizeof(buf), 0);
+    }
+    assert_int_equal(r, -1);
+    assert_int_equal(errno, ECONNRESET);
+    l.fd = s;
+    assert_int_equal(pthread_create(&t, NULL, later_recv_main, &l), 0);
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 5;
+    /* Not ended within 5 s: the engine is stuck (its lock still held). */
+    assert_int_equal(pthread_timedjoin_np(t, NULL, &dl), 0);
+    assert_true(l.r <= 0);
+    F->close(s);
+    tsl_fault_fini();
+}
+
+/* The real table with its select and poll counted. */
+static struct tsl_sys_ops counted;
+static atomic_int real_selects, real_polls;
+
+static int
+count_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
+{
+    atomic_fetch_add(&real_selects, 1);
+    return tsl__sys_libc.select(n, r, w, e, t);
+}
+
+static atomic_int real_poll_max_ms = -1; /* the longest timeout given */
+
+static int
+count_poll(struct pollfd *pf, nfds_t n, int timeout)
+{
+    atomic_fetch_add(&real_polls, 1);
+    if (timeout < 0 || timeout > atomic_load(&real_poll_max_ms))
+        atomic_store(&real_poll_max_ms, timeout < 0 ? INT32_MAX : timeout);
+    return tsl__sys_libc.poll(pf, n, timeout);
+}
+
+/* A lost FIN that a select or poll finds is hidden there and from then
+ * on: the rest of that wait sleeps in the kernel (a call or two), rather
+ * than finding the EOF readable again at once, turn after turn. */
+static void
+a_lost_fin_found_by_a_wait_is_slept_out(void **state)
+{
+    struct timeval tv = {0, 300 * 1000};
+    struct pollfd p;
+    char err[200];
+    fd_set rs;
+    int s, c;
+
+    (void)state;
+    counted = tsl__sys_libc;
+    counted.select = count_select;
+    counted.poll = count_poll;
+    assert_int_equal(tsl_fault_init("fin_loss,seed=1", &counted,
+                                    TSL_FAULT_KERNEL, err, sizeof(err)),
+                     0);
+    F = tsl_fault_ops();
+    pair(&s, &c, 1);
+    close(c);
+    atomic_store(&real_selects, 0);
+    FD_ZERO(&rs);
+    FD_SET(s, &rs);
+    assert_int_equal(F->select(s + 1, &rs, NULL, NULL, &tv), 0);
+    assert_true(atomic_load(&real_selects) <= 3);
+    p.fd = s;
+    p.events = POLLIN;
+    atomic_store(&real_polls, 0);
+    assert_int_equal(F->poll(&p, 1, 300), 0);
+    assert_true(atomic_load(&real_polls) <= 3);
+    F->close(s);
+    tsl_fault_fini();
+}
+
+/* A poll that must not wait (timeout 0) on a socket whose bytes are held
+ * does not: it reports nothing yet, and the kernel is asked with no wait
+ * either, not until the bytes come due. */
+static void
+a_zero_timeout_poll_does_not_wait_for_held_bytes(void **state)
+{
+    struct pollfd p;
+    char err[200], buf[8];
+    int s, c;
+
+    (void)state;
+    counted = tsl__sys_libc;
+    counted.select = count_select;
+    counted.poll = count_poll;
+    assert_int_equal(tsl_fault_init("coalesce=1000,seed=1", &counted,
+                                    TSL_FAULT_KERNEL, err, sizeof(err)),
+                     0);
+    F = tsl_fault_ops();
+    pair(&s, &c, 1);
+    assert_int_equal(send(c, "held", 4, 0), 4);
+    /* A first receive that does not wait takes the bytes into the hold. */
+    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_int_equal(errno, EAGAIN);
+    p.fd = s;
+    p.events = POLLIN;
+    atomic_store(&real_poll_max_ms, -1);
+    assert_int_equal(F->poll(&p, 1, 0), 0);
+    assert_int_equal(atomic_load(&real_poll_max_ms), 0);
+    done(s, c);
+}
+
 int
 main(void)
 {
@@ -703,6 +878,10 @@ main(void)
         cmocka_unit_test(split_receives_with_flags_take_every_byte),
         cmocka_unit_test(in_process_short_writes_come_on_a_blocking_send),
         cmocka_unit_test(in_process_eintr_comes_on_any_call),
+        cmocka_unit_test(poll_entries_past_64_reach_the_kernel_unchanged),
+        cmocka_unit_test(a_lost_fin_found_by_a_wait_is_slept_out),
+        cmocka_unit_test(a_reset_behind_held_bytes_comes_after_them),
+        cmocka_unit_test(a_zero_timeout_poll_does_not_wait_for_held_bytes),
     };
 
     signal(SIGPIPE, SIG_IGN);

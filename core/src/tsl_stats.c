@@ -5,13 +5,39 @@
  * whichever thread sees the event; a snapshot reads each with relaxed
  * order, so counters are individually exact but not a single instant.
  * Per-client counters live in the client under its lock (tsl_client.c);
- * their JSON form is written here too.
+ * their snapshot, with what the serving owner has staged this turn
+ * (tsl_output.c), and their JSON form are made here.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "tsl_internal.h"
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+void
+tsl_client_stats(tsl_client_t *c, tsl_client_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->id = c->id;
+    tsl__client_lock(c);
+    out->bytes_in = c->st.bytes_in;
+    out->bytes_out = c->st.bytes_out;
+    out->msgs_in = atomic_load_explicit(&c->msgs_in, memory_order_relaxed);
+    out->msgs_out = c->st.msgs_out;
+    out->keepalives_in = c->st.keepalives_in;
+    out->keepalives_out = c->st.keepalives_out;
+    out->protocol_errors = c->st.protocol_errors;
+    out->out_queued = tsl__outq_len(&c->out);
+    out->out_queued_peak = c->st.out_queued_peak;
+    out->connect_time_ms = c->st.connect_time_ms;
+    out->last_recv_ms = c->st.last_recv_ms;
+    out->last_send_ms = c->st.last_send_ms;
+    out->threaded = c->threaded;
+    out->migrations = c->st.migrations;
+    tsl__output_staged_stats_locked(c, out);
+    tsl__client_unlock(c);
+}
 
 void
 tsl_server_stats(tsl_server_t *srv, tsl_server_stats_t *out)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ci/mutate.sh [--seed N] [--count K] [--gate PCT] [--files 'GLOB ...']
 #              [--suite REGEX] [--timeout S] [--report FILE] [--list] [--head]
-#              [--memcheck]
+#              [--memcheck] [--ci] [--sites 'SITE ...']
 # - the project's own mutation tester.  It copies the checkout (the files
 #   git does not ignore, as they are in the work tree; with --head, the
 #   last commit instead) to build/mutate/tree, builds it
@@ -29,7 +29,7 @@
 #   rel      a relational operator flipped: < <=, > >=, == !=
 #   logic    && and || swapped
 #   negate   the condition of an if or while negated
-#   const    an integer literal 0..64 made one larger
+#   const    an integer literal 0..64 made one larger (-N too: -1 -> 0)
 #   return   `return true/false/0/-1;` swapped or changed
 #   delete   a call statement deleted (a line that is only f(...);)
 #   lock     a pthread_mutex_lock(X) line and its next unlock of X deleted
@@ -52,6 +52,15 @@
 # against the fast suite's Valgrind memcheck twins as well (the CI's
 # valgrind job, minutes a survivor), so that a mutant only memcheck can
 # see (an uninitialised read, a leak) counts as killed, by the twin named.
+# --ci: a mutant its own tests (and --memcheck's twins) leave alive is run
+# against the rest of what .ci/run runs on that code, as the target counts
+# kills ("by the default CI run, all jobs together"): every other entry of
+# the default build but the Valgrind twins (for a core/src mutant, the
+# unit and integration labels on epoll too), then, for a core/src mutant,
+# the fast suite built with ThreadSanitizer (ci/sanitize.sh's build and
+# options, in build/mutate/tsan).  Minutes a survivor.
+# --sites 'FILE:LINE:OP:N ...' takes those sites (as printed) instead of a
+# drawn sample: a sample's survivors run again, with --ci say.
 # --list prints the sites the sample would take (and which are listed as
 # equivalent), and builds nothing.
 #
@@ -79,6 +88,8 @@ report=
 list=0
 head=0
 memcheck=0
+ci=0
+sites=
 usage() {
   sed -n '2,3p' "$0" | sed 's/^# //' >&2
   exit 2
@@ -95,6 +106,8 @@ while (($#)); do
     --list) list=1; shift ;;
     --head) head=1; shift ;;
     --memcheck) memcheck=1; shift ;;
+    --ci) ci=1; shift ;;
+    --sites) sites=${2:?}; shift 2 ;;
     -h|--help) usage ;;
     *) echo "mutate: unknown argument '$1'" >&2; usage ;;
   esac
@@ -105,12 +118,13 @@ done
 command -v python3 >/dev/null || { echo "mutate: python3 not found" >&2; exit 2; }
 
 exec python3 - "$top" "$seed" "$count" "${gate:--1}" "$files" "$suite" \
-  "$timeout" "$report" "$list" "$head" "$memcheck" <<'PY'
+  "$timeout" "$report" "$list" "$head" "$memcheck" "$ci" "$sites" <<'PY'
 import fnmatch, glob, os, random, re, shutil, subprocess, sys, time
 
 (top, seed, count, gate, files, suite, timeout, report, list_only, from_head,
- memcheck) = sys.argv[1:]
+ memcheck, ci_rest, only_sites) = sys.argv[1:]
 memcheck = memcheck == "1"
+ci_rest = ci_rest == "1"
 seed, count, gate, timeout = int(seed), int(count), int(gate), int(timeout)
 list_only = list_only == "1"
 work = os.path.join(top, "build", "mutate")
@@ -207,8 +221,11 @@ def sites_of(path):
                 found.append((rel, no, "logic", k, pat, rep))
         if re.match(r"^\s*(\}\s*else\s+)?(if|while)\s*\(", code) and cond_closes(code):
             found.append((rel, no, "negate", 0, None, None))
+        # (Not in `return 0;` and the like: the return operator makes
+        # the same change there.)
         for k, m in enumerate(re.finditer(r"(?<![\w.\[])([0-9]|[1-5][0-9]|6[0-4])(?![\w.xX\]])", code)):
-            found.append((rel, no, "const", k, None, None))
+            if code.strip() not in RETURNS:
+                found.append((rel, no, "const", k, None, None))
         if code.strip() in RETURNS:
             found.append((rel, no, "return", 0, None, None))
         if CALL_STMT.match(code) and not DECL_LIKE.match(code) and "=" not in code:
@@ -255,7 +272,17 @@ def apply(site, text):
         if k >= len(ms):
             return None
         m = ms[k]
-        new = ln[:m.start()] + str(int(m.group(1)) + 1) + ln[m.end():]
+        start, val = m.start(), int(m.group(1))
+        j = start - 1
+        if j >= 0 and code[j] == "-":
+            # A negative literal: -N is one larger as -(N-1) (-1 -> 0),
+            # not -(N+1), which tests of the sign alone cannot tell apart.
+            i = j - 1
+            while i >= 0 and code[i] == " ":
+                i -= 1
+            if i < 0 or not (code[i].isalnum() or code[i] in "_)]"):
+                start, val = j, -val
+        new = ln[:start] + str(val + 1) + ln[m.end():]
     elif op == "return":
         s = code.replace("~~", "->").strip()  # the statement, comment blanked
         if s not in RETURNS:
@@ -328,6 +355,14 @@ def equiv_reason(s):
     return None
 rng = random.Random(seed)
 sample = rng.sample(every, min(count, len(every)))
+if only_sites:
+    by_id = {site_id(s): s for s in every}
+    bad = [w for w in only_sites.split() if w not in by_id]
+    if bad:
+        print("mutate: no such site: %s (the ids --list prints)" % " ".join(bad),
+              file=sys.stderr)
+        sys.exit(2)
+    sample = [by_id[w] for w in only_sites.split()]
 # The core's mutants first: they rebuild the fast suite's targets only, and
 # the first harness mutant then rebuilds everything once.  The order within
 # each tree is the sample's.
@@ -359,8 +394,12 @@ def suite_of(path):
         if fnmatch.fnmatch(path, g):
             return regex, label, both
     return FAST, "fast", True
-say("mutate: seed %d, %d of %d sites in %d files (replay: ci/mutate.sh --seed %d --count %d --files '%s')"
-    % (seed, len(sample), len(every), len(paths), seed, count, files))
+if only_sites:
+    say("mutate: %d chosen sites of %d in %d files (replay: ci/mutate.sh --sites '%s')"
+        % (len(sample), len(every), len(paths), only_sites))
+else:
+    say("mutate: seed %d, %d of %d sites in %d files (replay: ci/mutate.sh --seed %d --count %d --files '%s')"
+        % (seed, len(sample), len(every), len(paths), seed, count, files))
 if list_only:
     for s in sample:
         say("  " + site_id(s) + ("  (equivalent)" if equiv_reason(s) is not None else ""))
@@ -461,6 +500,58 @@ def run_memcheck(path):
     return None
 
 
+TSAN = os.path.join(work, "tsan")
+TSAN_ENV = {"TSAN_OPTIONS": "halt_on_error=1:second_deadlock_stack=1"}
+
+
+def first_failed(rc, out, what):
+    if rc is None:
+        return "%s (%s)" % (WALL_KILL, what)
+    if rc != 0 and "No tests were found" not in out:
+        m = re.search(r"\d+ - (\S+) \(", out)
+        return (m.group(1) if m else "ctest exit %d" % rc) + " (" + what + ")"
+    return None
+
+
+def run_rest(path):
+    """With --ci: None if the rest of the CI's jobs pass on the mutant
+    (the default build's other entries, then for core/src the TSan fast
+    suite), else the first failing test with its job."""
+    if not ci_rest:
+        return None
+    regex, label, both = suite_of(path)
+    core = path.startswith("core/src/")
+    if both:  # only the fast targets were built: build the rest now
+        ok, _ = build()
+        if not ok:
+            return None
+    runs = [({}, ["-E", "memcheck|" + regex, "-LE", "valgrind"], "default")]
+    if core:
+        runs.append(({"TSL_BACKEND": "epoll"},
+                     ["-L", "unit|integration", "-E", "memcheck|" + regex],
+                     "epoll"))
+    for env, sel, what in runs:
+        rc, out = ctest(["--test-dir", bdir] + sel + ["-j2", "--stop-on-failure",
+                        "--timeout", str(3 * timeout)], env=dict(os.environ, **env))
+        by = first_failed(rc, out, what)
+        if by is not None:
+            return by
+    if not core:
+        return None
+    if not os.path.exists(os.path.join(TSAN, "CMakeCache.txt")):
+        subprocess.run(["cmake", "-S", tree, "-B", TSAN, "-DCMAKE_BUILD_TYPE=Debug",
+                        "-DCMAKE_C_COMPILER=clang", "-DTSL_WERROR=OFF",
+                        "-DTSL_VALGRIND=OFF", "-DTSL_SANITIZE=thread"],
+                       check=True, capture_output=True)
+    r = subprocess.run(["cmake", "--build", TSAN, "-j2", "--target"] + CORE_TARGETS,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    rc, out = ctest(["--test-dir", TSAN, "-R", FAST, "-j2", "--stop-on-failure",
+                     "--timeout", str(5 * timeout)], env=dict(os.environ, **TSAN_ENV))
+    return first_failed(rc, out, "tsan")
+
+
 def run_suite(path):
     """None if the tests of `path` pass, else the first failing test."""
     regex, label, both = suite_of(path)
@@ -518,6 +609,8 @@ for i, s in enumerate(sample, 1):
         by = run_suite(s[0])
         if by is None:
             by = run_memcheck(s[0])
+        if by is None:
+            by = run_rest(s[0])
     finally:
         open(path, "w").write(orig)
     f = per_file.setdefault(s[0], [0, 0])
@@ -531,6 +624,9 @@ for i, s in enumerate(sample, 1):
         f[1] += 1
         say("%s  SURVIVED\n      %s" % (tag, desc))
 ok, _ = build()  # leave the copy's build unmutated
+if ci_rest and os.path.exists(os.path.join(TSAN, "CMakeCache.txt")):
+    subprocess.run(["cmake", "--build", TSAN, "-j2", "--target"] + CORE_TARGETS,
+                   capture_output=True)
 
 # A kill counts only if the test that made it passes without the mutant:
 # each killing test runs three more times on the unmutated build.
@@ -538,11 +634,15 @@ flaky = set()
 for name in sorted({k[1] for k in kills}):
     if name.startswith(WALL_KILL):
         continue  # the whole suite ran past its limit: no one test to rerun
-    base, epoll = name.replace(" (epoll)", ""), name.endswith(" (epoll)")
-    e = dict(os.environ, **({"TSL_BACKEND": "epoll"} if epoll else {}))
-    r = subprocess.run(["ctest", "--test-dir", bdir, "-R", "^" + re.escape(base) + "$",
+    m = re.match(r"^(.*?)(?: \((epoll|default|tsan)\))?$", name)
+    base, job = m.group(1), m.group(2)
+    e = dict(os.environ, **({"TSL_BACKEND": "epoll"} if job == "epoll" else
+                            TSAN_ENV if job == "tsan" else {}))
+    r = subprocess.run(["ctest", "--test-dir", TSAN if job == "tsan" else bdir,
+                        "-R", "^" + re.escape(base) + "$",
                         "--repeat", "until-fail:3", "--timeout",
-                        str(10 * timeout if base.endswith(".memcheck") else timeout)],
+                        str(10 * timeout if base.endswith(".memcheck") else
+                            5 * timeout if job in ("default", "tsan") else timeout)],
                        capture_output=True, text=True, env=e)
     if r.returncode != 0 or "No tests were found" in r.stdout + r.stderr:
         flaky.add(name)

@@ -857,6 +857,30 @@ other_timers_do_not_end_a_stalled_client_early(void **state)
     assert_true(seen[0].msgs >= 5);
 }
 
+/* The hard limit is the most a client's output may hold: sends that
+ * bring it to the limit exactly are taken, one byte more is refused and
+ * ends that client (slow-consumer). */
+static void
+output_may_hold_the_hard_limit_exactly(void **state)
+{
+    static uint8_t buf[4096];
+
+    (void)state;
+    assert_int_equal(tsl_server_set_output_limits(srv, 1024, 2048, 4096,
+                                                  300),
+                     0);
+    open_rx(0);
+    add_client(0, 0);
+    socks[0].room = 0; /* its peer reads nothing */
+    assert_int_equal(tsl_client_send(cl[0], buf, 4000), 0);
+    assert_int_equal(tsl_client_send(cl[0], buf, 96), 0); /* 4096 held */
+    assert_int_equal(tsl__output_len(cl[0]), 4096);
+    assert_int_equal(tsl_client_send(cl[0], buf, 1), TSL_ENOBUFS);
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].disconnects, 1);
+    assert_int_equal(seen[0].reason, TSL_REASON_SLOW_CONSUMER);
+}
+
 static void
 stalled_output_ends_that_client_as_slow_consumer(void **state)
 {
@@ -1487,6 +1511,8 @@ main(void)
         cmocka_unit_test_setup_teardown(
             output_waits_for_writability_then_drains_in_order, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            output_may_hold_the_hard_limit_exactly, setup, teardown),
         cmocka_unit_test_setup_teardown(
             stalled_output_ends_that_client_as_slow_consumer, setup,
             teardown),

@@ -58,6 +58,30 @@ fires_at_the_deadline_never_before(void **state)
     tsl__wheel_fini(&w);
 }
 
+/* A delay below zero is a delay of zero: started on a tick boundary
+ * the wheel has not reached yet, both timers fire when it does. */
+static void
+negative_delay_is_zero(void **state)
+{
+    struct tsl_wheel w;
+    struct rec zero = {.w = &w}, neg = {.w = &w};
+    int64_t t;
+
+    (void)state;
+    assert_int_equal(tsl__wheel_init(&w, 10, 8, 1000, on_fire, &w), 0);
+    tsl__timer_init(&zero.t);
+    tsl__timer_init(&neg.t);
+    tsl__wheel_start(&w, &zero.t, 1010, 0);
+    tsl__wheel_start(&w, &neg.t, 1010, -5);
+    for (t = 1010; t <= 1100 && zero.fired == 0; t++)
+        tsl__wheel_advance(&w, t);
+    assert_int_equal(zero.fired, 1);
+    assert_int_equal(neg.fired, 1);
+    assert_int_equal(zero.at, 1010);
+    assert_int_equal(neg.at, 1010);
+    tsl__wheel_fini(&w);
+}
+
 /* At the wheel's origin (tick 0, nothing processed yet) the rules hold
  * too: a timer fires at least one tick out, and never before its time. */
 static void
@@ -269,6 +293,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fires_at_the_deadline_never_before),
+        cmocka_unit_test(negative_delay_is_zero),
         cmocka_unit_test(at_the_origin_at_least_one_tick_and_never_early),
         cmocka_unit_test(timers_beyond_one_turn_wait_for_their_turn),
         cmocka_unit_test(cancel_and_restart),

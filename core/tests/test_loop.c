@@ -857,6 +857,22 @@ other_timers_do_not_end_a_stalled_client_early(void **state)
     assert_true(seen[0].msgs >= 5);
 }
 
+/* A close asked twice before the owner acts: the second is refused (one
+ * is already under way), and the client ends once, as forced. */
+static void
+second_disconnect_is_refused(void **state)
+{
+    (void)state;
+    open_rx(0);
+    add_client(0, 0);
+    assert_int_equal(tsl_client_disconnect(cl[0]), 0);
+    assert_int_equal(tsl_client_disconnect(cl[0]), TSL_ENOTCONN);
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].disconnects, 1);
+    assert_int_equal(seen[0].reason, TSL_REASON_FORCED);
+    assert_int_equal(tsl_client_disconnect(cl[0]), TSL_ENOTCONN);
+}
+
 /* The hard limit is the most a client's output may hold: sends that
  * bring it to the limit exactly are taken, one byte more is refused and
  * ends that client (slow-consumer). */
@@ -1513,6 +1529,8 @@ main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             output_may_hold_the_hard_limit_exactly, setup, teardown),
+        cmocka_unit_test_setup_teardown(second_disconnect_is_refused, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             stalled_output_ends_that_client_as_slow_consumer, setup,
             teardown),

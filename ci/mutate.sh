@@ -483,6 +483,18 @@ def ctest(args, env=None):
     return rc, out
 
 
+def first_failed(rc, out, what=None):
+    """None if a ctest run passed (or found no tests), else the first
+    failing test, with " (what)" after it when a job is named."""
+    tail = " (%s)" % what if what else ""
+    if rc is None:
+        return WALL_KILL + tail
+    if rc != 0 and "No tests were found" not in out:
+        m = re.search(r"\d+ - (\S+) \(", out)
+        return (m.group(1) if m else "ctest exit %d" % rc) + tail
+    return None
+
+
 def run_memcheck(path):
     """None if the memcheck twins of the fast suite pass (or do not apply to
     `path`), else the first failing one."""
@@ -492,25 +504,11 @@ def run_memcheck(path):
                      "--stop-on-failure", "--timeout", str(10 * timeout)])
     if rc is None:
         return WALL_KILL + " (memcheck)"
-    if "No tests were found" in out:
-        return None
-    if rc != 0:
-        m = re.search(r"\d+ - (\S+) \(", out)
-        return m.group(1) if m else "ctest exit %d (memcheck)" % rc
-    return None
+    return first_failed(rc, out)  # a twin's name says memcheck
 
 
 TSAN = os.path.join(work, "tsan")
 TSAN_ENV = {"TSAN_OPTIONS": "halt_on_error=1:second_deadlock_stack=1"}
-
-
-def first_failed(rc, out, what):
-    if rc is None:
-        return "%s (%s)" % (WALL_KILL, what)
-    if rc != 0 and "No tests were found" not in out:
-        m = re.search(r"\d+ - (\S+) \(", out)
-        return (m.group(1) if m else "ctest exit %d" % rc) + " (" + what + ")"
-    return None
 
 
 def run_rest(path):
@@ -559,12 +557,9 @@ def run_suite(path):
         e = dict(os.environ, **env)
         rc, out = ctest(["--test-dir", bdir, "-R", regex, "-E", "memcheck", "-j2",
                          "--stop-on-failure", "--timeout", str(timeout)], env=e)
-        if rc is None:
-            return WALL_KILL + (" (epoll)" if env else "")
-        if rc != 0:
-            m = re.search(r"\d+ - (\S+) \(", out)
-            name = m.group(1) if m else "ctest exit %d" % rc
-            return name + (" (epoll)" if env else "")
+        by = first_failed(rc, out, "epoll" if env else None)
+        if by is not None:
+            return by
     return None
 
 

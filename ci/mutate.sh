@@ -55,10 +55,11 @@
 # --ci: a mutant its own tests (and --memcheck's twins) leave alive is run
 # against the rest of what .ci/run runs on that code, as the target counts
 # kills ("by the default CI run, all jobs together"): every other entry of
-# the default build but the Valgrind twins (for a core/src mutant, the
-# unit and integration labels on epoll too), then, for a core/src mutant,
-# the fast suite built with ThreadSanitizer (ci/sanitize.sh's build and
-# options, in build/mutate/tsan).  Minutes a survivor.
+# the default build but the Valgrind twins, the unit and integration
+# labels on epoll, then the file's own tests (for core/src the fast suite)
+# built with ASan+UBSan and with ThreadSanitizer (ci/sanitize.sh's
+# builds and options, in build/mutate/asan and build/mutate/tsan).
+# Minutes a survivor.
 # --sites 'FILE:LINE:OP:N ...' takes those sites (as printed) instead of a
 # drawn sample: a sample's survivors run again, with --ci say.
 # --list prints the sites the sample would take (and which are listed as
@@ -507,14 +508,40 @@ def run_memcheck(path):
     return first_failed(rc, out)  # a twin's name says memcheck
 
 
-TSAN = os.path.join(work, "tsan")
-TSAN_ENV = {"TSAN_OPTIONS": "halt_on_error=1:second_deadlock_stack=1"}
+# The sanitizer jobs of ci/sanitize.sh, as --ci runs them: (job, build
+# directory, TSL_SANITIZE, environment).  ASan's LeakSanitizer reads the
+# tree's own suppressions, as the CI's does.
+SAN_JOBS = [
+    ("asan", os.path.join(work, "asan"), "address,undefined",
+     {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0",
+      "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+      "LSAN_OPTIONS": "suppressions=%s/ci/lsan.supp:print_suppressions=0" % tree}),
+    ("tsan", os.path.join(work, "tsan"), "thread",
+     {"TSAN_OPTIONS": "halt_on_error=1:second_deadlock_stack=1"}),
+]
+SAN_BY_JOB = {j[0]: j for j in SAN_JOBS}
+
+
+def san_build(job, core):
+    """Builds a sanitizer job's tree (for a core/src mutant, the fast
+    suite's targets only).  False if it does not build."""
+    _, d, san, _ = SAN_BY_JOB[job]
+    if not os.path.exists(os.path.join(d, "CMakeCache.txt")):
+        subprocess.run(["cmake", "-S", tree, "-B", d, "-DCMAKE_BUILD_TYPE=Debug",
+                        "-DCMAKE_C_COMPILER=clang", "-DTSL_WERROR=OFF",
+                        "-DTSL_VALGRIND=OFF", "-DTSL_SANITIZE=" + san],
+                       check=True, capture_output=True)
+    tg = ["--target"] + CORE_TARGETS if core else []
+    r = subprocess.run(["cmake", "--build", d, "-j2"] + tg, capture_output=True, text=True)
+    return r.returncode == 0
 
 
 def run_rest(path):
-    """With --ci: None if the rest of the CI's jobs pass on the mutant
-    (the default build's other entries, then for core/src the TSan fast
-    suite), else the first failing test with its job."""
+    """With --ci: None if the rest of the CI's jobs pass on the mutant,
+    else the first failing test with its job: the default build's other
+    entries, the unit and integration labels on epoll, then the file's own
+    tests (for core/src the fast suite) built with ASan+UBSan and with
+    TSan, as ci/sanitize.sh runs them."""
     if not ci_rest:
         return None
     regex, label, both = suite_of(path)
@@ -523,31 +550,26 @@ def run_rest(path):
         ok, _ = build()
         if not ok:
             return None
-    runs = [({}, ["-E", "memcheck|" + regex, "-LE", "valgrind"], "default")]
-    if core:
-        runs.append(({"TSL_BACKEND": "epoll"},
-                     ["-L", "unit|integration", "-E", "memcheck|" + regex],
-                     "epoll"))
+    runs = [({}, ["-E", "memcheck|" + regex, "-LE", "valgrind"], "default"),
+            ({"TSL_BACKEND": "epoll"},
+             ["-L", "unit|integration", "-E", "memcheck|" + (regex if both else "^$")],
+             "epoll")]
     for env, sel, what in runs:
         rc, out = ctest(["--test-dir", bdir] + sel + ["-j2", "--stop-on-failure",
                         "--timeout", str(3 * timeout)], env=dict(os.environ, **env))
         by = first_failed(rc, out, what)
         if by is not None:
             return by
-    if not core:
-        return None
-    if not os.path.exists(os.path.join(TSAN, "CMakeCache.txt")):
-        subprocess.run(["cmake", "-S", tree, "-B", TSAN, "-DCMAKE_BUILD_TYPE=Debug",
-                        "-DCMAKE_C_COMPILER=clang", "-DTSL_WERROR=OFF",
-                        "-DTSL_VALGRIND=OFF", "-DTSL_SANITIZE=thread"],
-                       check=True, capture_output=True)
-    r = subprocess.run(["cmake", "--build", TSAN, "-j2", "--target"] + CORE_TARGETS,
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        return None
-    rc, out = ctest(["--test-dir", TSAN, "-R", FAST, "-j2", "--stop-on-failure",
-                     "--timeout", str(5 * timeout)], env=dict(os.environ, **TSAN_ENV))
-    return first_failed(rc, out, "tsan")
+    for job, d, _, env in SAN_JOBS:
+        if not san_build(job, core):
+            return None
+        rc, out = ctest(["--test-dir", d, "-R", FAST if core else regex, "-j2",
+                         "--stop-on-failure", "--timeout", str(5 * timeout)],
+                        env=dict(os.environ, **env))
+        by = first_failed(rc, out, job)
+        if by is not None:
+            return by
+    return None
 
 
 def run_suite(path):
@@ -619,9 +641,9 @@ for i, s in enumerate(sample, 1):
         f[1] += 1
         say("%s  SURVIVED\n      %s" % (tag, desc))
 ok, _ = build()  # leave the copy's build unmutated
-if ci_rest and os.path.exists(os.path.join(TSAN, "CMakeCache.txt")):
-    subprocess.run(["cmake", "--build", TSAN, "-j2", "--target"] + CORE_TARGETS,
-                   capture_output=True)
+for job, d, _, _ in SAN_JOBS if ci_rest else ():
+    if os.path.exists(os.path.join(d, "CMakeCache.txt")):
+        san_build(job, all(s[0].startswith("core/src/") for s in sample))
 
 # A kill counts only if the test that made it passes without the mutant:
 # each killing test runs three more times on the unmutated build.
@@ -629,15 +651,15 @@ flaky = set()
 for name in sorted({k[1] for k in kills}):
     if name.startswith(WALL_KILL):
         continue  # the whole suite ran past its limit: no one test to rerun
-    m = re.match(r"^(.*?)(?: \((epoll|default|tsan)\))?$", name)
+    m = re.match(r"^(.*?)(?: \((epoll|default|asan|tsan)\))?$", name)
     base, job = m.group(1), m.group(2)
     e = dict(os.environ, **({"TSL_BACKEND": "epoll"} if job == "epoll" else
-                            TSAN_ENV if job == "tsan" else {}))
-    r = subprocess.run(["ctest", "--test-dir", TSAN if job == "tsan" else bdir,
+                            SAN_BY_JOB[job][3] if job in SAN_BY_JOB else {}))
+    r = subprocess.run(["ctest", "--test-dir", SAN_BY_JOB[job][1] if job in SAN_BY_JOB else bdir,
                         "-R", "^" + re.escape(base) + "$",
                         "--repeat", "until-fail:3", "--timeout",
                         str(10 * timeout if base.endswith(".memcheck") else
-                            5 * timeout if job in ("default", "tsan") else timeout)],
+                            5 * timeout if job in ("default", "asan", "tsan") else timeout)],
                        capture_output=True, text=True, env=e)
     if r.returncode != 0 or "No tests were found" in r.stdout + r.stderr:
         flaky.add(name)

@@ -22,8 +22,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -853,6 +857,146 @@ a_zero_timeout_poll_does_not_wait_for_held_bytes(void **state)
     done(s, c);
 }
 
+/* The engine's counter `name` (tsl_fault_stats), which only ever grows. */
+static unsigned long long
+stat_of(const char *name)
+{
+    char line[512], key[32];
+    const char *at;
+
+    assert_true(tsl_fault_stats(line, sizeof(line)) < (int)sizeof(line));
+    snprintf(key, sizeof(key), "%s=", name);
+    for (at = line; (at = strstr(at, key)) != NULL; at++)
+        if (at == line || at[-1] == ' ')
+            return strtoull(at + strlen(key), NULL, 10);
+    fail_msg("no %s in \"%s\"", name, line);
+    return 0;
+}
+
+/* A receive that meets held bytes counts once as held and, since it
+ * blocks, once as waited, however many times it waits (the counters
+ * LD_PRELOAD prints at exit: a teacher reads them to see a fault was
+ * really injected). */
+static void
+a_held_receive_is_counted_once(void **state)
+{
+    unsigned long long held, waited;
+    char buf[64];
+    int s, c;
+
+    (void)state;
+    arm("coalesce=1000,seed=1", TSL_FAULT_KERNEL);
+    held = stat_of("held");
+    waited = stat_of("waited");
+    pair(&s, &c, 1);
+    assert_int_equal(send(c, "hello", 5, 0), 5);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), 0), 5);
+    assert_int_equal(stat_of("held") - held, 1);
+    assert_int_equal(stat_of("waited") - waited, 1);
+    done(s, c);
+}
+
+/* Only TCP sockets are connections: an AF_UNIX stream accepted through
+ * the engine is not tracked, and its bytes are not held. */
+static void
+a_unix_socket_accepted_is_not_a_connection(void **state)
+{
+    struct sockaddr_un sa;
+    char path[64], buf[8];
+    int l, cli, srv;
+
+    (void)state;
+    arm("coalesce=1000,seed=1", TSL_FAULT_KERNEL);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(path, sizeof(path), "/tmp/tsl-fault-unix.%d", (int)getpid());
+    unlink(path);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    l = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(l >= 0);
+    assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(l, 1), 0);
+    cli = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(connect(cli, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    srv = F->accept4(l, NULL, NULL, 0);
+    assert_true(srv >= 0);
+    unlink(path);
+    close(l);
+    assert_false(tsl_fault_tracked(srv));
+    set_timeout(srv, SO_RCVTIMEO, 5000);
+    assert_int_equal(write(cli, "u", 1), 1);
+    assert_int_equal(F->recv(srv, buf, sizeof(buf), MSG_DONTWAIT), 1);
+    F->close(srv);
+    close(cli);
+    tsl_fault_fini();
+}
+
+/* epoll through the engine: a tracked socket with bytes the plan does
+ * not hold is reported at once, with the data it was registered with. */
+static void
+epoll_reports_a_ready_connection(void **state)
+{
+    struct epoll_event ev, out[4];
+    int s, c, ep;
+
+    (void)state;
+    arm("split=2,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    ep = F->epoll_create1(0);
+    assert_true(ep >= 0);
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.u64 = 0x5eed;
+    assert_int_equal(F->epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+    assert_int_equal(F->epoll_wait(ep, out, 4, 0), 0);
+    assert_int_equal(send(c, "ab", 2, 0), 2);
+    /* 5 s is a guard only: the byte is in the kernel already. */
+    assert_int_equal(F->epoll_wait(ep, out, 4, 5000), 1);
+    assert_true(out[0].events & EPOLLIN);
+    assert_int_equal(out[0].data.u64, 0x5eed);
+    close(ep);
+    done(s, c);
+}
+
+/* The Nth call of a `fail=N` plan is the Nth of the whole process: calls
+ * made from several threads at once are each counted. */
+#define CALLERS 4
+#define CALLS 500
+
+static void *
+call_listen(void *arg)
+{
+    int i;
+
+    (void)arg;
+    for (i = 0; i < CALLS; i++)
+        (void)F->listen(-1, 1); /* counted; the kernel says EBADF */
+    return NULL;
+}
+
+static void
+calls_from_many_threads_are_each_counted(void **state)
+{
+    pthread_t t[CALLERS];
+    char plan[64];
+    int i;
+
+    (void)state;
+    snprintf(plan, sizeof(plan), "fail=%d,seed=1", CALLERS * CALLS + 1);
+    arm(plan, TSL_FAULT_INPROC);
+    for (i = 0; i < CALLERS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, call_listen, NULL), 0);
+    for (i = 0; i < CALLERS; i++)
+        pthread_join(t[i], NULL);
+    errno = 0;
+    assert_int_equal(F->listen(-1, 1), -1);
+    assert_int_not_equal(errno, EBADF); /* the plan's failure, not the kernel's */
+    errno = 0;
+    assert_int_equal(F->listen(-1, 1), -1);
+    assert_int_equal(errno, EBADF); /* only that one call */
+    tsl_fault_fini();
+}
+
 int
 main(void)
 {
@@ -882,6 +1026,10 @@ main(void)
         cmocka_unit_test(a_lost_fin_found_by_a_wait_is_slept_out),
         cmocka_unit_test(a_reset_behind_held_bytes_comes_after_them),
         cmocka_unit_test(a_zero_timeout_poll_does_not_wait_for_held_bytes),
+        cmocka_unit_test(a_held_receive_is_counted_once),
+        cmocka_unit_test(a_unix_socket_accepted_is_not_a_connection),
+        cmocka_unit_test(epoll_reports_a_ready_connection),
+        cmocka_unit_test(calls_from_many_threads_are_each_counted),
     };
 
     signal(SIGPIPE, SIG_IGN);

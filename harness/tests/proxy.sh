@@ -12,6 +12,10 @@
 #           bandwidth_sizes: at 100,000 B/s, one frame at a time of each
 #           size around a write's cap (20 ms of bandwidth, 2,001 bytes),
 #           every byte of each echo checked
+#           half_close: a client that sends 20 frames and shuts its
+#           writing side at once, behind delayed bytes: its FIN reaches
+#           the server only after them, and every echo comes back before
+#           the server's EOF
 #           client_reset: a client that resets its connection (no fault
 #           plan): the proxy ends it as client-reset, resetting the
 #           server's side too
@@ -75,6 +79,7 @@ delay) plan="delay=3,jitter=6,seed=$seed" ;;
 bandwidth) plan="bandwidth=2000000,seed=$seed" ;;
 bandwidth_sizes) plan="bandwidth=100000,seed=$seed" ;;
 client_reset) plan="seed=$seed" ;;
+half_close) plan="delay=100,seed=$seed" ;;
 slow_close) plan="slow_close=150,seed=$seed" ;;
 fin_loss) plan="fin_loss@conn=1,seed=$seed" ;;
 crash_silent) plan="crash_silent=300@conn=1,seed=$seed" ;;
@@ -247,6 +252,32 @@ for size in range(1940, 2020):  # total frame bytes, header included
 print("80 sizes echoed")
 EOF
   (($(logged bandwidth) > 0)) || fail "no bandwidth in the fault log"
+  ;;
+half_close)
+  "$py" - "$port" "$seed" >"$work/half" 2>&1 <<'EOF' || fail "$(cat "$work/half")"
+import random, socket, sys
+rnd = random.Random(int(sys.argv[2]))
+frames = []
+for i in range(20):  # the course's variable framing: 2-byte length first
+    size = rnd.randrange(3, 200)
+    frames.append(bytes([size & 0xff, size >> 8]) +
+                  bytes(rnd.randrange(256) for _ in range(size - 2)))
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"".join(frames))
+s.shutdown(socket.SHUT_WR)  # the FIN right behind the bytes
+got = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += b
+want = b"".join(frames)
+if got != want:
+    sys.exit("%d of %d echoed bytes before the EOF (seed %s)" % (
+        len(got), len(want), sys.argv[2]))
+print("20 frames echoed before the EOF")
+EOF
+  (($(logged delay) > 0)) || fail "no delay in the fault log"
   ;;
 client_reset)
   "$py" - "$port" >"$work/reset" 2>&1 <<'EOF' || fail "$(cat "$work/reset")"

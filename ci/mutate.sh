@@ -18,8 +18,9 @@
 # tests, the fault plan corpus, the features x faults matrix, the EINTR
 # waits and the torture; the LD_PRELOAD shim: the shim and preload
 # entries; the test client and tsl-load: the matrix, the preload checks and
-# tsl-conform on tsl-echo; tsl-conform: the conform entries (its proxy
-# driver, tsl_conform_proxy.c, the conform.proxy ones too); tsl-sim: the
+# tsl-conform on tsl-echo (tsl-load: its own contract too); tsl-conform:
+# the conform entries (its proxy driver, tsl_conform_proxy.c, the
+# conform.proxy ones too); tsl-sim: the
 # sim entries; tsl-proxy: the proxy entries.  A harness mutant rebuilds
 # every target (only what depends on the file is remade).
 #
@@ -379,7 +380,7 @@ SUITES = [
      r"^(unit\.fault_|integration\.(matrix|torture|shim\.eintr_wait)\.)", "fault engine", False),
     ("harness/preload/*", r"^integration\.(shim|preload)\.", "shim", False),
     ("harness/tsl_peer.c", r"^(integration\.(matrix|preload)\.|conform\.tsl_echo\.)", "peer", False),
-    ("harness/tools/tsl_load.c", r"^(integration\.preload\.|conform\.tsl_echo\.)", "tsl-load", False),
+    ("harness/tools/tsl_load.c", r"^(integration\.(preload|load)\.|conform\.tsl_echo\.)", "tsl-load", False),
     ("harness/tools/tsl_proxy.c", r"^(integration\.proxy\.|conform\.proxy\.)", "proxy", False),
     ("harness/conform/tsl_conform_proxy.c",
      r"^conform\.(broken|tsl_echo|class|fixture|vectors|options|proxy)", "conform+proxy", False),

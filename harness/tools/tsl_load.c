@@ -9,8 +9,10 @@
  *            [--timeout-ms T]
  *
  * Prints one line per failing client (with its seed) and a closing line
- * "tsl-load: N passed, N failed".  Exit 0 if every client verified every
- * echo, 1 otherwise, 2 for bad options.
+ * "tsl-load: N passed, N failed (replay: tsl-load ...)" whose command has
+ * every option's value, defaults included, so that it runs the same
+ * clients again.  Exit 0 if every client verified every echo, 1
+ * otherwise, 2 for bad options.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -113,6 +115,11 @@ main(int argc, char **argv)
     unsigned long clients = 1, messages = 100, batch = 10, seed = 1,
                   timeout = 5000, v;
     struct job proto, *jobs;
+    static const char *const chunk_names[] = {
+        [TSL_PEER_WHOLE] = "whole", [TSL_PEER_BYTES] = "bytes",
+        [TSL_PEER_COALESCE] = "coalesce", [TSL_PEER_RANDOM] = "random"};
+    static const char *const end_names[] = {"close", "half-close", "reset"};
+    const char *server = NULL, *framing = "variable";
     char err[160], *colon;
     int o, passed = 0, failed = 0;
     unsigned long i;
@@ -130,6 +137,7 @@ main(int argc, char **argv)
                 return bad("--server: expected IP:PORT, got", optarg);
             memcpy(proto.ip, optarg, (size_t)(colon - optarg));
             proto.port = (uint16_t)v;
+            server = optarg;
             break;
         case 'c':
             if (number(optarg, 1, 10000, &clients) < 0)
@@ -146,6 +154,7 @@ main(int argc, char **argv)
         case 'f':
             if (tsl_framing_parse(optarg, &proto.f, err, sizeof(err)) < 0)
                 return bad(err, optarg);
+            framing = optarg;
             break;
         case 'k':
             if (strcmp(optarg, "whole") == 0)
@@ -216,9 +225,11 @@ main(int argc, char **argv)
                    (unsigned long long)jobs[i].seed, jobs[i].why);
         }
     }
-    printf("tsl-load: %d passed, %d failed (seed %lu; replay with --seed "
-           "%lu)\n",
-           passed, failed, seed, seed);
+    printf("tsl-load: %d passed, %d failed (replay: tsl-load --server %s "
+           "--clients %lu --messages %lu --batch %lu --framing '%s' "
+           "--chunking %s --end %s --seed %lu --timeout-ms %lu)\n",
+           passed, failed, server, clients, messages, batch, framing,
+           chunk_names[proto.mode], end_names[proto.end], seed, timeout);
     free(jobs);
     return failed ? 1 : 0;
 }

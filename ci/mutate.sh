@@ -430,8 +430,9 @@ else:
         if not os.path.exists(dst) or open(src, "rb").read() != open(dst, "rb").read():
             shutil.copy2(src, dst)
 CORE_TARGETS = ["test_cbuf", "test_framer", "test_clientdb", "test_server", "test_wheel",
-                "test_loop", "test_cli_parse", "test_fault_plan", "test_fault_engine", "it_core",
-                "it_output", "it_keepalive", "it_migrate", "it_connect", "it_echo", "tsl-echo"]
+                "test_poller", "test_loop", "test_cli_parse", "test_fault_plan",
+                "test_fault_engine", "it_core", "it_output", "it_keepalive", "it_migrate",
+                "it_connect", "it_echo", "tsl-echo"]
 
 
 def build(path=None):

@@ -922,11 +922,15 @@ disconnect_from_disconnected_callback(void)
 /* ---- the acceptor under failing accept() ---- */
 
 static atomic_int accept_fail_left;
+static _Atomic int64_t accept_at[4]; /* when the first four calls came */
 
 static int
 failing_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 {
-    atomic_fetch_add(&accept_calls, 1);
+    int k = atomic_fetch_add(&accept_calls, 1);
+
+    if (k < 4)
+        atomic_store(&accept_at[k], it_now_ms());
     if (atomic_fetch_sub(&accept_fail_left, 1) > 0) {
         errno = ENOBUFS;
         return -1;
@@ -941,7 +945,7 @@ accept_errors_back_off_and_recover(void)
 {
     struct it_server s;
     tsl_server_stats_t st;
-    int fd;
+    int fd, i;
 
     counting = tsl__sys_libc;
     counting.accept4 = failing_accept4;
@@ -956,6 +960,11 @@ accept_errors_back_off_and_recover(void)
     /* One call per pause, not a loop: three failures, one success (and at
      * most one EAGAIN that ends the batch). */
     IT_CHECK(atomic_load(&accept_calls) <= 5);
+    /* And each retry only after the pause (PAUSE_MS, 100 ms: checked from
+     * below only, which a slow machine cannot fail): not at once. */
+    for (i = 1; i < 4; i++)
+        IT_CHECK(atomic_load(&accept_at[i]) - atomic_load(&accept_at[i - 1]) >=
+                 90);
     it_close(fd);
     it_server_finish(&s);
     tsl__sys_set(NULL);

@@ -654,6 +654,35 @@ stop_while_migrating(void)
     it_server_finish(&s);
 }
 
+/* A move to a thread asked and then cut short by a close in the same
+ * callback: the close is carried out, the move never is, and the thread
+ * made for it is let go at once, not kept waiting for the stop. */
+static void
+a_move_cut_short_by_a_close_lets_its_thread_go(void)
+{
+    enum { N = 3 };
+    struct it_server s;
+    int base_t = thread_count(), i, fd;
+    uint8_t out[16];
+    int64_t dl;
+
+    it_server_start(&s, "cutshort", "variable", IT_MIGRATE_DISCONNECT);
+    base_t += server_threads(&s);
+    for (i = 0; i < N; i++) {
+        fd = it_connect(s.port);
+        it_send_all(fd, out, it_frame("move", 4, out));
+        IT_CHECK(it_wait_closed(fd, 2000));
+        it_close(fd);
+        IT_WAIT(&s, s.disconnected == i + 1, 2000);
+        dl = it_now_ms() + 5000 * it_scale();
+        while (thread_count() != base_t && it_now_ms() < dl)
+            sched_yield();
+        IT_EQ(thread_count(), base_t);
+    }
+    IT_EQ(s.by_reason[TSL_REASON_FORCED], N);
+    it_server_finish(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -661,6 +690,8 @@ main(int argc, char **argv)
         {"threaded_mode_serves_and_joins", threaded_mode_serves_and_joins},
         {"finished_threads_are_reaped_promptly",
          finished_threads_are_reaped_promptly},
+        {"a_move_cut_short_by_a_close_lets_its_thread_go",
+         a_move_cut_short_by_a_close_lets_its_thread_go},
         {"thread_pipe_exhaustion_is_fd_exhausted",
          thread_pipe_exhaustion_is_fd_exhausted},
         {"migrate_back_and_forth_while_streaming",

@@ -207,6 +207,14 @@ on_message(tsl_server_t *srv, tsl_client_t *c, const uint8_t *msg,
                                               : TSL_CLIENT_THREADED);
         break;
     }
+    case IT_MIGRATE_DISCONNECT:
+        if (tsl_server_migrate_client(srv, c, TSL_CLIENT_THREADED) != 0) {
+            pthread_mutex_lock(&s->mu);
+            violation(s, "the move was refused", tsl_client_id(c));
+            pthread_mutex_unlock(&s->mu);
+        }
+        tsl_client_disconnect(c);
+        break;
     case IT_DISCONNECT_IN_CB:
         tsl_client_disconnect(c);
         break;

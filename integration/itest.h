@@ -25,7 +25,8 @@ enum it_action {
     IT_SILENT,            /* record only */
     IT_DISCONNECT_IN_CB,  /* tsl_client_disconnect() from the callback */
     IT_STOP_IN_CB,        /* tsl_server_stop() from the callback */
-    IT_ECHO_MIGRATE       /* echo, then move the client to the other home */
+    IT_ECHO_MIGRATE,      /* echo, then move the client to the other home */
+    IT_MIGRATE_DISCONNECT /* ask a move to a thread, then disconnect */
 };
 
 struct it_server {

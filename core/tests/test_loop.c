@@ -12,6 +12,7 @@
  * returned), output that waits for
  * writability and then drains in order, a stall, keepalive expiry (and a
  * client kept by its traffic, and a reset met by the expiry's peek), a
+ * hang-up while not listening that is a reset only with an error, a
  * protocol error that ends one client only, the hand-off of a client
  * with half a frame to another receiver (and a second move refused while
  * a client arrives or moves), keepalives held behind a paused read counted
@@ -43,6 +44,8 @@ struct sock {
     size_t in_len, in_off;
     bool eof;
     bool reset;            /* the peer reset: reads fail (ECONNRESET) */
+    bool hup;              /* waits report a hang-up whatever is asked */
+    int so_error;          /* what getsockopt(SO_ERROR) reads */
     uint8_t out[65536];    /* what the server wrote */
     size_t out_len;
     size_t room;           /* bytes send() still takes (UNLIMITED) */
@@ -157,6 +160,20 @@ f_close(int fd)
         assert_false(s->closed);
         s->closed = true;
     }
+    return 0;
+}
+
+static int
+f_getsockopt(int fd, int lvl, int name, void *v, socklen_t *l)
+{
+    struct sock *s = sock_of(fd);
+
+    assert_non_null(s);
+    assert_int_equal(lvl, SOL_SOCKET);
+    assert_int_equal(name, SO_ERROR);
+    assert_true(*l >= sizeof(int));
+    memcpy(v, &s->so_error, sizeof(int));
+    *l = sizeof(int);
     return 0;
 }
 
@@ -308,6 +325,8 @@ fp_wait(struct tsl_poller *p, int ms, struct tsl_poll_event *out, int max)
             ev |= TSL_POLL_IN;
         if ((r->events & TSL_POLL_OUT) && writable(r->fd))
             ev |= TSL_POLL_OUT;
+        if (sock_of(r->fd) != NULL && sock_of(r->fd)->hup)
+            ev |= TSL_POLL_ERR;
         if (ev != 0) {
             out[n].data = r->data;
             out[n++].events = ev;
@@ -426,6 +445,7 @@ setup(void **state)
     fake_sys.send = f_send;
     fake_sys.close = f_close;
     fake_sys.pipe2 = f_pipe2;
+    fake_sys.getsockopt = f_getsockopt;
     fake_sys.read = f_read;
     fake_sys.write = f_write;
     fake_sys.clock_gettime = f_clock_gettime;
@@ -1082,6 +1102,42 @@ reset_met_by_the_expiry_peek_is_peer_reset(void **state)
     assert_int_equal(seen[1].reason, TSL_REASON_PEER_RESET);
 }
 
+/* A clean hang-up (EOF, no socket error) reported while the server does
+ * not read the client is not a reset: the bytes that came before it are
+ * still delivered once it reads again, and the client ends peer-closed.
+ * A hang-up with an error pending is the reset it looks like. */
+static void
+hang_up_while_not_listening_is_a_reset_only_with_an_error(void **state)
+{
+    uint8_t f[16];
+    int turns = 0;
+
+    (void)state;
+    open_rx(0);
+    add_client(0, 0);
+    add_client(1, 0);
+    assert_int_equal(tsl_server_set_flags(srv, TSL_SERVER_NOT_LISTENING), 0);
+    assert_true(turn(0, 0)); /* the flag is seen: no more reading */
+    peer_sends(0, f, frame(f, "last"));
+    socks[0].eof = socks[0].hup = true;
+    socks[1].eof = socks[1].hup = true;
+    socks[1].so_error = ECONNRESET;
+    while (seen[1].disconnects == 0 && turns++ < 10)
+        assert_true(turn(0, 10));
+    assert_int_equal(seen[1].reason, TSL_REASON_PEER_RESET);
+    assert_int_equal(seen[0].disconnects, 0);
+    assert_int_equal(seen[0].msgs, 0);
+    assert_int_equal(tsl_server_clear_flags(srv, TSL_SERVER_NOT_LISTENING),
+                     0);
+    turns = 0;
+    while (seen[0].disconnects == 0 && turns++ < 10)
+        assert_true(turn(0, 10));
+    assert_int_equal(seen[0].msgs, 1);
+    assert_memory_equal(seen[0].last, "last", 4);
+    assert_int_equal(seen[0].disconnects, 1);
+    assert_int_equal(seen[0].reason, TSL_REASON_PEER_CLOSED);
+}
+
 /* Delivery stops once the replies buffered this turn pass the high
  * watermark - pass it, not reach it: with the watermark at exactly four
  * replies, a fifth is still delivered in the same turn, and a sixth waits
@@ -1541,6 +1597,9 @@ main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             reset_met_by_the_expiry_peek_is_peer_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            hang_up_while_not_listening_is_a_reset_only_with_an_error, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(
             delivery_stops_past_the_high_watermark_not_at_it, setup,
             teardown),

@@ -1510,7 +1510,7 @@ stop_advance(void)
             return false;
         }
         tsl__connector_reap(srv, true);
-        tsl__dedicated_reap(srv, true);
+        tsl__dedicated_reap(srv, true); /* the core's second reap */
         tsl__receiver_release(&srv->rx);
         if (tsl__db_count(&srv->db) != 0)
             sim_fail("stop: %zu clients left in the database",

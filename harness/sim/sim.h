@@ -194,6 +194,8 @@ struct sim_opts {
     bool verbose;            /* print it as it goes */
     bool digest;             /* print a world's digest (sim_world_digest) */
     bool describe;           /* print what it generated (sim_world_describe) */
+    int fd_budget;           /* every world's descriptor budget, 0: the
+                                seed's (W.fd_budget) */
     bool avoid_hup_spin;     /* keep out of a known core bug (docs) */
     bool avoid_nl_stranded;  /* tolerate another (docs) */
     bool avoid_eof_ring;     /* and another (docs) */

@@ -1933,6 +1933,8 @@ sim_world_run(const struct sim_opts *o)
     flag_na_seen = false;
     choose_framing(o->seed, o->framing);
     choose_chaos();
+    if (o->fd_budget > 0)
+        W.fd_budget = o->fd_budget; /* drawn all the same: the same world */
     framing_sizes();
     tsl__sys_set(&sim_sys);
     /* The select backend (its own acceptor thread) in a quarter of the

@@ -52,7 +52,7 @@ usage(void)
             "usage: tsl-sim --seed N [--steps K] | --seeds A..B\n"
             "               [--clients N] [--msgs M] [--verbose] "
             "[--no-replay]\n"
-            "               [--digest] [--describe]\n"
+            "               [--digest] [--describe] [--fd-budget N]\n"
             "               [--framing variable|variable-opts|delimiter|"
             "fixed|none] [--classic]\n"
             "               [--backend epoll|select]\n"
@@ -222,6 +222,12 @@ main(int argc, char **argv)
             o.describe = true;
         } else if (strcmp(argv[i], "--no-replay") == 0) {
             do_replay = false;
+        } else if (strcmp(argv[i], "--fd-budget") == 0 && i + 1 < argc) {
+            /* Every world's descriptor budget (the lowest it cannot
+             * have): EMFILE beyond it, as when the seed draws one. */
+            o.fd_budget = atoi(argv[++i]);
+            if (o.fd_budget < 4 || o.fd_budget > SIM_MAXFD)
+                usage();
         } else {
             usage();
         }

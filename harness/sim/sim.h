@@ -193,6 +193,9 @@ struct sim_opts {
     bool trace;              /* keep and print the trace */
     bool verbose;            /* print it as it goes */
     bool digest;             /* print a world's digest (sim_world_digest) */
+    bool describe;           /* print what it generated (sim_world_describe) */
+    int fd_budget;           /* every world's descriptor budget, 0: the
+                                seed's (W.fd_budget) */
     bool avoid_hup_spin;     /* keep out of a known core bug (docs) */
     bool avoid_nl_stranded;  /* tolerate another (docs) */
     bool avoid_eof_ring;     /* and another (docs) */
@@ -318,6 +321,9 @@ uint64_t sim_world_delivered(void);
  * and how it failed, folded into one number.  Two builds that give a
  * seed the same digest ran the same world. */
 uint64_t sim_world_digest(void);
+/* The last world as its seed generated it, one line into buf (--describe):
+ * its settings and a hash of every connection's script and stream. */
+void sim_world_describe(char *buf, size_t n);
 /* enum sim_framing of a name ("variable", "variable-opts", "delimiter",
  * "fixed", "none"), -1 if none. */
 int sim_framing_by_name(const char *name);

@@ -1510,7 +1510,7 @@ stop_advance(void)
             return false;
         }
         tsl__connector_reap(srv, true);
-        tsl__dedicated_reap(srv, true);
+        tsl__dedicated_reap(srv, true); /* the core's second reap */
         tsl__receiver_release(&srv->rx);
         if (tsl__db_count(&srv->db) != 0)
             sim_fail("stop: %zu clients left in the database",
@@ -1933,6 +1933,8 @@ sim_world_run(const struct sim_opts *o)
     flag_na_seen = false;
     choose_framing(o->seed, o->framing);
     choose_chaos();
+    if (o->fd_budget > 0)
+        W.fd_budget = o->fd_budget; /* drawn all the same: the same world */
     framing_sizes();
     tsl__sys_set(&sim_sys);
     /* The select backend (its own acceptor thread) in a quarter of the
@@ -1979,4 +1981,46 @@ sim_world_run(const struct sim_opts *o)
         final_checks();
     tsl__sys_set(NULL);
     return !W.failed;
+}
+
+/* The last world as its seed drew it (--describe): one line, its framing,
+ * backend, tick, descriptor budget and chaos, and every connection it made
+ * (the first peers and those that connected again) folded into a count,
+ * their messages, their bytes and one hash of each one's script and whole
+ * stream (kind, messages, the bytes themselves, buffer room, when it
+ * connects, stops writing and resets).  The digest follows the run; this
+ * says what was generated, down to the payload bytes. */
+void
+sim_world_describe(char *buf, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull, msgs = 0, bytes = 0;
+    size_t j;
+    int i;
+
+#define DESCRIBE_MIX(v) (h = (h ^ (uint64_t)(v)) * 0x100000001b3ull)
+    for (i = 0; i < W.nconns; i++) {
+        const struct sim_conn *k = &W.conns[i];
+        DESCRIBE_MIX(k->kind);
+        DESCRIBE_MIX(k->nmsg);
+        DESCRIBE_MIX(k->out_len);
+        for (j = 0; j < k->out_len; j++)
+            DESCRIBE_MIX(k->out[j]);
+        DESCRIBE_MIX(k->room_cap);
+        DESCRIBE_MIX(k->connect_at - SIM_TIME0);
+        DESCRIBE_MIX(k->stop_writing_at);
+        DESCRIBE_MIX(k->rst_at);
+        DESCRIBE_MIX(k->again);
+        msgs += k->nmsg;
+        bytes += k->out_len;
+    }
+#undef DESCRIBE_MIX
+    snprintf(buf, n,
+             "world %s %s tick %u budget %d chaos %u/%u/%u/%u/%u/%u/%u/%u "
+             "sizes %u..%u peers %d msgs %llu bytes %llu streams %016llx",
+             framing_spec(), W.backend == TSL_BACKEND_SELECT ? "select"
+                                                             : "epoll",
+             W.tick, W.fd_budget, W.p_split, W.p_eintr, W.p_eagain,
+             W.p_short, W.p_emfile, W.p_abort, W.p_preempt, W.p_in_callback,
+             size_lo, size_hi, W.nconns, (unsigned long long)msgs,
+             (unsigned long long)bytes, (unsigned long long)h);
 }

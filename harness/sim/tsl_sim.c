@@ -14,6 +14,10 @@
  *   every step's choice, the fingerprint, the time and how it failed,
  *   to compare two builds world by world: a change that should leave
  *   the worlds as they were must leave every line as it was),
+ *   --describe (a line a world: "seed N world ...", what the seed
+ *   generated: framing, backend, tick, descriptor budget, chaos, payload
+ *   sizes, and the connections, their messages and bytes and a hash of
+ *   their scripts and streams; sim.pinned keeps some seeds' lines),
  *   --no-replay (do not replay failing seeds), --avoid
  *   LIST (tolerate known core bugs: hup-spin, nl-stranded, eof-ring;
  *   docs/simulation.md).
@@ -48,7 +52,7 @@ usage(void)
             "usage: tsl-sim --seed N [--steps K] | --seeds A..B\n"
             "               [--clients N] [--msgs M] [--verbose] "
             "[--no-replay]\n"
-            "               [--digest]\n"
+            "               [--digest] [--describe] [--fd-budget N]\n"
             "               [--framing variable|variable-opts|delimiter|"
             "fixed|none] [--classic]\n"
             "               [--backend epoll|select]\n"
@@ -83,6 +87,21 @@ report(const struct sim_opts *o)
 {
     printf("seed %" PRIu64 ": FAILED at step %" PRIu64 " (t=%lld ms): %s\n",
            o->seed, W.fail_step, (long long)(W.now - SIM_TIME0), W.why);
+}
+
+/* --digest and --describe: the lines that name a world (sim.pinned). */
+static void
+world_lines(const struct sim_opts *o)
+{
+    char line[256];
+
+    if (o->digest)
+        printf("seed %" PRIu64 " digest %016" PRIx64 " steps %" PRIu64 "\n",
+               o->seed, sim_world_digest(), W.step);
+    if (o->describe) {
+        sim_world_describe(line, sizeof(line));
+        printf("seed %" PRIu64 " %s\n", o->seed, line);
+    }
 }
 
 /* Replays a failing seed twice with the trace; true if both replays
@@ -124,17 +143,14 @@ run_range(struct sim_opts o, uint64_t a, uint64_t b, bool do_replay,
         o.seed = s;
         o.trace = false;
         if (!sim_world_run(&o)) {
-            if (o.digest)
-                printf("seed %" PRIu64 " digest %016" PRIx64 " steps %"
-                       PRIu64 "\n", s, sim_world_digest(), W.step);
+            world_lines(&o);
             sh->failed++;
             report(&o);
             if (do_replay)
                 replay(o);
             fflush(stdout);
-        } else if (o.digest) {
-            printf("seed %" PRIu64 " digest %016" PRIx64 " steps %" PRIu64
-                   "\n", s, sim_world_digest(), W.step);
+        } else {
+            world_lines(&o);
         }
         sh->done++;
         sh->msgs += sim_world_delivered();
@@ -202,8 +218,16 @@ main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--digest") == 0) {
             o.digest = true;
+        } else if (strcmp(argv[i], "--describe") == 0) {
+            o.describe = true;
         } else if (strcmp(argv[i], "--no-replay") == 0) {
             do_replay = false;
+        } else if (strcmp(argv[i], "--fd-budget") == 0 && i + 1 < argc) {
+            /* Every world's descriptor budget (the lowest it cannot
+             * have): EMFILE beyond it, as when the seed draws one. */
+            o.fd_budget = atoi(argv[++i]);
+            if (o.fd_budget < 4 || o.fd_budget > SIM_MAXFD)
+                usage();
         } else {
             usage();
         }
@@ -221,17 +245,13 @@ main(int argc, char **argv)
         if (!ok) {
             report(&o);
             sim_trace_dump();
-            if (o.digest)
-                printf("seed %" PRIu64 " digest %016" PRIx64 " steps %" PRIu64
-                       "\n", o.seed, sim_world_digest(), W.step);
+            world_lines(&o);
             return 1;
         }
         printf("seed %" PRIu64 ": ok, %" PRIu64 " steps, %lld ms of "
                "virtual time, fingerprint %016" PRIx64 "\n",
                o.seed, W.step, (long long)(W.now - SIM_TIME0), W.hash);
-        if (o.digest)
-            printf("seed %" PRIu64 " digest %016" PRIx64 " steps %" PRIu64
-                   "\n", o.seed, sim_world_digest(), W.step);
+        world_lines(&o);
         return 0;
     }
     {

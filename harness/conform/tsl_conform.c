@@ -1294,6 +1294,9 @@ main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     signal(SIGPIPE, SIG_IGN); /* ours only: the server gets the default */
+    /* SIGCHLD ignored where we were started would have the kernel reap
+     * the server unseen: waitpid could not say how it ended. */
+    signal(SIGCHLD, SIG_DFL);
     memset(&run, 0, sizeof(run));
     clock_gettime(CLOCK_REALTIME, &wall);
     strftime(run.started, sizeof(run.started), "%Y-%m-%dT%H:%M:%SZ",

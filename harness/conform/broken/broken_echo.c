@@ -27,6 +27,11 @@
  *              100 % CPU loop while connections wait [4.5]
  *   assert     assert()s that a length is not 1, and so aborts on one
  *              (a report and a crash, both named in case 2.2) [2.2]
+ *   offbyone   echoes a frame only once a byte past it has come (`<=`
+ *              for `<`): the last frame before a pause waits for the next
+ *              one, and is lost at a half-close [1.1, 4.2]
+ *   cap        a reply buffer of 1024 bytes: a longer reply is cut there,
+ *              and the next one follows at once [1.3]
  *
  * Everything else is done right: 2-byte little-endian inclusive lengths,
  * header-only frames ignored, lengths below 2 close the client, replies
@@ -141,10 +146,10 @@ frames(struct conn *c)
                     exit(0);
         if (len < 2)
             return -1;
-        if (c->len - off < len)
+        if (c->len - off < len || (is("offbyone") && c->len - off == len))
             break;
         if (len > 2)
-            send_all(c->fd, b + off, len);
+            send_all(c->fd, b + off, is("cap") && len > 1024 ? 1024 : len);
         off += len;
     }
     memmove(b, b + off, c->len - off);
@@ -198,7 +203,7 @@ main(int argc, char **argv)
     if (argc < 3) {
         fprintf(stderr, "usage: tsl-broken-echo correct|oneread|zeroloop|"
                         "leak|noka|hol|stale|shortsend|sigpipe|acceptspin|"
-                        "assert "
+                        "assert|offbyone|cap "
                         "PORT [KA_HOLD_MS]\n");
         return 2;
     }

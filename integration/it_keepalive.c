@@ -290,6 +290,12 @@ slow_partial_frame_is_dropped(void)
     IT_CHECK(i < (int)sizeof(frame) / 2);
     it_echo_once(fine, "still here");
     IT_EQ(s.disconnected, 1);
+    /* Counted as what it is, in the server's statistics too. */
+    {
+        tsl_server_stats_t st;
+        tsl_server_stats(s.srv, &st);
+        IT_EQ(st.protocol_errors, 1);
+    }
     it_close(fine);
     it_close(slow);
     it_server_finish(&s);

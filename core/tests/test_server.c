@@ -1,9 +1,12 @@
 /*
  * test_server.c - the controller's API without traffic: creation
  * arguments, state flags, limits, black-list, configuration rules, the
- * text tables and the stats JSON.
+ * text tables and the stats JSON, and the signal helpers' mask.
  */
+#define _GNU_SOURCE
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -275,11 +278,47 @@ stats_json_is_complete_and_sized(void **state)
     tsl_server_destroy(srv);
 }
 
+/* Leaves bytes of all ones where the next call's locals will lie. */
+static __attribute__((noinline)) void
+dirty_stack(void)
+{
+    volatile unsigned char junk[4096];
+    size_t i;
+
+    for (i = 0; i < sizeof(junk); i++)
+        junk[i] = 0xff;
+}
+
+/* tsl_signals_block() blocks SIGINT, SIGTERM and SIGHUP, and no other
+ * signal that was not blocked before. */
+static void
+signals_block_adds_the_three_only(void **state)
+{
+    sigset_t before, after;
+    int sig;
+
+    (void)state;
+    assert_int_equal(pthread_sigmask(SIG_SETMASK, NULL, &before), 0);
+    dirty_stack();
+    assert_int_equal(tsl_signals_block(), 0);
+    assert_int_equal(pthread_sigmask(SIG_SETMASK, NULL, &after), 0);
+    for (sig = 1; sig <= 64; sig++) { /* Linux: 1..SIGRTMAX */
+        int want = sig == SIGINT || sig == SIGTERM || sig == SIGHUP
+                       ? 1
+                       : sigismember(&before, sig);
+        if (sigismember(&after, sig) != want)
+            fail_msg("signal %d: blocked %d, expected %d", sig,
+                     sigismember(&after, sig), want);
+    }
+    assert_int_equal(pthread_sigmask(SIG_SETMASK, &before, NULL), 0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(create_validates_arguments),
+        cmocka_unit_test(signals_block_adds_the_three_only),
         cmocka_unit_test(flags_set_and_clear),
         cmocka_unit_test(blacklist_and_max_clients),
         cmocka_unit_test(configuration_is_checked),

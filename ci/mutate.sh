@@ -32,7 +32,8 @@
 #   negate   the condition of an if or while negated
 #   const    an integer literal 0..64 made one larger (-N too: -1 -> 0)
 #   return   `return true/false/0/-1;` swapped or changed
-#   delete   a call statement deleted (a line that is only f(...);)
+#   delete   a call statement deleted (a line that is only f(...);, not
+#            an assertion)
 #   lock     a pthread_mutex_lock(X) line and its next unlock of X deleted
 #   signal   a pthread_cond_signal/broadcast or tsl__wakeup_signal deleted
 # Each site is named FILE:LINE:OP:N (N: which match of OP on the line);
@@ -178,6 +179,9 @@ RETURNS = {"return true;": "return false;", "return false;": "return true;",
            "return 0;": "return -1;", "return -1;": "return 0;"}
 CALL_STMT = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_>.\-]*\s*\(.*\);\s*$")
 DECL_LIKE = re.compile(r"^\s*(return|if|while|for|switch|case|goto|else|do)\b")
+# An assertion states what holds: deleting it changes no run in which it
+# holds, so it is no delete site (its condition's operators still are).
+ASSERT_STMT = re.compile(r"^\s*(TSL_ASSERT|assert)\s*\(")
 LOCK = re.compile(r"^\s*pthread_mutex_lock\((.+)\);\s*$")
 SIGNAL = re.compile(r"^\s*(pthread_cond_(signal|broadcast)|tsl__wakeup_signal)\(.*\);\s*$")
 
@@ -230,7 +234,8 @@ def sites_of(path):
                 found.append((rel, no, "const", k, None, None))
         if code.strip() in RETURNS:
             found.append((rel, no, "return", 0, None, None))
-        if CALL_STMT.match(code) and not DECL_LIKE.match(code) and "=" not in code:
+        if (CALL_STMT.match(code) and not DECL_LIKE.match(code) and "=" not in code
+                and not ASSERT_STMT.match(code)):
             found.append((rel, no, "delete", 0, None, None))
         m = LOCK.match(code)
         if m:

@@ -565,9 +565,13 @@ split_frame_is_delivered_once_whole(void **state)
     peer_sends(0, f, 3); /* header and one byte */
     assert_true(turn(0, 0));
     assert_int_equal(seen[0].msgs, 0);
+    assert_non_null(cl[0]->in.m); /* the half frame waits in the ring */
     peer_sends(0, f + 3, n - 3);
     assert_true(turn(0, 0));
     assert_int_equal(seen[0].msgs, 1);
+    /* Emptied, the ring is given back: an idle client holds none
+     * (docs/architecture.md, "Memory per client"). */
+    assert_null(cl[0]->in.m);
     assert_int_equal(seen[0].last_len, 5);
     assert_memory_equal(seen[0].last, "hello", 5);
     assert_int_equal(socks[0].out_len, n);

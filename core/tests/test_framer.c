@@ -213,33 +213,37 @@ variable_options_be_exclusive_strip(void **state)
     ff_free(&r);
 }
 
-/* The largest frame there is (16 MiB, TSL_FRAME_LIMIT) in a 4-byte
- * header, either byte order: its top byte is the only one set, and the
- * frame is delivered whole; one byte more is refused. */
+/* 4-byte headers, either byte order, with every byte of the length in
+ * use: the largest frame there is (16 MiB, TSL_FRAME_LIMIT, only its top
+ * byte set) and one of 0x00A1B2C3 bytes (each lower byte set), each
+ * delivered whole; one byte over the limit is refused. */
 static void
-variable_4_byte_header_of_the_largest_frame(void **state)
+variable_4_byte_headers_use_every_byte(void **state)
 {
     static const char *const specs[] = {"variable:hdr=4,be,max=16777216",
                                         "variable:hdr=4,max=16777216"};
-    const size_t total = (size_t)16 * 1024 * 1024;
-    uint8_t *wire = malloc(total);
+    static const uint32_t totals[] = {0x01000000u, 0x00A1B2C3u};
+    uint8_t *wire = malloc(totals[0]);
     struct ff_result r;
     tsl_framing_t f;
-    int i;
+    int i, j, b;
 
     (void)state;
     assert_non_null(wire);
     for (i = 0; i < 2; i++) {
         assert_int_equal(tsl_framing_parse(specs[i], &f, NULL, 0), 0);
-        memset(wire, 0, 4);
-        wire[f.big_endian ? 0 : 3] = 0x01; /* 0x01000000 */
-        memset(wire + 4, 'm', total - 4);
-        assert_int_equal(ff_run(&f, wire, total, NULL, 0, &r), 0);
-        assert_int_equal(r.error, 0);
-        assert_int_equal(r.nmsg, 1);
-        assert_int_equal(r.lens[0], total);
-        ff_free(&r);
-        wire[f.big_endian ? 3 : 0] = 0x01; /* 0x01000001 */
+        for (j = 0; j < 2; j++) {
+            for (b = 0; b < 4; b++) /* byte b holds bits 8b..8b+7 */
+                wire[f.big_endian ? 3 - b : b] = (uint8_t)(totals[j] >> 8 * b);
+            memset(wire + 4, 'm', totals[j] - 4);
+            assert_int_equal(ff_run(&f, wire, totals[j], NULL, 0, &r), 0);
+            assert_int_equal(r.error, 0);
+            assert_int_equal(r.nmsg, 1);
+            assert_int_equal(r.lens[0], totals[j]);
+            ff_free(&r);
+        }
+        for (b = 0; b < 4; b++) /* 0x01000001 */
+            wire[f.big_endian ? 3 - b : b] = (uint8_t)(0x01000001u >> 8 * b);
         assert_int_equal(ff_run(&f, wire, 4, NULL, 0, &r), 0);
         assert_int_equal(r.error, TSL_EPROTO);
         ff_free(&r);
@@ -508,7 +512,7 @@ main(void)
         cmocka_unit_test(variable_maximum_frame_is_delivered),
         cmocka_unit_test(variable_options_be_exclusive_strip),
         cmocka_unit_test(variable_exclusive_length_near_the_limit_does_not_overflow),
-        cmocka_unit_test(variable_4_byte_header_of_the_largest_frame),
+        cmocka_unit_test(variable_4_byte_headers_use_every_byte),
         cmocka_unit_test(delimiter_frames_and_split_delimiters),
         cmocka_unit_test(delimiter_overlong_message_is_an_error),
         cmocka_unit_test(hex_delimiters_are_the_bytes_written),

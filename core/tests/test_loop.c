@@ -9,7 +9,8 @@
  * What it covers: frames split across reads and coalesced in one read,
  * one write for the replies to one read (and, with another thread's
  * sends between a callback's, every byte in the order the sends
- * returned), output that waits for
+ * returned; what another thread left queued out at the turn's end),
+ * output that waits for
  * writability and then drains in order, a stall, keepalive expiry (and a
  * client kept by its traffic, and a reset met by the expiry's peek), a
  * hang-up while not listening that is a reset only with an error, a
@@ -722,6 +723,39 @@ interleave(tsl_client_t *c, const uint8_t *m, size_t len)
         assert_int_equal(st.msgs_out, 6);
         assert_int_equal(st.out_queued, 15);
     }
+}
+
+/* The socket takes 2 bytes of another thread's 4, then the peer reads. */
+static void
+other_send_cut_short(tsl_client_t *c, const uint8_t *m, size_t len)
+{
+    (void)m;
+    (void)len;
+    socks[0].room = 2;
+    send_from_other_thread(c, "XYZW");
+    assert_int_equal(socks[0].out_len, 2);
+    socks[0].room = UNLIMITED;
+}
+
+/* In a turn in which the owner itself sends nothing, what another thread
+ * left queued (a short write) goes out at the turn's end, not one wait
+ * later. */
+static void
+another_threads_leftover_goes_at_the_turns_end(void **state)
+{
+    uint8_t f[16];
+
+    (void)state;
+    echo = false;
+    on_msg_extra = other_send_cut_short;
+    open_rx(0);
+    add_client(0, 0);
+    peer_sends(0, f, frame(f, "go"));
+    assert_true(turn(0, 0));
+    assert_int_equal(seen[0].msgs, 1);
+    assert_int_equal(socks[0].out_len, 4);
+    assert_memory_equal(socks[0].out, "XYZW", 4);
+    assert_int_equal(tsl__output_len(cl[0]), 0);
 }
 
 /* Two messages in one read; their callbacks send, and between their
@@ -1637,6 +1671,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             sends_of_another_thread_land_where_they_returned, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            another_threads_leftover_goes_at_the_turns_end, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_finishes_every_client_once,
                                         setup, teardown),
     };

@@ -19,8 +19,8 @@
 # waits and the torture; the LD_PRELOAD shim: the shim and preload
 # entries; the test client and tsl-load: the matrix, the preload checks and
 # tsl-conform on tsl-echo (tsl-load: its own contract too); tsl-conform:
-# the conform entries (its proxy driver, tsl_conform_proxy.c, the
-# conform.proxy ones too); tsl-sim: the
+# the conform entries, the conform.proxy ones included (group 9's cases
+# and the --proxy driver are in its files); tsl-sim: the
 # sim entries; tsl-proxy: the proxy entries.  A harness mutant rebuilds
 # every target (only what depends on the file is remade).
 #
@@ -387,9 +387,8 @@ SUITES = [
     ("harness/tsl_peer.c", r"^(integration\.(matrix|preload)\.|conform\.tsl_echo\.)", "peer", False),
     ("harness/tools/tsl_load.c", r"^(integration\.(preload|load)\.|conform\.tsl_echo\.)", "tsl-load", False),
     ("harness/tools/tsl_proxy.c", r"^(integration\.proxy\.|conform\.proxy\.)", "proxy", False),
-    ("harness/conform/tsl_conform_proxy.c",
-     r"^conform\.(broken|tsl_echo|class|fixture|vectors|options|proxy)", "conform+proxy", False),
-    ("harness/conform/*", r"^conform\.(broken|tsl_echo|class|fixture|vectors|options)", "conform", False),
+    ("harness/conform/*",
+     r"^conform\.(broken|tsl_echo|class|fixture|vectors|options|proxy)", "conform", False),
     ("harness/sim/*", r"^sim\.", "sim", False),
 ]
 

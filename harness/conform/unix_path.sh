@@ -3,7 +3,8 @@
 # socket already at its path (docs/conformance.md).  One that nobody
 # listens on, left by a server killed before it could remove it, is
 # removed and the run goes on; one that another program listens on is
-# left alone, that program keeps it, and the case fails saying so.
+# left alone, that program keeps it, and the case fails saying so, also
+# when tsl-conform runs with its standard input closed.
 set -u
 conform=$1 echo_bin=$2
 dir=$(mktemp -d) || exit 2
@@ -63,4 +64,11 @@ if [ ! -S "$sock" ] || ! kill -0 "$other" 2>/dev/null; then
     echo "FAIL: the other program's socket or process is gone"
     fail=1
 fi
+# The same with tsl-conform's standard input closed (a grading job run
+# from cron or a CI runner may start it so): its probe socket is then
+# descriptor 0, which is a descriptor like any other.
+run --expect-fail-only 1.1 <&-
+rc=$?
+check "the same with standard input closed" 0 \
+    "^1\\.1 +FAIL .*something already listens at unix:$sock before the server starts"
 exit $fail

@@ -958,6 +958,42 @@ epoll_reports_a_ready_connection(void **state)
     done(s, c);
 }
 
+/* As select_returns_when_held_bytes_come_due, through epoll: a wait with
+ * a long timeout ends when the held bytes come due. */
+static void
+epoll_returns_when_held_bytes_come_due(void **state)
+{
+    struct epoll_event ev, out[4];
+    struct pollfd p;
+    char buf[64];
+    int64_t t0;
+    int s, c, ep;
+
+    (void)state;
+    arm("coalesce=1000,seed=1", TSL_FAULT_KERNEL);
+    pair(&s, &c, 1);
+    ep = F->epoll_create1(0);
+    assert_true(ep >= 0);
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.u64 = 7;
+    assert_int_equal(F->epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+    assert_int_equal(send(c, "abc", 3, 0), 3);
+    p.fd = s;
+    p.events = POLLIN;
+    assert_int_equal(poll(&p, 1, 5000), 1); /* the kernel has them */
+    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_int_equal(errno, EAGAIN); /* now the engine holds them */
+    t0 = now_ms();
+    assert_int_equal(F->epoll_wait(ep, out, 4, 10000), 1);
+    assert_int_equal(out[0].data.u64, 7);
+    /* The hold is far shorter than half the timeout, on any machine. */
+    assert_true(now_ms() - t0 < 5000);
+    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), 3);
+    close(ep);
+    done(s, c);
+}
+
 /* The Nth call of a `fail=N` plan is the Nth of the whole process: calls
  * made from several threads at once are each counted. */
 #define CALLERS 4
@@ -1029,6 +1065,7 @@ main(void)
         cmocka_unit_test(a_held_receive_is_counted_once),
         cmocka_unit_test(a_unix_socket_accepted_is_not_a_connection),
         cmocka_unit_test(epoll_reports_a_ready_connection),
+        cmocka_unit_test(epoll_returns_when_held_bytes_come_due),
         cmocka_unit_test(calls_from_many_threads_are_each_counted),
     };
 

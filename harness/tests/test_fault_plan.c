@@ -118,6 +118,33 @@ refuses_bad_plans_with_a_reason(void **state)
     assert_int_equal(tsl_fault_plan_parse(NULL, &p, err, sizeof(err)), -1);
 }
 
+/* A reason that names a range names the one the parser takes: its upper
+ * bound is accepted, one more is refused with that reason. */
+static void
+ranges_in_reasons_are_the_ones_taken(void **state)
+{
+    static const struct {
+        const char *ok, *bad, *says;
+    } cases[] = {
+        {"bandwidth=1073741824", "bandwidth=1073741825", "1..1073741824"},
+        {"jitter=60000", "jitter=60001", "0..60000"},
+    };
+    struct tsl_fault_plan p;
+    char err[200];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(tsl_fault_plan_parse(cases[i].ok, &p, err,
+                                              sizeof(err)), 0);
+        assert_int_equal(tsl_fault_plan_parse(cases[i].bad, &p, err,
+                                              sizeof(err)), -1);
+        if (strstr(err, cases[i].says) == NULL)
+            fail_msg("'%s': \"%s\" does not say %s", cases[i].bad, err,
+                     cases[i].says);
+    }
+}
+
 int
 main(void)
 {
@@ -126,6 +153,7 @@ main(void)
         cmocka_unit_test(a_connection_rule_beats_the_general_one),
         cmocka_unit_test(parses_the_side_and_the_wire_faults),
         cmocka_unit_test(refuses_bad_plans_with_a_reason),
+        cmocka_unit_test(ranges_in_reasons_are_the_ones_taken),
     };
     return cmocka_run_group_tests_name("fault_plan", tests, NULL, NULL);
 }

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -994,6 +995,53 @@ epoll_returns_when_held_bytes_come_due(void **state)
     done(s, c);
 }
 
+/* Descriptors past the engine's table (4096 of them) are not
+ * connections: epoll through the engine passes them to the kernel
+ * unchanged, at the table's end and past it. */
+static void
+descriptors_past_the_table_pass_through(void **state)
+{
+    struct epoll_event ev, out[4];
+    struct rlimit rl, old;
+    int sp[2], ep, fd, i;
+
+    (void)state;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    rl = old;
+    if (rl.rlim_cur < 4098 && rl.rlim_max >= 4098)
+        rl.rlim_cur = 4098;
+    if (rl.rlim_cur < 4098 || setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        print_message("skipped: RLIMIT_NOFILE %llu, 4098 needed\n",
+                      (unsigned long long)old.rlim_max);
+        return;
+    }
+    arm("split=2,seed=1", TSL_FAULT_KERNEL);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    ep = F->epoll_create1(0);
+    assert_true(ep >= 0);
+    for (i = 0; i < 2; i++) {
+        fd = dup2(sp[0], 4096 + i);
+        assert_int_equal(fd, 4096 + i);
+        assert_false(tsl_fault_tracked(fd));
+        memset(&ev, 0, sizeof(ev));
+        ev.events = EPOLLIN;
+        ev.data.u64 = (uint64_t)fd;
+        assert_int_equal(F->epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
+    }
+    assert_int_equal(write(sp[1], "x", 1), 1);
+    assert_int_equal(F->epoll_wait(ep, out, 4, 5000), 2);
+    assert_true(out[0].data.u64 >= 4096 && out[1].data.u64 >= 4096);
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(F->epoll_ctl(ep, EPOLL_CTL_DEL, 4096 + i, NULL), 0);
+        close(4096 + i);
+    }
+    close(ep);
+    close(sp[0]);
+    close(sp[1]);
+    tsl_fault_fini();
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+}
+
 /* The Nth call of a `fail=N` plan is the Nth of the whole process: calls
  * made from several threads at once are each counted. */
 #define CALLERS 4
@@ -1066,6 +1114,7 @@ main(void)
         cmocka_unit_test(a_unix_socket_accepted_is_not_a_connection),
         cmocka_unit_test(epoll_reports_a_ready_connection),
         cmocka_unit_test(epoll_returns_when_held_bytes_come_due),
+        cmocka_unit_test(descriptors_past_the_table_pass_through),
         cmocka_unit_test(calls_from_many_threads_are_each_counted),
     };
 

@@ -56,6 +56,10 @@ def check_junit(path, rep):
         if c["result"] == "fail":
             check(fl is not None and sk is None,
                   "JUnit: %s failed: a failure, no skipped" % c["id"])
+            # The command that runs the case again, as the JSON has it.
+            check(fl is not None and c.get("replay") and
+                  ("\nreplay: " + c["replay"]) in (fl.text or ""),
+                  "JUnit: %s's failure ends with its replay line" % c["id"])
         elif c["result"] in ("skip", "na"):
             want = "n/a: " if c["result"] == "na" else "skip (0 points): "
             check(fl is None and sk is not None and

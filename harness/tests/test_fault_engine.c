@@ -141,6 +141,20 @@ dontwait_on_a_blocking_socket_sees_the_hold(void **state)
     done(s, c);
 }
 
+/* Sends "abc" to srv and has the engine take it into its hold (a
+ * coalescing plan): a receive that does not wait finds nothing yet. */
+static void
+hold_abc(int srv, int cli)
+{
+    struct pollfd p = {srv, POLLIN, 0};
+    char buf[8];
+
+    assert_int_equal(send(cli, "abc", 3, 0), 3);
+    assert_int_equal(poll(&p, 1, 5000), 1); /* the kernel has them */
+    assert_int_equal(F->recv(srv, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_int_equal(errno, EAGAIN); /* now the engine holds them */
+}
+
 /* Held bytes wake a select with a long timeout when they come due: the
  * engine waits in the kernel only until then, not for the program's whole
  * timeout, in the first wait as in the ones after it. */
@@ -148,7 +162,6 @@ static void
 select_returns_when_held_bytes_come_due(void **state)
 {
     struct timeval tv = {10, 0};
-    struct pollfd p;
     fd_set rs;
     char buf[64];
     int64_t t0;
@@ -157,12 +170,7 @@ select_returns_when_held_bytes_come_due(void **state)
     (void)state;
     arm("coalesce=1000,seed=1", TSL_FAULT_KERNEL);
     pair(&s, &c, 1);
-    assert_int_equal(send(c, "abc", 3, 0), 3);
-    p.fd = s;
-    p.events = POLLIN;
-    assert_int_equal(poll(&p, 1, 5000), 1); /* the kernel has them */
-    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), -1);
-    assert_int_equal(errno, EAGAIN); /* now the engine holds them */
+    hold_abc(s, c);
     t0 = now_ms();
     FD_ZERO(&rs);
     FD_SET(s, &rs);
@@ -932,23 +940,34 @@ a_unix_socket_accepted_is_not_a_connection(void **state)
     tsl_fault_fini();
 }
 
+/* An epoll instance, through the engine, watching fd for input with
+ * `data` as its registration. */
+static int
+epoll_on(int fd, uint64_t data)
+{
+    struct epoll_event ev;
+    int ep = F->epoll_create1(0);
+
+    assert_true(ep >= 0);
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.u64 = data;
+    assert_int_equal(F->epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
+    return ep;
+}
+
 /* epoll through the engine: a tracked socket with bytes the plan does
  * not hold is reported at once, with the data it was registered with. */
 static void
 epoll_reports_a_ready_connection(void **state)
 {
-    struct epoll_event ev, out[4];
+    struct epoll_event out[4];
     int s, c, ep;
 
     (void)state;
     arm("split=2,seed=1", TSL_FAULT_KERNEL);
     pair(&s, &c, 1);
-    ep = F->epoll_create1(0);
-    assert_true(ep >= 0);
-    memset(&ev, 0, sizeof(ev));
-    ev.events = EPOLLIN;
-    ev.data.u64 = 0x5eed;
-    assert_int_equal(F->epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+    ep = epoll_on(s, 0x5eed);
     assert_int_equal(F->epoll_wait(ep, out, 4, 0), 0);
     assert_int_equal(send(c, "ab", 2, 0), 2);
     /* 5 s is a guard only: the byte is in the kernel already. */
@@ -964,8 +983,7 @@ epoll_reports_a_ready_connection(void **state)
 static void
 epoll_returns_when_held_bytes_come_due(void **state)
 {
-    struct epoll_event ev, out[4];
-    struct pollfd p;
+    struct epoll_event out[4];
     char buf[64];
     int64_t t0;
     int s, c, ep;
@@ -973,18 +991,8 @@ epoll_returns_when_held_bytes_come_due(void **state)
     (void)state;
     arm("coalesce=1000,seed=1", TSL_FAULT_KERNEL);
     pair(&s, &c, 1);
-    ep = F->epoll_create1(0);
-    assert_true(ep >= 0);
-    memset(&ev, 0, sizeof(ev));
-    ev.events = EPOLLIN;
-    ev.data.u64 = 7;
-    assert_int_equal(F->epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
-    assert_int_equal(send(c, "abc", 3, 0), 3);
-    p.fd = s;
-    p.events = POLLIN;
-    assert_int_equal(poll(&p, 1, 5000), 1); /* the kernel has them */
-    assert_int_equal(F->recv(s, buf, sizeof(buf), MSG_DONTWAIT), -1);
-    assert_int_equal(errno, EAGAIN); /* now the engine holds them */
+    ep = epoll_on(s, 7);
+    hold_abc(s, c);
     t0 = now_ms();
     assert_int_equal(F->epoll_wait(ep, out, 4, 10000), 1);
     assert_int_equal(out[0].data.u64, 7);

@@ -433,7 +433,7 @@ else:
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         if not os.path.exists(dst) or open(src, "rb").read() != open(dst, "rb").read():
             shutil.copy(src, dst)  # a fresh mtime: make must see the change
-CORE_TARGETS = []  # the fast suite's executables, read from ctest below
+CORE_TARGETS = []  # the fast suite's executables, read from the build below
 
 
 def build(path=None):
@@ -454,7 +454,7 @@ if (not os.path.exists(cache) or
         ("TSL_VALGRIND:BOOL=%s" % want_vg.split("=")[1]) not in open(cache).read()):
     subprocess.run(["cmake", "-S", tree, "-B", bdir, "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
                     "-DTSL_WERROR=OFF", want_vg], check=True, capture_output=True)
-else:  # the copy's CMakeLists may have new tests: ctest must list them
+else:  # the copy's CMakeLists may have new tests: regenerate the lists
     subprocess.run(["cmake", bdir], check=True, capture_output=True)
 # The targets a core/src mutant rebuilds: every executable the fast suite
 # runs (a test left out would run stale, unmutated code), and tsl-echo,
